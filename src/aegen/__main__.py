@@ -1,0 +1,3 @@
+from aegen.cli import main
+
+raise SystemExit(main())

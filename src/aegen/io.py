@@ -1,0 +1,131 @@
+"""Safe, atomic file I/O.
+
+Every artifact is written to a temporary file in the same folder and renamed into place,
+so a crash never leaves a truncated file that a later step would trust. Loading never
+unpickles: arrays go through ``np.load(allow_pickle=False)``, metadata through JSON,
+weights through safetensors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from aegen import AegenError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds.
+
+    The temporary keeps the suffix of ``path`` so that libraries which look at the suffix
+    (``np.save``, matplotlib) write the right format.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as exc:
+        raise AegenError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise AegenError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=True) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AegenError(f"missing file: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AegenError(f"corrupt JSON file {path}: {exc}") from None
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save one array atomically (``.npy``, never pickled object arrays)."""
+    array = np.asarray(array)
+    if array.dtype == object:
+        raise TypeError("object arrays are not saved: they would need pickle")
+    with atomic_path(path) as tmp:
+        np.save(tmp, array, allow_pickle=False)
+
+
+def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
+    """Load an array saved by :func:`save_npy`; never unpickles, names the file on failure."""
+    path = Path(path)
+    if not path.exists():
+        raise AegenError(f"missing file: {path}")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as exc:
+        raise AegenError(f"refusing {path}: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise AegenError(f"corrupt or truncated array file {path}: {exc}") from None
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.exists():
+        raise AegenError(f"missing file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise AegenError(f"refusing {path}: {exc}") from None
+    except (OSError, EOFError, KeyError) as exc:
+        raise AegenError(f"corrupt or truncated archive {path}: {exc}") from None
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
