@@ -1,0 +1,206 @@
+"""Preprocessed datasets: decode a source once into a memory-mappable uint8 cache.
+
+The cache lives under ``$AEGEN_CACHE_DIR`` (default ``~/.cache/aegen``) in a folder keyed by
+the source's fingerprint and the preprocessing parameters. ``meta.json`` is written last and
+records the image count, so an interrupted build is detected and rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from aegen import AegenError
+from aegen.data.images import BadImage, decode_image
+from aegen.data.sources import Annotations, FileSource, SyntheticSource, open_source
+from aegen.io import atomic_path, load_npz, read_json, save_npz, write_json
+
+CACHE_VERSION = 1
+SUPPORTED_IMAGE_SIZES = (32, 64, 96, 128)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("AEGEN_CACHE_DIR", Path.home() / ".cache" / "aegen"))
+
+
+@dataclass
+class ImageDataset:
+    """Preprocessed images with their ids and annotations; rows aligned across arrays."""
+
+    images: np.ndarray                      # (N, S, S, 3) uint8, memory-mapped
+    ids: np.ndarray                         # (N,) str
+    annotations: Annotations
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def split(self, heldout_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+        """Indices of (train, held-out) rows and the policy used.
+
+        By identity when identities are known (no person in both sets), else the official
+        partition when it marks present images as val/test, else random by ``seed``.
+        """
+        if not 0.0 < heldout_fraction < 1.0:
+            raise AegenError(f"held-out fraction must be in (0, 1), got {heldout_fraction}")
+        n = len(self)
+        if n < 2:
+            raise AegenError(f"need at least 2 images to split into train and held-out, got {n}")
+        rng = np.random.default_rng(seed)
+        ann = self.annotations
+        heldout = np.zeros(n, dtype=bool)
+        if ann.identity is not None and len(np.unique(ann.identity)) >= 2:
+            people, counts = np.unique(ann.identity, return_counts=True)
+            order = rng.permutation(len(people))
+            cumulative = np.cumsum(counts[order])
+            n_people = int(np.searchsorted(cumulative, heldout_fraction * n)) + 1
+            n_people = min(n_people, len(people) - 1)
+            heldout = np.isin(ann.identity, people[order[:n_people]])
+            policy = "identity"
+        elif ann.partition is not None and 0 < np.count_nonzero(ann.partition) < n:
+            heldout = ann.partition != 0
+            policy = "partition"
+        else:
+            k = max(1, int(round(heldout_fraction * n)))
+            heldout[rng.permutation(n)[:k]] = True
+            policy = "random"
+        return np.flatnonzero(~heldout), np.flatnonzero(heldout), policy
+
+
+def _cache_key(source, image_size: int, crop: int | None) -> str:
+    blob = json.dumps([CACHE_VERSION, source.fingerprint, len(source), image_size, crop], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _decode_all(source: FileSource, out: np.ndarray, image_size: int, progress: bool) -> tuple[np.ndarray, list]:
+    """Decode every image of ``source`` into ``out``; returns (ok mask, [(id, reason)] skipped)."""
+    ok = np.zeros(len(source), dtype=bool)
+    skipped: list[tuple[str, str]] = []
+
+    def work(i: int):
+        try:
+            return i, decode_image(source.read(i), image_size, source.crop), None
+        except BadImage as exc:
+            return i, None, str(exc)
+        except OSError as exc:
+            return i, None, f"cannot read: {exc}"
+
+    bar = tqdm(total=len(source), desc="preprocess", unit="img", disable=not progress, smoothing=0.1)
+    # PIL releases the GIL while decoding, so threads use both cores.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for i, image, reason in pool.map(work, range(len(source)), chunksize=64):
+            if image is None:
+                skipped.append((source.ids[i], reason))
+            else:
+                out[i] = image
+                ok[i] = True
+            bar.update()
+    bar.close()
+    return ok, skipped
+
+
+def _build_cache(folder: Path, source, annotations: Annotations, image_size: int, progress: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    images_path = folder / "images.npy"
+    n = len(source)
+    with atomic_path(images_path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, image_size, image_size, 3))
+        if isinstance(source, SyntheticSource):
+            from aegen.data.synthetic import render_faces
+
+            ok, skipped = np.ones(n, dtype=bool), []
+            batch = 1024
+            for start in tqdm(range(0, n, batch), desc="render", unit="batch", disable=not progress):
+                count = min(batch, n - start)
+                out[start:start + count], attrs = render_faces(start, count, image_size, source.seed)
+                annotations.attrs = attrs if annotations.attrs is None else np.concatenate([annotations.attrs, attrs])
+        else:
+            ok, skipped = _decode_all(source, out, image_size, progress)
+        out.flush()
+        del out
+        if not ok.all():
+            # Compact the good rows to the front so every row of the cache is a real image.
+            full = np.load(tmp, mmap_mode="r+")
+            keep = np.flatnonzero(ok)
+            compact_path = tmp.with_name(tmp.name + ".compact.npy")
+            compact = np.lib.format.open_memmap(compact_path, mode="w+", dtype=np.uint8,
+                                                shape=(len(keep),) + full.shape[1:])
+            for start in range(0, len(keep), 4096):
+                compact[start:start + 4096] = full[keep[start:start + 4096]]
+            compact.flush()
+            del compact, full
+            os.replace(compact_path, tmp)
+    keep = np.flatnonzero(ok)
+    # Annotations are re-read from their files on every load (so an edited file takes effect);
+    # the cache keeps only which source rows survived, and the synthetic labels it rendered.
+    arrays = {"ids": np.asarray(source.ids)[keep], "source_rows": keep}
+    if isinstance(source, SyntheticSource):
+        arrays["attrs"] = annotations.attrs[keep]
+    save_npz(folder / "annotations.npz", **arrays)
+    write_json(folder / "meta.json", {
+        "cache_version": CACHE_VERSION, "n_images": int(len(keep)), "n_source": n,
+        "n_skipped": len(skipped), "skipped": [{"id": i, "reason": r} for i, r in skipped[:100]],
+        "image_size": image_size,
+    })
+
+
+def _load_cache(folder: Path) -> tuple[np.ndarray, dict, dict] | None:
+    """The cached arrays, or None if the cache is absent or incomplete (then it is rebuilt)."""
+    meta_path, images_path = folder / "meta.json", folder / "images.npy"
+    if not (meta_path.exists() and images_path.exists() and (folder / "annotations.npz").exists()):
+        return None
+    try:
+        meta = read_json(meta_path)
+        images = np.load(images_path, mmap_mode="r", allow_pickle=False)
+        arrays = load_npz(folder / "annotations.npz")
+    except (AegenError, ValueError, OSError):
+        return None
+    if images.shape[0] != meta.get("n_images") or len(arrays.get("ids", [])) != images.shape[0]:
+        return None
+    return images, arrays, meta
+
+
+def load_dataset(spec: str, image_size: int = 64, limit: int | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> ImageDataset:
+    """Open ``spec``, preprocess it once into the cache, and return the cached dataset.
+
+    spec: ``celeba:PATH`` (zip or extracted folder, annotations beside it), ``folder:PATH``
+    (folder or zip of images) or ``synthetic[:n=N,seed=S]``. limit: use only the first N
+    images. Corrupt images are skipped and counted in ``info["n_skipped"]``.
+    """
+    if image_size not in SUPPORTED_IMAGE_SIZES:
+        raise AegenError(f"image size must be one of {SUPPORTED_IMAGE_SIZES}, got {image_size}")
+    source, annotations, description = open_source(spec, limit)
+    crop = getattr(source, "crop", None)
+    folder = Path(cache_dir or default_cache_dir()) / _cache_key(source, image_size, crop)
+    cached = _load_cache(folder)
+    if cached is None:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        _build_cache(folder, source, annotations, image_size, progress)
+        cached = _load_cache(folder)
+        if cached is None:
+            raise AegenError(f"preprocessing cache at {folder} could not be read back")
+    images, arrays, meta = cached
+    if meta["n_images"] == 0:
+        raise AegenError(f"no usable images in {spec} ({meta['n_skipped']} skipped, e.g. "
+                         f"{meta['skipped'][0]['id']}: {meta['skipped'][0]['reason']})")
+    rows = arrays["source_rows"]
+    ann = Annotations(attr_names=list(annotations.attr_names))
+    if isinstance(source, SyntheticSource):
+        ann.attrs = arrays["attrs"]
+    else:
+        for key in ("attrs", "identity", "partition"):
+            value = getattr(annotations, key)
+            setattr(ann, key, None if value is None else value[rows])
+    info = dict(description, spec=spec, image_size=image_size, limit=limit, crop=crop, cache=str(folder),
+                n_images=meta["n_images"], n_skipped=meta["n_skipped"], skipped=meta["skipped"][:10])
+    return ImageDataset(images=images, ids=arrays["ids"], annotations=ann, info=info)

@@ -1,0 +1,87 @@
+"""The seed's standard convolutional autoencoder.
+
+Encoder: 4 Conv2D layers with stride 2, then one linear layer to ``z_dim``.
+Decoder: one linear layer, then 4 Conv2DTranspose layers with stride 2 back to the image.
+Nothing variational and no extra loss terms: the latent space is whatever plain
+reconstruction training makes of it, which is the object the analysis studies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}
+N_STAGES = 4
+
+
+@dataclass
+class ModelConfig:
+    image_size: int = 64
+    z_dim: int = 256
+    channels: tuple[int, ...] = (32, 64, 128, 256)
+    kernel_size: int = 4
+    batch_norm: bool = True
+    activation: str = "leaky_relu"
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        if len(self.channels) != N_STAGES:
+            raise ValueError(f"channels must list {N_STAGES} widths (one per conv layer), got {self.channels}")
+        if self.image_size % 2 ** N_STAGES:
+            raise ValueError(f"image_size must be divisible by {2 ** N_STAGES}, got {self.image_size}")
+        if self.z_dim < 1 or self.kernel_size < 2 or min(self.channels) < 1:
+            raise ValueError("z_dim >= 1, kernel_size >= 2 and positive channels are required")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+
+def _block(conv: nn.Module, channels: int, cfg: ModelConfig) -> list[nn.Module]:
+    layers = [conv]
+    if cfg.batch_norm:
+        layers.append(nn.BatchNorm2d(channels))
+    layers.append(ACTIVATIONS[cfg.activation]())
+    return layers
+
+
+class ConvAutoencoder(nn.Module):
+    """Images (B, 3, S, S) in [0, 1] -> z (B, z_dim) -> images (B, 3, S, S) in [0, 1]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        k = cfg.kernel_size
+        # padding (k-1)//2 halves the size exactly; output_padding k%2 doubles it exactly.
+        pad, out_pad = (k - 1) // 2, k % 2
+        widths = (3,) + cfg.channels
+        self.feature_size = cfg.image_size // 2 ** N_STAGES
+        flat = cfg.channels[-1] * self.feature_size ** 2
+
+        enc: list[nn.Module] = []
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            enc += _block(nn.Conv2d(c_in, c_out, k, stride=2, padding=pad, bias=not cfg.batch_norm), c_out, cfg)
+        self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, cfg.z_dim))
+
+        dec: list[nn.Module] = [nn.Linear(cfg.z_dim, flat), nn.Unflatten(1, (cfg.channels[-1], self.feature_size, self.feature_size))]
+        rev = widths[::-1]
+        for c_in, c_out in zip(rev[:-2], rev[1:-1]):
+            dec += _block(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=pad, output_padding=out_pad,
+                                             bias=not cfg.batch_norm), c_out, cfg)
+        dec += [nn.ConvTranspose2d(rev[-2], 3, k, stride=2, padding=pad, output_padding=out_pad), nn.Sigmoid()]
+        self.decoder = nn.Sequential(*dec)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
