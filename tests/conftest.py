@@ -8,7 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+# The models in the tests are tiny: one thread avoids OpenMP spin-waiting on a busy 2-core machine.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CELEBA = REPO.parent / "shared" / "data" / "celeba"

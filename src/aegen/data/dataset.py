@@ -23,7 +23,7 @@ from aegen.data.images import BadImage, decode_image
 from aegen.data.sources import Annotations, FileSource, SyntheticSource, open_source
 from aegen.io import atomic_path, load_npz, read_json, save_npz, write_json
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SUPPORTED_IMAGE_SIZES = (32, 64, 96, 128)
 
 
@@ -163,7 +163,7 @@ def _load_cache(folder: Path) -> tuple[np.ndarray, dict, dict] | None:
         arrays = load_npz(folder / "annotations.npz")
     except (AegenError, ValueError, OSError):
         return None
-    if images.shape[0] != meta.get("n_images") or len(arrays.get("ids", [])) != images.shape[0]:
+    if images.shape[0] != meta.get("n_images") or any(len(arrays.get(k, [])) != images.shape[0] for k in ("ids", "source_rows")):
         return None
     return images, arrays, meta
 

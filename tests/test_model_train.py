@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+import torch
+
+from aegen import AegenError
+from aegen.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from aegen.model import ConvAutoencoder, ModelConfig
+from aegen.run import Run
+from aegen.train import CHECKPOINT, TrainConfig, train
+from conftest import write_celeba_layout
+
+SMALL = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16))
+
+
+@pytest.mark.parametrize("size", [64, 96, 128])
+def test_model_shapes(size):
+    model = ConvAutoencoder(ModelConfig(image_size=size))
+    x = torch.rand(2, 3, size, size)
+    z = model.encode(x)
+    assert z.shape == (2, 256)
+    y = model.decode(z)
+    assert y.shape == x.shape and float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    deconvs = [m for m in model.decoder if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(convs) == 4 and len(deconvs) == 4 and all(c.stride == (2, 2) for c in convs)
+
+
+@pytest.mark.parametrize("kernel", [3, 4, 5])
+def test_kernel_sizes_keep_shapes(kernel):
+    model = ConvAutoencoder(ModelConfig(image_size=64, z_dim=32, kernel_size=kernel, batch_norm=False, activation="relu"))
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_bad_model_config():
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig(image_size=60)
+    with pytest.raises(ValueError, match="4 widths"):
+        ModelConfig(channels=(8, 8))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ModelConfig(**SMALL))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(4, 3, 32, 32)
+    torch.nn.functional.mse_loss(model(x), x).backward()
+    opt.step()
+    save_checkpoint(tmp_path / "c.safetensors", model, opt, epoch=3)
+    model2 = ConvAutoencoder(ModelConfig(**SMALL))
+    opt2 = torch.optim.Adam(model2.parameters(), lr=1e-3)
+    assert load_checkpoint(tmp_path / "c.safetensors", model2, opt2) == 3
+    for a, b in zip(model.state_dict().values(), model2.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    s1, s2 = opt.state_dict()["state"], opt2.state_dict()["state"]
+    torch.testing.assert_close(s1[0]["exp_avg_sq"], s2[0]["exp_avg_sq"], rtol=0, atol=0)
+
+
+def test_checkpoint_of_other_z_dim_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "c.safetensors", ConvAutoencoder(ModelConfig(**SMALL)), None, epoch=1)
+    other = ConvAutoencoder(ModelConfig(**{**SMALL, "z_dim": 32}))
+    with pytest.raises(AegenError, match="another z_dim"):
+        load_checkpoint(tmp_path / "c.safetensors", other)
+
+
+def test_truncated_checkpoint_is_named(tmp_path):
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, ConvAutoencoder(ModelConfig(**SMALL)), None, epoch=1)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(AegenError, match="corrupt or truncated checkpoint"):
+        read_checkpoint(path)
+
+
+def _cfg(data, out, **kw):
+    return TrainConfig(data=data, out=str(out), batch_size=8, progress=False, **SMALL, **kw)
+
+
+def _weights(run_dir):
+    model = ConvAutoencoder(ModelConfig(**SMALL))
+    load_checkpoint(run_dir / CHECKPOINT, model)
+    return model.state_dict()
+
+
+@pytest.fixture
+def celeba_spec(tmp_path):
+    return f"celeba:{write_celeba_layout(tmp_path / 'data', n=40, n_people=8)}"
+
+
+def test_resume_equals_uninterrupted(tmp_path, celeba_spec):
+    full = train(_cfg(celeba_spec, tmp_path / "full", epochs=3))
+    part = train(_cfg(celeba_spec, tmp_path / "part", epochs=1))
+    train(_cfg(celeba_spec, tmp_path / "part", epochs=3, resume=True))
+    a, b = _weights(full), _weights(part)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    log = (tmp_path / "part" / "train_log.csv").read_text().splitlines()
+    assert len(log) == 4 and log[-1].startswith("3,")
+
+
+def test_same_seed_same_weights_and_resume_guards(tmp_path, celeba_spec):
+    a = train(_cfg(celeba_spec, tmp_path / "a", epochs=1))
+    b = train(_cfg(celeba_spec, tmp_path / "b", epochs=1))
+    for key, value in _weights(a).items():
+        torch.testing.assert_close(value, _weights(b)[key], rtol=0, atol=0)
+    with pytest.raises(AegenError, match="already holds a trained run"):
+        train(_cfg(celeba_spec, tmp_path / "a", epochs=2))
+    with pytest.raises(AegenError, match="different lr"):
+        train(_cfg(celeba_spec, tmp_path / "a", epochs=2, resume=True, lr=0.01))
+
+
+def test_run_api_encode_decode(tmp_path, celeba_spec):
+    from aegen.encode import encode_run
+
+    out = train(_cfg(celeba_spec, tmp_path / "r", epochs=1))
+    run = Run.open(out)
+    encode_run(run, progress=False)
+    Z = run.zpoints("train")
+    meta = run.zpoint_meta("train")
+    assert Z.shape == (len(run.images("train")), 16) and Z.dtype == np.float32
+    assert len(meta["ids"]) == len(Z) and meta["attrs"].shape == (len(Z), 3)
+    assert len(run.zpoints("heldout")) + len(Z) == 40
+    # The z-point of an image is the encoder's output for that very image.
+    np.testing.assert_allclose(run.encode_images(run.images("train")[:3], progress=False), Z[:3], atol=1e-5)
+    imgs = run.decode(Z[:5], progress=False)
+    assert imgs.shape == (5, 32, 32, 3) and imgs.dtype == np.uint8
+    with pytest.raises(AegenError, match="shape"):
+        run.decode(np.zeros((2, 7)))
+    with pytest.raises(AegenError, match="NaN"):
+        run.decode(np.full((2, 16), np.nan))
+
+
+def test_run_open_errors(tmp_path):
+    with pytest.raises(AegenError, match="no such run folder"):
+        Run.open(tmp_path / "nope")
+    (tmp_path / "r").mkdir()
+    with pytest.raises(AegenError, match="not an aegen run"):
+        Run.open(tmp_path / "r")
+    (tmp_path / "r" / "config.json").write_text('{"format_version": 999}')
+    with pytest.raises(AegenError, match="incompatible"):
+        Run.open(tmp_path / "r")
