@@ -110,7 +110,8 @@ def _prepare_run(cfg: TrainConfig, out: Path, dataset, split, device: torch.devi
              train_ids=dataset.ids[train_idx], heldout_ids=dataset.ids[heldout_idx])
 
 
-def _check_resume(cfg: TrainConfig, out: Path) -> None:
+def _check_resume(cfg: TrainConfig, out: Path, write: bool) -> None:
+    """Refuse a resume that would change the run; record a new epoch count."""
     saved = read_json(out / "config.json")
     if saved.get("format_version") != RUN_FORMAT_VERSION:
         raise AegenError(f"{out} was written by an incompatible aegen run format ({saved.get('format_version')})")
@@ -118,6 +119,9 @@ def _check_resume(cfg: TrainConfig, out: Path) -> None:
         was, now = saved["train"].get(key), getattr(cfg, key)
         if (list(was) if isinstance(was, (list, tuple)) else was) != (list(now) if isinstance(now, tuple) else now):
             raise AegenError(f"--resume with a different {key} ({was!r} in {out}, {now!r} now)")
+    if write and saved["train"]["epochs"] != cfg.epochs:
+        saved["train"]["epochs"] = cfg.epochs
+        write_json(out / "config.json", saved)
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -161,7 +165,7 @@ def train(cfg: TrainConfig) -> Path:
     split = dataset.split(cfg.heldout_fraction, cfg.seed)
     train_idx, heldout_idx, _ = split
     if cfg.resume:
-        _check_resume(cfg, out)
+        _check_resume(cfg, out, write=dist.is_main)
     elif dist.is_main:
         _prepare_run(cfg, out, dataset, split, device)
 
