@@ -48,6 +48,12 @@ def run_demo(cfg: DemoConfig) -> Path:
     encode_run(run, progress=cfg.progress)
     timings["encode"] = time.perf_counter() - t
 
+    t = _step("analyze the z-point cloud")
+    from aegen.latent import analyze_run
+
+    analyze_run(run, split="train", random_state=cfg.seed, progress=cfg.progress)
+    timings["analyze"] = time.perf_counter() - t
+
     for name, seconds in timings.items():
         print(f"{name:>10}: {seconds:6.1f} s")
     print(f"\nreconstructions: {out / 'recon_grid.png'}")
