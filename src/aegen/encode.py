@@ -1,39 +1,103 @@
-"""Encoding a run's images into z-points, streamed in batches so memory stays bounded."""
+"""Encoding a run's images into z-points, streamed in blocks so memory stays bounded.
+
+Memory: the images come from the memory-mapped preprocessing cache and the z-points go
+straight into a memory-mapped ``.npy``, so at most one block of ``BLOCK`` images (per rank)
+and its z-points are in memory, whatever the size of the data set.
+
+Under ``torchrun`` every rank encodes a contiguous share of each block and rank 0 gathers
+the shares (as tensors, in rank order) and writes every file; the result is the same file a
+single process writes. Encoding runs the model in eval mode, where each image's z-point
+depends on that image only, so splitting the work changes nothing but the speed.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from aegen.distributed import DistContext
 from aegen.io import atomic_path, save_npy, write_json
 from aegen.run import SPLITS, Run
 
 BLOCK = 4096
 
 
+def _open_reserved_memmap(path: Path, shape: tuple[int, ...]) -> np.memmap:
+    """A new float32 ``.npy`` memory map at ``path`` whose disk blocks are allocated up front.
+
+    Without the reservation the file is sparse, and on a full disk the first write into a page
+    the filesystem cannot back kills the process with SIGBUS; reserving makes a full disk an
+    ``OSError`` (ENOSPC) here, which :func:`aegen.io.atomic_path` reports as a one-line error.
+    """
+    Z = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as fh:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise  # a filesystem that cannot reserve is left to allocate as it writes
+    return Z
+
+
+def _encoded_blocks(run: Run, images: np.ndarray, rows: np.ndarray, dist: DistContext, batch_size: int,
+                    device: str, bar: tqdm) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yield (first row, (n, d) float32 z-points) for consecutive blocks of ``rows``.
+
+    Each block spans ``BLOCK`` rows per rank; rank r encodes the r-th contiguous part. The
+    z-points are yielded on rank 0 and None on the other ranks.
+    """
+    span = BLOCK * dist.world_size
+    for start in range(0, len(rows), span):
+        block = rows[start:start + span]
+        mine = np.array_split(block, dist.world_size)[dist.rank]
+        Z = np.empty((0, run.z_dim), dtype=np.float32)
+        if len(mine):
+            Z = run.encode_images(images[mine], batch_size, progress=False, device=device)
+        gathered = dist.gather_rows(Z)
+        bar.update(len(block))
+        yield start, gathered
+
+
 def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: str = "auto") -> Path:
-    """Write ``RUN/zpoints/{split}.npy`` (N, d) float32 with ids and attributes beside them."""
-    out = run.subdir("zpoints")
-    dataset = run.dataset
-    bar = tqdm(total=sum(len(run.split_index[s]) for s in SPLITS), desc="encode", unit="img", disable=not progress)
-    for split in SPLITS:
-        rows = run.split_index[split]
-        path = out / f"{split}.npy"
-        with atomic_path(path) as tmp:
-            Z = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(rows), run.z_dim))
-            # Blocks of the memory-mapped cache: never more than BLOCK images in memory.
-            for start in range(0, len(rows), BLOCK):
-                block = dataset.images[rows[start:start + BLOCK]]
-                Z[start:start + BLOCK] = run.encode_images(block, batch_size, progress=False, device=device)
-                bar.update(len(block))
-            Z.flush()
-            del Z
-        save_npy(out / f"{split}_ids.npy", dataset.ids[rows])
-        if dataset.annotations.attrs is not None:
-            save_npy(out / f"{split}_attrs.npy", dataset.annotations.attrs[rows])
-    bar.close()
-    if dataset.annotations.attrs is not None:
+    """Write ``RUN/zpoints/{split}.npy`` (N, d) float32 with ids and attributes beside them.
+
+    Returns the folder ``RUN/zpoints``. Under ``torchrun`` the ranks share the encoding and
+    rank 0 writes; all ranks return once the files are complete.
+    """
+    dist = DistContext.from_env()
+    if dist.active:
+        device = str(dist.device)
+    with dist.main_first():
+        dataset = run.dataset  # may build the preprocessing cache: once, on rank 0 first
+    out = run.path / "zpoints"
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    total = sum(len(run.split_index[s]) for s in SPLITS)
+    # A context manager: on an error the bar ends its line before the error is printed.
+    with tqdm(total=total, desc="encode", unit="img", disable=not (progress and dist.is_main)) as bar:
+        for split in SPLITS:
+            rows = run.split_index[split]
+            blocks = _encoded_blocks(run, dataset.images, rows, dist, batch_size, device, bar)
+            if not dist.is_main:
+                for _ in blocks:
+                    pass  # this rank's share goes to rank 0 inside the generator
+                continue
+            with atomic_path(out / f"{split}.npy") as tmp:
+                Z = _open_reserved_memmap(tmp, (len(rows), run.z_dim))
+                for start, block in blocks:
+                    Z[start:start + len(block)] = block
+                Z.flush()
+                del Z
+            save_npy(out / f"{split}_ids.npy", dataset.ids[rows])
+            if dataset.annotations.attrs is not None:
+                save_npy(out / f"{split}_attrs.npy", dataset.annotations.attrs[rows])
+    if dist.is_main and dataset.annotations.attrs is not None:
         write_json(out / "attr_names.json", dataset.annotations.attr_names)
+    dist.close()  # the other ranks return only once rank 0's files are in place
     return out
