@@ -1,0 +1,28 @@
+"""Method names of the samplers, as used by the command line, mapped to their classes."""
+
+from __future__ import annotations
+
+from aegen.samplers.base import BaseSampler
+from aegen.samplers.ellipse_pca import EllipsePCASampler
+from aegen.samplers.gaussian import GaussianSampler, TruncatedGaussianSampler
+from aegen.samplers.gmm import GMMSampler
+from aegen.samplers.simple import DiagGaussianSampler, UniformSampler
+
+SAMPLERS: dict[str, type[BaseSampler]] = {
+    klass.method: klass
+    for klass in (UniformSampler, DiagGaussianSampler, EllipsePCASampler, GaussianSampler,
+                  TruncatedGaussianSampler, GMMSampler)
+}
+
+
+def make_sampler(name: str, **params) -> BaseSampler:
+    """A new sampler of method ``name`` with ``params``; ValueError for unknown names or parameters."""
+    try:
+        klass = SAMPLERS[name]
+    except KeyError:
+        raise ValueError(f"unknown sampling method {name!r}; known: {', '.join(SAMPLERS)}") from None
+    unknown = set(params) - set(klass._param_names())
+    if unknown:
+        raise ValueError(f"unknown parameter(s) for {name}: {', '.join(sorted(unknown))}; "
+                         f"it takes {', '.join(klass._param_names())}")
+    return klass(**params)

@@ -1,0 +1,104 @@
+"""``aegen sample`` and ``sample_run`` on a tiny trained and encoded run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aegen.cli import main
+from aegen.samplers.pipeline import sample_run
+from aegen.samplers.registry import SAMPLERS
+
+Z_DIM = 16
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A run trained for one epoch on 64 synthetic faces (32 px, z_dim 16), then encoded."""
+    root = tmp_path_factory.mktemp("sample_cli")
+    run = root / "run"
+    assert main(["train", "--data", "synthetic", "--limit", "64", "--epochs", "1", "--image-size", "32",
+                 "--z-dim", str(Z_DIM), "--channels", "8,8,16,16", "--device", "cpu",
+                 "--cache-dir", str(root / "cache"), "--out", str(run)]) == 0
+    assert main(["encode", str(run), "--device", "cpu"]) == 0
+    return run
+
+
+def test_sample_writes_vectors_grid_params_and_figures(tiny_run, capsys):
+    assert main(["sample", str(tiny_run), "--method", "ellipse-pca", "--n-components", "6", "--fact", "0.6",
+                 "--n", "80", "--seed", "3"]) == 0
+    out = tiny_run / "samples" / "ellipse-pca"
+    assert str(out) in capsys.readouterr().out
+    Z = np.load(out / "z.npy")
+    assert Z.shape == (80, Z_DIM) and Z.dtype == np.float32
+    grid = np.asarray(Image.open(out / "grid.png"))
+    assert grid.shape[0] == grid.shape[1] == 2 * (8 * (32 + 2) + 2)  # 8 x 8 faces, scale 2
+    meta = json.loads((out / "params.json").read_text())
+    assert meta["method"] == "ellipse-pca" and meta["n"] == 80 and meta["seed"] == 3
+    assert meta["params"]["n_components"] == 6 and meta["params"]["fact"] == 0.6
+    assert meta["fit"]["cache_hit"] is False and meta["fit"]["n_zpoints"] == np.load(
+        tiny_run / "zpoints" / "train.npy").shape[0]
+    for name in ("pca_plane.png", "pca_pairs.png", "latent_pairs.png"):
+        assert (out / name).stat().st_size > 10_000
+    assert set(meta["timings_s"]) >= {"fit", "sample", "decode", "figures"}
+
+
+def test_cached_sampler_is_reused_and_seed_matters(tiny_run):
+    args = ["sample", str(tiny_run), "--method", "gaussian", "--n", "30", "--no-figures"]
+    assert main(args + ["--seed", "1"]) == 0
+    first = np.load(tiny_run / "samples" / "gaussian" / "z.npy")
+    assert main(args + ["--seed", "1"]) == 0
+    meta = json.loads((tiny_run / "samples" / "gaussian" / "params.json").read_text())
+    assert meta["fit"]["cache_hit"] is True
+    np.testing.assert_array_equal(np.load(tiny_run / "samples" / "gaussian" / "z.npy"), first)
+    assert main(args + ["--seed", "2"]) == 0
+    assert not np.array_equal(np.load(tiny_run / "samples" / "gaussian" / "z.npy"), first)
+    assert len(list((tiny_run / "samplers").glob("gaussian-*"))) == 1
+
+
+def test_where_fits_on_matching_zpoints(tiny_run):
+    meta = json.loads((tiny_run / "zpoints" / "attr_names.json").read_text())
+    attrs = np.load(tiny_run / "zpoints" / "train_attrs.npy")
+    name = meta[0]
+    out = sample_run(tiny_run, "diag-gaussian", 20, seed=0, params={}, where=f"{name}=1", figures=False)
+    assert out.name == f"diag-gaussian-{name}+"
+    info = json.loads((out / "params.json").read_text())
+    assert info["where"] == {name: 1}
+    assert info["fit"]["n_zpoints"] == int((attrs[:, 0] == 1).sum())
+
+
+def test_python_api_out_name_and_all_methods(tiny_run):
+    for method in SAMPLERS:
+        params = {"k": 2} if method == "gmm" else {"n_components": 4} if method == "ellipse-pca" else {}
+        out = sample_run(tiny_run, method, 10, seed=0, params=params, figures=False, out_name=f"api-{method}",
+                         progress=False)
+        assert np.load(out / "z.npy").shape == (10, Z_DIM)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--method", "gaussian", "--n", "0"], "--n must be at least 1"),
+    (["--method", "ellipse-pca", "--fact", "2"], "fact must be in (0, 1]"),
+    (["--method", "gaussian", "--fact", "0.5"], "--fact applies to ellipse-pca"),
+    (["--method", "gaussian", "--where", "Nope=1"], "unknown attribute(s) Nope"),
+    (["--method", "gaussian", "--where", "Smiling=yes"], "value must be 1 or -1"),
+    (["--method", "gaussian", "--param", "bogus"], "--param expects KEY=VALUE"),
+    (["--method", "gaussian", "--param", "fact=0.5"], "unknown parameter(s) for gaussian: fact"),
+])
+def test_errors_are_one_line(tiny_run, capsys, extra, message):
+    assert main(["sample", str(tiny_run), "--no-figures"] + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_where_without_a_match(tiny_run, capsys):
+    attrs = np.load(tiny_run / "zpoints" / "train_attrs.npy")
+    names = json.loads((tiny_run / "zpoints" / "attr_names.json").read_text())
+    # Ask for a combination no training image has (or every attribute at once).
+    rows = {tuple(r) for r in attrs.tolist()}
+    combo = next(c for c in ([1] * len(names), [-1] * len(names)) if tuple(c) not in rows)
+    where = ",".join(f"{n}={v}" for n, v in zip(names, combo))
+    assert main(["sample", str(tiny_run), "--method", "gaussian", "--where", where, "--no-figures"]) == 2
+    assert "no training z-point matches" in capsys.readouterr().err

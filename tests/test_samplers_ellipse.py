@@ -1,0 +1,151 @@
+"""ellipse-pca: exact pair conditions, the same distribution as the literal process, the fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from aegen.latent.fwhm import FWHM_PER_STD
+from aegen.latent.sigma import mahalanobis_radius
+from aegen.samplers import EllipsePCASampler, ellipse_pca_literal, unit_ellipse_process
+
+
+def top_two_sum(u: np.ndarray) -> np.ndarray:
+    """Per row, the sum of the two largest u_k^2: all pair conditions hold iff it is <= 1."""
+    squares = np.sort(np.asarray(u, dtype=float) ** 2, axis=1)
+    return squares[:, -1] + (squares[:, -2] if u.shape[1] > 1 else 0.0)
+
+
+def fixed_order_process(n_components: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A wrong variant for checking the tests' power: pairs always in the order (0,1), (0,2), ..."""
+    out = np.empty((n, n_components))
+    for row in range(n):
+        u = [None] * n_components
+        for i in range(n_components):
+            for j in range(i + 1, n_components):
+                a, b = (i, j) if rng.random() < 0.5 else (j, i)
+                if u[a] is None:
+                    u[a] = rng.uniform(-1, 1)
+                c = np.sqrt(1 - u[a] ** 2)
+                if u[b] is None or abs(u[b]) > c:
+                    u[b] = rng.uniform(-c, c)
+        out[row] = u
+    return out
+
+
+STATISTICS = {
+    "u_0": lambda u: u[:, 0],
+    "max |u|": lambda u: np.abs(u).max(axis=1),
+    "|u|": lambda u: np.linalg.norm(u, axis=1),
+}
+
+
+@pytest.mark.parametrize("n_components, n_literal, seed", [(6, 3000, 11), (10, 2000, 12)])
+def test_fast_process_has_the_literal_distribution(n_components, n_literal, seed):
+    literal = ellipse_pca_literal(np.ones(n_components), n_literal, random_state=seed)
+    fast = unit_ellipse_process(30000, n_components, random_state=seed + 100)
+    for name, statistic in STATISTICS.items():
+        p_value = stats.ks_2samp(statistic(literal), statistic(fast)).pvalue
+        assert p_value > 0.01, f"{name}: KS p = {p_value:.2g} at K = {n_components}"
+
+
+def test_the_ks_check_detects_a_wrong_process():
+    rng = np.random.default_rng(5)
+    literal = ellipse_pca_literal(np.ones(6), 3000, random_state=rng)
+    wrong = fixed_order_process(6, 3000, rng)
+    # With a fixed order, component 0 is always fixed first: it keeps its uniform first draw far more often.
+    assert stats.ks_2samp(np.abs(literal[:, 0]), np.abs(wrong[:, 0])).pvalue < 1e-6
+
+
+def test_literal_scales_match_the_unit_process():
+    scales = np.array([2.0, 0.5, 1.0, 3.0])
+    v = ellipse_pca_literal(scales, 2000, random_state=1)
+    u = v / scales
+    assert top_two_sum(u).max() <= 1 + 1e-12
+    fast = unit_ellipse_process(20000, 4, random_state=2)
+    assert stats.ks_2samp(u[:, 3], fast[:, 3]).pvalue > 0.01
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_components=st.integers(1, 40), n=st.integers(1, 60), seed=st.integers(0, 2**32 - 1),
+       chunk=st.integers(1, 64))
+def test_every_pair_condition_holds(n_components, n, seed, chunk):
+    u = unit_ellipse_process(n, n_components, random_state=seed, chunk_size=chunk)
+    assert u.shape == (n, n_components) and np.all(np.isfinite(u))
+    assert np.abs(u).max() <= 1.0
+    assert top_two_sum(u).max() <= 1.0 + 1e-12
+
+
+def test_threads_do_not_change_the_result():
+    one = unit_ellipse_process(3000, 20, random_state=7, chunk_size=500, n_jobs=1)
+    two = unit_ellipse_process(3000, 20, random_state=7, chunk_size=500, n_jobs=2)
+    np.testing.assert_array_equal(one, two)
+    with pytest.raises(ValueError, match="n must be"):
+        unit_ellipse_process(0, 5)
+
+
+def test_process_fills_the_pair_ellipses():
+    """Not only inside: the unit disc of a pair is reached, and signs are symmetric."""
+    u = unit_ellipse_process(20000, 30, random_state=3)
+    assert top_two_sum(u).max() > 0.99
+    assert abs(np.mean(u > 0) - 0.5) < 0.01
+    assert np.abs(u.mean(axis=0)).max() < 0.03
+
+
+@pytest.fixture(scope="module")
+def cloud() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    d = 24
+    mixing = rng.normal(size=(d, d)) * np.linspace(1.0, 0.1, d)
+    return (rng.normal(size=(8000, d)) @ mixing.T + 0.5).astype(np.float32)
+
+
+def test_sampler_vectors_obey_the_ellipses(cloud):
+    sampler = EllipsePCASampler(n_components=16, fact=0.7).fit(cloud)
+    assert sampler.mean_.shape == (24,) and sampler.components_.shape == (16, 24)
+    assert sampler.half_widths_.shape == (16,)
+    np.testing.assert_allclose(sampler.components_ @ sampler.components_.T, np.eye(16), atol=1e-10)
+    V = sampler.sample(5000, random_state=0)
+    u = ((V - sampler.mean_) @ sampler.components_.T) / (sampler.fact * sampler.half_widths_)
+    np.testing.assert_allclose(u, sampler.to_unit(V))
+    # V is float32: allow for its rounding, nothing more.
+    assert top_two_sum(u).max() <= 1 + 1e-4
+    assert top_two_sum(u).max() > 0.98
+    # Only the first n_components PCA directions vary.
+    residual = (V - sampler.mean_) - ((V - sampler.mean_) @ sampler.components_.T) @ sampler.components_
+    assert np.abs(residual).max() < 1e-4
+
+
+def test_fit_selects_the_core_and_measures_half_widths(cloud):
+    sampler = EllipsePCASampler(n_components=8, fit_sigma=2.0, max_fit_points=3000).fit(cloud)
+    info = sampler.fit_info_
+    assert info["fit_mahalanobis_radius"] == pytest.approx(mahalanobis_radius(2.0, 24))
+    # About 95.4% of a Gaussian cloud lies within the 2-sigma ellipsoid.
+    assert 0.93 < info["n_within_fit_sigma"] / 8000 < 0.975
+    assert info["n_pca_points"] == 3000
+    # Histogram FWHM of near-Gaussian projections is close to 2.3548 standard deviations.
+    np.testing.assert_allclose(sampler.half_widths_, FWHM_PER_STD * sampler.component_stds_, rtol=0.15)
+    by_std = EllipsePCASampler(n_components=8, fit_sigma=2.0, max_fit_points=3000, width="std").fit(cloud)
+    np.testing.assert_allclose(by_std.half_widths_, FWHM_PER_STD * by_std.component_stds_)
+    same = EllipsePCASampler(n_components=8, fit_sigma=2.0, max_fit_points=3000).fit(cloud)
+    np.testing.assert_array_equal(same.components_, sampler.components_)
+
+
+def test_coarse_bin_width_loses_resolution(cloud):
+    """The seed's caveat: one fixed bin width cannot resolve narrow components."""
+    fine = EllipsePCASampler(n_components=20, width="std").fit(cloud)
+    coarse = EllipsePCASampler(n_components=20, bin_width=float(fine.component_stds_[0])).fit(cloud)
+    narrow = fine.component_stds_ < fine.component_stds_[0] / 4
+    assert narrow.any()
+    error = np.abs(coarse.half_widths_ / fine.half_widths_ - 1)
+    assert error[narrow].mean() > 2 * error[~narrow].mean()
+
+
+def test_single_component():
+    u = unit_ellipse_process(4000, 1, random_state=0)
+    assert np.abs(u).max() <= 1 and stats.kstest(u[:, 0], stats.uniform(-1, 2).cdf).pvalue > 0.01
+    v = ellipse_pca_literal(np.array([2.0]), 50, random_state=0)
+    assert np.abs(v).max() <= 2
