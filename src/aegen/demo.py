@@ -13,6 +13,10 @@ from pathlib import Path
 from aegen.train import CHECKPOINT, TrainConfig, train
 
 
+# The seed's failed baseline, the seed's method, and the ellipsoid used directly.
+DEMO_METHODS = ("uniform", "ellipse-pca", "gaussian")
+
+
 @dataclass
 class DemoConfig:
     out: str = "runs/demo"
@@ -53,6 +57,14 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     analyze_run(run, split="train", random_state=cfg.seed, progress=cfg.progress)
     timings["analyze"] = time.perf_counter() - t
+
+    t = _step(f"sample {cfg.n_samples} faces with each of {', '.join(DEMO_METHODS)}")
+    from aegen.samplers import sample_run
+
+    for method in DEMO_METHODS:
+        folder = sample_run(run, method, cfg.n_samples, cfg.seed, progress=cfg.progress)
+        print(f"{method:>12}: {folder / 'grid.png'}")
+    timings["sample"] = time.perf_counter() - t
 
     for name, seconds in timings.items():
         print(f"{name:>10}: {seconds:6.1f} s")
