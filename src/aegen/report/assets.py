@@ -1,0 +1,128 @@
+"""The report's images: copied beside index.html, or embedded in it as data URIs.
+
+Either way the page needs nothing outside the report folder, so it opens offline and
+still works after the folder is moved or sent to someone.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+from PIL import Image
+
+from aegen import AegenError
+from aegen.io import read_json, write_bytes, write_json
+
+IMAGES_DIR = "images"
+# Lists the files a report wrote into IMAGES_DIR, so that the next report deletes only its own stale files.
+MANIFEST = ".aegen-report.json"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file name made of letters, digits, '.', '_' and '-' only."""
+    name = _UNSAFE.sub("-", text).strip("-.")
+    return name or "image"
+
+
+class Assets:
+    """Collects the images a report shows.
+
+    ``add(path, name)`` returns the ``src`` for an ``<img>``: ``images/<name>.png`` (a copy
+    in ``report_dir``) or, with ``embed=True``, a base64 data URI. Each source file is
+    stored once however often it is shown.
+    """
+
+    def __init__(self, report_dir: Path, embed: bool = False, source_root: Path | None = None):
+        self.report_dir = Path(report_dir)
+        self.embed = embed
+        self.source_root = Path(source_root).resolve() if source_root is not None else None
+        self.written: set[str] = set()
+        self._src_by_source: dict[Path, str] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+        self._temporary: list[Path] = []
+
+    def name_for(self, path: Path) -> str:
+        """'samples/gaussian/grid.png' under the source root -> 'samples-gaussian-grid'."""
+        path = Path(path).resolve()
+        if self.source_root is not None and path.is_relative_to(self.source_root):
+            return safe_name("-".join(path.relative_to(self.source_root).with_suffix("").parts))
+        return safe_name(f"{path.parent.name}-{path.stem}")
+
+    def add(self, path: Path, name: str | None = None) -> str:
+        """The ``src`` of the PNG at ``path``, stored as ``images/<name>.png`` (default :meth:`name_for`)."""
+        path = Path(path)
+        key = path.resolve()
+        if key in self._src_by_source:
+            return self._src_by_source[key]
+        own = self.report_dir.resolve() / IMAGES_DIR
+        if not self.embed and key.parent == own:  # made for the report: already in place
+            name = key.stem
+        try:
+            data = path.read_bytes()
+            with Image.open(io.BytesIO(data)) as img:
+                size = img.size
+        except (OSError, ValueError) as exc:
+            raise AegenError(f"cannot read image {path}: {exc}") from None
+        src = self._store(data, name or self.name_for(path))
+        self._src_by_source[key] = src
+        self._sizes[src] = size
+        return src
+
+    def add_figure(self, fig, name: str, dpi: int = 110) -> Path:
+        """Render a matplotlib figure made for the report; returns a path that :meth:`add` accepts."""
+        from aegen.plots import save_figure
+
+        folder = self.report_dir / IMAGES_DIR
+        path = folder / f"{safe_name(name)}.png"
+        save_figure(fig, path, dpi=dpi)
+        if self.embed:  # read once into the page, then deleted
+            self._temporary.append(path)
+        else:
+            self.written.add(path.name)
+        return path
+
+    def size(self, src: str) -> tuple[int, int] | None:
+        """(width, height) in pixels of an added image."""
+        return self._sizes.get(src)
+
+    def _store(self, data: bytes, name: str) -> str:
+        if self.embed:
+            return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        stem = safe_name(name)
+        file_name, k = f"{stem}.png", 2
+        while file_name in self.written and (self.report_dir / IMAGES_DIR / file_name).read_bytes() != data:
+            file_name, k = f"{stem}-{k}.png", k + 1
+        target = self.report_dir / IMAGES_DIR / file_name
+        if not (target.is_file() and target.read_bytes() == data):
+            write_bytes(target, data)
+        self.written.add(file_name)
+        return f"{IMAGES_DIR}/{file_name}"
+
+    def remove_stale(self) -> None:
+        """Delete the images an earlier report wrote here that this one does not show, and record this one's.
+
+        Only files named in the earlier report's manifest are deleted: other files in the folder are left alone.
+        """
+        for path in self._temporary:
+            path.unlink(missing_ok=True)
+        folder = self.report_dir / IMAGES_DIR
+        manifest = folder / MANIFEST
+        if not folder.is_dir():
+            return
+        try:
+            earlier = read_json(manifest) if manifest.is_file() else []
+        except AegenError:
+            earlier = []
+        for name in earlier if isinstance(earlier, list) else []:
+            if isinstance(name, str) and name not in self.written and safe_name(name) == name:
+                (folder / name).unlink(missing_ok=True)
+        if self.written:
+            write_json(manifest, sorted(self.written))
+        else:
+            manifest.unlink(missing_ok=True)
+            if not any(folder.iterdir()):
+                folder.rmdir()

@@ -1,0 +1,85 @@
+"""Collecting what a run folder holds into report sections, and writing RUN/report/index.html."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Callable
+
+import aegen
+from aegen import AegenError
+from aegen.io import write_text
+from aegen.report.assets import Assets
+from aegen.report.blocks import Section, Text
+from aegen.report.html import PageInfo, Renderer
+from aegen.report.section_attributes import attributes_section
+from aegen.report.section_eval import eval_section
+from aegen.report.section_latent import latent_section
+from aegen.report.section_protocol import protocol_section
+from aegen.report.section_run import run_facts, run_section
+from aegen.report.section_samples import samples_section
+
+REPORT_DIR = "report"
+INDEX = "index.html"
+
+# (anchor, title, builder) in page order; each builder returns a Section, empty where its step was not run.
+SECTION_BUILDERS: list[tuple[str, str, Callable]] = [
+    ("run", "The run", lambda run, assets: run_section(run, assets)),
+    ("latent", "Latent space", lambda run, assets: latent_section(run)),
+    ("samples", "Sampler gallery", lambda run, assets: samples_section(run)),
+    ("evaluation", "Evaluation", lambda run, assets: eval_section(run)),
+    ("attributes", "Attributes", lambda run, assets: attributes_section(run)),
+    ("protocol", "Protocol and reproduction", lambda run, assets: protocol_section(run)),
+]
+
+
+def open_run(run_or_path):
+    """An :class:`aegen.run.Run` from a path, or ``run_or_path`` itself when it already is one."""
+    if isinstance(run_or_path, (str, os.PathLike)):
+        from aegen.run import Run
+
+        return Run.open(run_or_path)
+    return run_or_path
+
+
+def build_sections(run, assets: Assets) -> list[Section]:
+    """Every section of the report in page order.
+
+    A file that is present but unreadable (corrupt JSON, an unexpected layout) does not stop
+    the report: its section says what could not be read, and the other sections still appear.
+    """
+    sections = []
+    for anchor, title, builder in SECTION_BUILDERS:
+        try:
+            sections.append(builder(run, assets))
+        except (AegenError, KeyError, TypeError, ValueError, IndexError, AttributeError, OSError) as exc:
+            sections.append(Section(anchor, title, blocks=[Text(
+                f"This section could not be built from the run's files: {type(exc).__name__}: {exc}", "warning")]))
+    return sections
+
+
+def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: bool = False) -> Path:
+    """Write the run's report and return the path of its index.html.
+
+    run_or_path: an :class:`aegen.run.Run` or a run folder. out_dir: where the report goes
+    (default RUN/report/). The page is self-contained: its images are copied into
+    ``out_dir/images/`` (or, with ``embed=True``, embedded as data URIs so index.html is
+    the only file), and it loads nothing from elsewhere. Sections for steps that were not
+    run are shown as one line naming the command that fills them.
+    """
+    run = open_run(run_or_path)
+    out = Path(out_dir) if out_dir is not None else Path(run.path) / REPORT_DIR
+    if out.exists() and not out.is_dir():
+        raise AegenError(f"cannot write the report into {out}: it is a file")
+    assets = Assets(out, embed=embed, source_root=Path(run.path))
+    sections = build_sections(run, assets)
+    written = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    info = PageInfo(title=f"aegen report: {Path(run.path).resolve().name}", facts=run_facts(run),
+                    footer=f"Written {written} by aegen {aegen.__version__} from the run folder `{run.path}` "
+                           f"(`aegen report {run.path}` writes it again).")
+    page = Renderer(assets).page(info, sections)
+    index = out / INDEX
+    write_text(index, page)
+    assets.remove_stale()
+    return index

@@ -1,0 +1,247 @@
+"""The commands that reproduce a run, rebuilt from what each step recorded.
+
+Each step writes its settings next to its results (config.json, summary.json, params.json,
+metrics.json, ...); these functions turn them back into ``aegen`` command lines, one per
+step that was run, in pipeline order.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from aegen.report.sources import dig, pngs, read_json_if_present
+
+
+def param_value(value) -> str:
+    """A sampler parameter as ``--param KEY=VALUE`` reads it back (JSON, else plain text)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        return json.dumps(value)  # a string that would read back as a number or a literal
+    return json.dumps(value, separators=(",", ":"))
+
+
+def number(value) -> str:
+    """1.0 -> '1', 0.001 -> '0.001': numbers as a person types them."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def where_arg(where) -> str:
+    if isinstance(where, dict):
+        return ",".join(f"{k}={v}" for k, v in where.items())
+    return str(where)
+
+
+def train_command(run_arg: str, config: dict) -> list[str]:
+    train, data, model = config.get("train") or {}, config.get("data") or {}, config.get("model") or {}
+
+    def get(key, *fallbacks):
+        for source in (train, *fallbacks):
+            if source.get(key) is not None:
+                return source[key]
+        return None
+
+    cmd = ["aegen", "train", "--data", str(get("data") or data.get("spec")), "--out", run_arg]
+    for flag, key, sources in (("--image-size", "image_size", (model, data)), ("--limit", "limit", (data,)),
+                               ("--z-dim", "z_dim", (model,)), ("--kernel-size", "kernel_size", (model,)),
+                               ("--activation", "activation", (model,)), ("--epochs", "epochs", ()),
+                               ("--batch-size", "batch_size", ()), ("--lr", "lr", ()), ("--seed", "seed", ()),
+                               ("--heldout-fraction", "heldout_fraction", (data,))):
+        value = get(key, *sources)
+        if value is not None:
+            cmd += [flag, number(value)]
+    channels = get("channels", model)
+    if channels:
+        cmd += ["--channels", ",".join(str(c) for c in channels)]
+    if get("batch_norm", model) is False:
+        cmd.append("--no-batch-norm")
+    if get("device") not in (None, "auto"):
+        cmd += ["--device", str(get("device"))]
+    return cmd
+
+
+def analyze_command(run_arg: str, summary: dict) -> list[str]:
+    params = summary.get("parameters") or {}
+    cmd = ["aegen", "analyze", run_arg]
+    if params.get("pairs"):
+        cmd += ["--pairs"] + [f"{i},{j}" for i, j in params["pairs"]]
+    if params.get("sigmas"):
+        cmd += ["--sigma", ",".join(number(s) for s in params["sigmas"])]
+    if params.get("max_points") is not None:
+        cmd += ["--max-points", str(params["max_points"])]
+    cmd += ["--split", str(summary.get("split", "train")), "--seed", str(summary.get("random_state", 0))]
+    if params.get("test_points") is not None:
+        cmd += ["--test-points", str(params["test_points"])]
+    if params.get("fwhm_bin_width") is not None:
+        cmd += ["--fwhm-bin-width", number(params["fwhm_bin_width"])]
+    return cmd
+
+
+def sample_command(run_arg: str, folder: Path, params: dict) -> list[str]:
+    method = str(params.get("method") or folder.name)
+    cmd = ["aegen", "sample", run_arg, "--method", method, "--n", str(params.get("n", 64)),
+           "--seed", str(params.get("seed", 0))]
+    for key, value in (params.get("params") or {}).items():
+        cmd += ["--param", f"{key}={param_value(value)}"]
+    if params.get("where"):
+        cmd += ["--where", where_arg(params["where"])]
+    if folder.name != method:
+        cmd += ["--out-name", folder.name]
+    files = params.get("files") or []
+    if files and not any(f.endswith(".png") and f != "grid.png" for f in files):
+        cmd.append("--no-figures")
+    if "images.npy" in files:
+        cmd.append("--save-images")
+    return cmd
+
+
+def evaluation_options(protocol: dict) -> list[str]:
+    """--n, --seed, --features, --no-faces and --fid-sqrt of ``aegen evaluate`` and ``aegen sweep``."""
+    features = dig(protocol, "features", "id", default="")
+    opts = ["--n", str(protocol.get("n", 200)), "--seed", str(protocol.get("seed", 0)),
+            "--features", "pixels" if str(features).startswith("pixels") else "inception"]
+    if dig(protocol, "skipped", "face_rate") == "face detection turned off":
+        opts.append("--no-faces")
+    if dig(protocol, "fid", "method"):
+        opts += ["--fid-sqrt", str(protocol["fid"]["method"])]
+    return opts
+
+
+def evaluate_command(run_arg: str, result: dict) -> list[str]:
+    rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
+    methods = [r["method"] for r in rows if r.get("kind", "sampler") == "sampler" and r.get("method")]
+    cmd = ["aegen", "evaluate", run_arg, "--methods", ",".join(dict.fromkeys(methods))]
+    if not any(r.get("kind") == "reference" for r in rows):
+        cmd.append("--no-reference-rows")
+    return cmd + evaluation_options(result.get("protocol") or {})
+
+
+def sweep_command(run_arg: str, result: dict) -> list[str]:
+    cmd = ["aegen", "sweep", run_arg, "--method", str(result.get("method"))]
+    for name, values in (result.get("grid") or {}).items():
+        cmd += ["--param", f"{name}=" + ",".join(number(v) if not isinstance(v, str) else v for v in values)]
+    baselines = [str(r.get("method")) for r in result.get("baselines") or [] if isinstance(r, dict)]
+    cmd += ["--baselines", ",".join(baselines)]
+    return cmd + evaluation_options(result.get("protocol") or {})
+
+
+def attributes_command(run_arg: str, summary: dict, figures: bool) -> list[str]:
+    cmd = ["aegen", "attributes", run_arg, "--attrs", ",".join(summary.get("attributes") or {}),
+           "--seed", str(summary.get("random_state", 0))]
+    if summary.get("silhouette_points") is not None:
+        cmd += ["--silhouette-points", str(summary["silhouette_points"])]
+    if summary.get("probe_C") is not None:
+        cmd += ["--probe-c", number(summary["probe_C"])]
+    if not figures:
+        cmd.append("--no-figures")
+    return cmd
+
+
+def rate_command(run_arg: str, result: dict) -> list[str]:
+    names = list(result.get("attributes") or {})
+    cmd = ["aegen", "attributes", run_arg, "--rate", "--attrs", ",".join(names), "--method",
+           str(result.get("method", "gaussian")), "--n", str(result.get("n_per_condition", 500)),
+           "--seed", str(result.get("random_state", 0))]
+    for key, value in (result.get("params") or {}).items():
+        cmd += ["--param", f"{key}={param_value(value)}"]
+    for condition in result.get("conditions") or []:
+        where = condition.get("where") if isinstance(condition, dict) else None
+        if where and (len(where) > 1 or next(iter(where)) not in names):
+            cmd += ["--where", where_arg(where)]
+    epochs = dig(result, "classifier", "params", "epochs")
+    if epochs is not None:
+        cmd += ["--classifier-epochs", str(epochs)]
+    if not result.get("figure"):
+        cmd.append("--no-figures")
+    return cmd
+
+
+def edit_command(run_arg: str, png: Path, meta: dict) -> list[str]:
+    cmd = ["aegen", "edit", run_arg]
+    for image_id in meta.get("ids") or []:
+        cmd += ["--image", str(image_id)]
+    cmd += ["--attr", str(meta.get("attr"))]
+    if meta.get("strengths"):
+        cmd.append("--strength=" + ",".join(number(s) for s in meta["strengths"]))
+    if meta.get("unit"):
+        cmd += ["--unit", str(meta["unit"])]
+    if dig(meta, "direction", "method"):
+        cmd += ["--direction", str(meta["direction"]["method"])]
+    if dig(meta, "direction", "random_state") is not None:
+        cmd += ["--seed", str(meta["direction"]["random_state"])]
+    if png.name != default_edit_name(meta):
+        cmd += ["--out", str(Path(run_arg) / "edits" / png.name)]
+    return cmd
+
+
+def default_edit_name(meta: dict) -> str:
+    """The file name ``aegen edit`` picks without --out: '<id stems joined by +>-<attr>.png'."""
+    stems = [Path(str(i)).stem for i in (meta.get("ids") or [])[:4]]
+    return f"{'+'.join(stems)}-{meta.get('attr')}.png"
+
+
+def reproduction_commands(run) -> list[tuple[str, list[str]]]:
+    """(what the step does, argv) for each step the run folder shows was run, in pipeline order."""
+    path, run_arg = Path(run.path), str(run.path)
+    steps: list[tuple[str, list[str]]] = [("train the autoencoder", train_command(run_arg, run.config))]
+    if (path / "zpoints" / "train.npy").is_file():
+        steps.append(("encode the images into z-points", ["aegen", "encode", run_arg]))
+    summary = read_json_if_present(path / "analysis" / "summary.json")
+    if isinstance(summary, dict):
+        steps.append(("analyse the z-point cloud", analyze_command(run_arg, summary)))
+    from aegen.report.section_samples import sample_folders
+
+    for folder, params in sample_folders(path):
+        if params:
+            steps.append((f"sample with {params.get('method', folder.name)}", sample_command(run_arg, folder, params)))
+    metrics = read_json_if_present(path / "eval" / "metrics.json")
+    if isinstance(metrics, dict):
+        steps.append(("evaluate the samplers", evaluate_command(run_arg, metrics)))
+    sweeps = path / "eval" / "sweeps"
+    for folder in sorted(sweeps.glob("*")) if sweeps.is_dir() else []:
+        result = read_json_if_present(folder / "metrics.json")
+        if isinstance(result, dict):
+            steps.append((f"sweep {result.get('method')}", sweep_command(run_arg, result)))
+    attributes = read_json_if_present(path / "attributes" / "summary.json")
+    if isinstance(attributes, dict):
+        steps.append(("look for attribute clusters",
+                      attributes_command(run_arg, attributes, bool(attributes.get("figures")))))
+    conditional = read_json_if_present(path / "attributes" / "conditional.json")
+    if isinstance(conditional, dict):
+        steps.append(("rate conditional sampling", rate_command(run_arg, conditional)))
+    for png in pngs(path / "edits"):
+        meta = read_json_if_present(png.with_suffix(".json"))
+        if isinstance(meta, dict) and meta.get("attr"):
+            steps.append((f"edit faces along {meta['attr']}", edit_command(run_arg, png, meta)))
+    steps.append(("write this report", ["aegen", "report", run_arg]))
+    return steps
+
+
+def shell_command(argv: list[str], width: int = 100) -> str:
+    """``argv`` quoted for a POSIX shell; an option and its values move to a continuation line past ``width``."""
+    units: list[str] = []
+    for k, word in enumerate(argv):
+        quoted = shlex.quote(word)
+        if k > 0 and word.startswith("--") or not units:
+            units.append(quoted)
+        else:
+            units[-1] += " " + quoted
+    lines = [units[0]]
+    for unit in units[1:]:
+        if len(lines[-1]) + 1 + len(unit) > width:
+            lines[-1] += " \\"
+            lines.append("    " + unit)
+        else:
+            lines[-1] += " " + unit
+    return "\n".join(lines)
+
+
+def commands_script(steps: list[tuple[str, list[str]]]) -> str:
+    """The steps as a shell script: a comment line, then the quoted command."""
+    return "\n".join(f"# {what}\n{shell_command(argv)}" for what, argv in steps)

@@ -1,0 +1,307 @@
+"""``aegen report``: one self-contained page built from whatever a run folder holds."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shlex
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from aegen.cli import build_parser, main
+
+SECTIONS = ("run", "latent", "samples", "evaluation", "attributes", "protocol")
+_BUILT: dict[str, Path] = {}
+
+
+def full_run_steps(run: Path) -> list[list[str]]:
+    """Every pipeline step on a tiny synthetic run, sized to take seconds."""
+    r = str(run)
+    return [
+        ["train", "--data", "synthetic:n=96", "--image-size", "32", "--epochs", "1", "--batch-size", "32",
+         "--out", r, "--z-dim", "16"],
+        ["encode", r],
+        ["analyze", r, "--test-points", "100"],
+        ["sample", r, "--method", "ellipse-pca", "--n", "16", "--n-components", "8", "--fact", "0.6"],
+        ["sample", r, "--method", "gaussian", "--n", "16", "--no-figures", "--where", "Smiling=1"],
+        ["evaluate", r, "--methods", "gaussian,uniform", "--n", "8", "--features", "pixels", "--no-faces", "--quiet"],
+        ["sweep", r, "--method", "gaussian", "--param", "reg_covar=1e-6,0.001", "--n", "8", "--features", "pixels",
+         "--no-faces", "--quiet"],
+        ["attributes", r, "--silhouette-points", "100"],
+        ["attributes", r, "--rate", "--n", "8", "--classifier-epochs", "1", "--attrs", "Smiling,Eyeglasses",
+         "--where", "Smiling=1,Eyeglasses=-1"],
+        ["edit", r, "--image", "synth-0000003", "--attr", "Smiling"],
+    ]
+
+
+def build_full_run(folder: Path) -> Path:
+    """The tiny run with every step, built once per test session (shared with the browser test)."""
+    if str(folder) not in _BUILT:
+        run = folder / "run"
+        for argv in full_run_steps(run):
+            assert main(argv) == 0, f"aegen {' '.join(argv)} failed"
+        _BUILT[str(folder)] = run
+    return _BUILT[str(folder)]
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory) -> Path:
+    return build_full_run(tmp_path_factory.getbasetemp() / "report-full-run")
+
+
+@pytest.fixture
+def trained_only(full_run, tmp_path) -> Path:
+    """A copy of the full run holding only what `aegen train` writes."""
+    run = tmp_path / "trained"
+    run.mkdir()
+    for name in ("config.json", "split.npz", "train_log.csv", "recon_grid.png"):
+        shutil.copy(full_run / name, run / name)
+    shutil.copytree(full_run / "checkpoints", run / "checkpoints")
+    return run
+
+
+class Page(HTMLParser):
+    """What the tests look at: sections with their classes, images, highlighted rows, code blocks."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.sections: dict[str, str] = {}
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.highlighted: list[str] = []
+        self.code: list[str] = []
+        self.tags: set[str] = set()
+        self._row: list[str] | None = None
+        self._in_code = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.add(tag)
+        if tag == "section":
+            self.sections[attrs["id"]] = attrs.get("class") or ""
+        elif tag == "img":
+            self.images.append(attrs["src"])
+        elif tag in ("a", "link") and attrs.get("href"):
+            self.links.append(attrs["href"])
+        elif tag == "tr" and "highlight" in (attrs.get("class") or ""):
+            self._row = []
+        elif tag == "pre":
+            self._in_code = True
+            self.code.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._row is not None:
+            self.highlighted.append(" ".join(self._row))
+            self._row = None
+        elif tag == "pre":
+            self._in_code = False
+
+    def handle_data(self, data):
+        if self._row is not None:
+            self._row.append(data.strip())
+        if self._in_code:
+            self.code[-1] += data
+
+
+def read_page(index: Path) -> tuple[str, Page]:
+    text = index.read_text(encoding="utf-8")
+    return text, Page(text)
+
+
+def test_a_full_run_fills_every_section(full_run, tmp_path):
+    from aegen.report import write_report
+
+    index = write_report(full_run)
+    assert index == full_run / "report" / "index.html"
+    text, page = read_page(index)
+    assert list(page.sections) == list(SECTIONS)
+    assert all("omitted" not in cls for cls in page.sections.values()), page.sections
+    assert "could not be built" not in text
+    # Each step's figures are on the page, copied beside it.
+    for src in page.images:
+        assert (index.parent / src).is_file(), src
+    names = " ".join(page.images)
+    for expected in ("training-curve", "recon_grid", "analysis-location", "samples-ellipse-pca-grid",
+                     "samples-ellipse-pca-pca_plane", "samples-gaussian-Smiling", "eval-metrics", "eval-sweeps-gaussian",
+                     "attributes-overview", "attributes-conditional", "edits-synth-0000003-Smiling"):
+        assert expected in names, expected
+    # The two reference rows are highlighted: in both evaluation tables and among the sweep's baselines.
+    assert sum(row.startswith("reconstruction") for row in page.highlighted) == 3
+    assert sum(row.startswith("real") for row in page.highlighted) == 3
+    assert not any(row.startswith(("gaussian", "uniform")) for row in page.highlighted)
+
+
+def test_analysis_headline_numbers_come_from_summary_json(full_run):
+    from aegen.report import write_report
+    from aegen.report.sources import num, pct
+
+    summary = json.loads((full_run / "analysis" / "summary.json").read_text())
+    text, _ = read_page(write_report(full_run))
+    pca, location = summary["pca"], summary["location"]
+    assert (f"{num(pca['n_components_90'])} / {num(pca['n_components_99'])} of {summary['dim']}"
+            in html.unescape(text))
+    assert num(location["centre_norm_over_rms_spread"]) in text
+    for entry in summary["normality"]["fraction_beyond"]:
+        assert f"{pct(entry['fraction_beyond'])} (normal: {pct(entry['expected'])})" in text
+    assert "All numbers of the analysis" in text  # the rest, collapsed
+
+
+def test_a_trained_only_run_omits_the_other_sections_with_their_commands(trained_only):
+    from aegen.report import write_report
+
+    text, page = read_page(write_report(trained_only))
+    assert "omitted" not in page.sections["run"] and "omitted" not in page.sections["protocol"]
+    hints = {"latent": f"aegen analyze {trained_only}", "samples": f"aegen sample {trained_only} --method ellipse-pca",
+             "evaluation": f"aegen evaluate {trained_only}", "attributes": f"aegen attributes {trained_only}"}
+    for anchor, command in hints.items():
+        assert "omitted" in page.sections[anchor]
+        assert f"<code>{html.escape(command)}</code>" in text
+    assert any("training-curve" in src for src in page.images)
+    assert any("recon_grid" in src for src in page.images)
+    (script,) = page.code
+    assert [line.split()[1] for line in script.splitlines() if line.startswith("aegen")] == ["train", "report"]
+
+
+def test_data_without_attribute_labels_says_so_instead_of_a_command(trained_only):
+    from aegen.report import write_report
+
+    config = json.loads((trained_only / "config.json").read_text())
+    config["data"]["attr_names"] = []
+    (trained_only / "config.json").write_text(json.dumps(config))
+    text, page = read_page(write_report(trained_only))
+    assert "omitted" in page.sections["attributes"]
+    assert "no attribute labels" in text and f"aegen attributes {trained_only}" not in text
+
+
+def test_the_report_folder_works_after_being_moved(full_run, tmp_path):
+    from aegen.report import write_report
+
+    index = write_report(full_run, out_dir=tmp_path / "report")
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(tmp_path / "report"), moved)
+    text, page = read_page(moved / "index.html")
+    assert page.images and all((moved / src).is_file() for src in page.images)
+    assert not {"script", "link", "iframe"} & page.tags
+    assert "http://" not in text and "https://" not in text and "url(" not in text
+    assert all(not href.startswith(("/", "http", "file:")) for href in page.links)
+    assert not index.exists()
+
+
+def test_embedding_writes_a_single_file(full_run, tmp_path):
+    from aegen.report import write_report
+
+    index = write_report(full_run, out_dir=tmp_path / "single", embed=True)
+    assert sorted(p.name for p in index.parent.iterdir()) == ["index.html"]
+    _, page = read_page(index)
+    assert page.images
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_second_report_removes_only_its_own_images_it_no_longer_shows(trained_only):
+    from aegen.report import write_report
+
+    folder = trained_only / "samples" / "gaussian"
+    folder.mkdir(parents=True)
+    shutil.copy(trained_only / "recon_grid.png", folder / "grid.png")
+    index = write_report(trained_only)
+    images = index.parent / "images"
+    assert (images / "samples-gaussian-grid.png").is_file()
+    foreign = images / "kept.png"
+    shutil.copy(trained_only / "recon_grid.png", foreign)
+    shutil.rmtree(trained_only / "samples")
+    _, page = read_page(write_report(trained_only))
+    assert not (images / "samples-gaussian-grid.png").exists()
+    assert foreign.is_file() and (images / "recon_grid.png").is_file()
+    assert all((index.parent / src).is_file() for src in page.images)
+
+
+def test_strings_from_the_run_files_are_escaped(trained_only):
+    from aegen.report import write_report
+
+    evil = "<script>alert(1)</script>"
+    folder = trained_only / "samples" / "x"
+    folder.mkdir(parents=True)
+    shutil.copy(trained_only / "recon_grid.png", folder / "grid.png")
+    (folder / "params.json").write_text(json.dumps({"method": evil, "n": 4, "seed": 0, "params": {"k": evil}}))
+    text, page = read_page(write_report(trained_only))
+    assert evil not in text and "script" not in page.tags
+    assert html.escape(evil) in text
+
+
+def test_a_corrupt_file_spoils_only_its_own_section(trained_only):
+    from aegen.report import write_report
+
+    (trained_only / "analysis").mkdir()
+    (trained_only / "analysis" / "summary.json").write_text("{not json")
+    text, page = read_page(write_report(trained_only))
+    assert list(page.sections) == list(SECTIONS)
+    assert "could not be built" in text and "summary.json" in text
+    assert "omitted" not in page.sections["run"]
+
+
+def test_the_commands_parse_back_to_the_recorded_settings(full_run):
+    from aegen.cli.sample import method_params
+    from aegen.report import reproduction_commands
+    from aegen.run import Run
+
+    steps = reproduction_commands(Run.open(full_run))
+    parser = build_parser()
+    parsed = {}
+    for _, argv in steps:
+        assert argv[0] == "aegen"
+        parsed.setdefault(argv[1], []).append(parser.parse_args(argv[1:]))
+    assert list(parsed) == ["train", "encode", "analyze", "sample", "evaluate", "sweep", "attributes", "edit",
+                            "report"]
+    config = json.loads((full_run / "config.json").read_text())
+    train = parsed["train"][0]
+    assert (train.data, train.image_size, train.z_dim, train.epochs, train.batch_size, train.seed) == (
+        "synthetic:n=96", 32, 16, 1, 32, config["train"]["seed"])
+    for args in parsed["sample"]:
+        folder = full_run / "samples" / (args.out_name or args.method)
+        recorded = json.loads((folder / "params.json").read_text())
+        assert method_params(args) == recorded["params"]
+        assert (args.n, args.seed) == (recorded["n"], recorded["seed"])
+    assert parsed["sample"][1].where == "Smiling=1" and parsed["sample"][0].no_figures is False
+    assert parsed["sample"][1].no_figures is True
+    evaluate = parsed["evaluate"][0]
+    assert (evaluate.methods, evaluate.n, evaluate.features, evaluate.faces) == ("gaussian,uniform", 8, "pixels", False)
+    sweep = parsed["sweep"][0]
+    assert sweep.param == ["reg_covar=1e-06,0.001"] and sweep.baselines == "reconstruction,real"
+    rate = [a for a in parsed["attributes"] if a.rate]
+    assert rate and rate[0].where == ["Smiling=1,Eyeglasses=-1"] and rate[0].attrs == "Smiling,Eyeglasses"
+    edit = parsed["edit"][0]
+    assert (edit.image, edit.attr, edit.strength) == (["synth-0000003"], "Smiling", "-2,-1,0,1,2")
+
+
+def test_cli_writes_the_report_and_prints_its_path(trained_only, tmp_path, capsys):
+    assert main(["report", str(trained_only), "--out", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "r" / "index.html")
+    assert (tmp_path / "r" / "index.html").is_file()
+    assert main(["report", str(tmp_path / "no-such-run")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, text", [(17999, "17,999"), (0.97424, "0.974"), (1e-06, "1.00e-06"),
+                                         (14394.96, "14,395"), (None, "—"), (float("nan"), "—")])
+def test_numbers_are_formatted_for_reading(value, text):
+    from aegen.report.sources import num
+
+    assert num(value) == text
+
+
+def test_the_command_script_splits_back_into_the_commands():
+    from aegen.report.commands import commands_script, param_value
+
+    argv = ["aegen", "sample", "my run", "--param", f"name={param_value('1')}"] + ["--param", "key=" + "v" * 30] * 5
+    script = commands_script([("sample", argv)])
+    comment, *lines = script.splitlines()
+    assert comment == "# sample" and len(lines) > 1 and all(len(line) <= 102 for line in lines)
+    assert shlex.split(" ".join(line.rstrip("\\") for line in lines)) == argv
+    assert json.loads(param_value("1")) == "1" and param_value("auto") == "auto" and param_value([1, 2]) == "[1,2]"
