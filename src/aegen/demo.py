@@ -66,7 +66,13 @@ def run_demo(cfg: DemoConfig) -> Path:
         print(f"{method:>12}: {folder / 'grid.png'}")
     timings["sample"] = time.perf_counter() - t
 
+    t = _step("report")
+    from aegen.report import write_report
+
+    index = write_report(run)
+    timings["report"] = time.perf_counter() - t
+
     for name, seconds in timings.items():
         print(f"{name:>10}: {seconds:6.1f} s")
-    print(f"\nreconstructions: {out / 'recon_grid.png'}")
+    print(f"\nreport: {index}")
     return out
