@@ -31,7 +31,12 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
                 tensors[f"optim/{pid}/{key}"] = value.detach().cpu().contiguous()
         meta["param_groups"] = json.dumps(state["param_groups"])
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+        except SafetensorError as exc:
+            # safetensors reports I/O failures (a full disk) in its own type, not as OSError;
+            # as an OSError, atomic_path removes the partial file and names the checkpoint.
+            raise OSError(str(exc)) from None
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:

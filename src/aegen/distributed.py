@@ -15,6 +15,8 @@ Conventions shared by every command that runs under ``torchrun``:
   those of the mean over the whole batch even when the shards differ in size. A final batch
   with fewer rows than ranks is skipped (:meth:`DistContext.usable_batch`): every rank must
   take part in every step, and a rank with no rows has nothing to contribute.
+- A process creates its process group once and keeps it until it exits, so one process can
+  run several commands (train, then encode) in the same group.
 """
 
 from __future__ import annotations
@@ -63,10 +65,6 @@ class DistContext:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-    def shard_slice(self, batch_size: int) -> slice:
-        """This rank's rows of every global batch: every world_size-th row from its rank."""
-        return slice(self.rank, None, self.world_size)
 
     def shard_rows(self, batch: np.ndarray) -> np.ndarray:
         """This rank's rows of a global batch (B,): every world_size-th row from its rank."""

@@ -12,8 +12,6 @@ depends on that image only, so splitting the work changes nothing but the speed.
 
 from __future__ import annotations
 
-import errno
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -21,28 +19,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from aegen.distributed import DistContext
-from aegen.io import atomic_path, save_npy, write_json
+from aegen.io import atomic_path, open_memmap_reserved, save_npy, write_json
 from aegen.run import SPLITS, Run
 
 BLOCK = 4096
-
-
-def _open_reserved_memmap(path: Path, shape: tuple[int, ...]) -> np.memmap:
-    """A new float32 ``.npy`` memory map at ``path`` whose disk blocks are allocated up front.
-
-    Without the reservation the file is sparse, and on a full disk the first write into a page
-    the filesystem cannot back kills the process with SIGBUS; reserving makes a full disk an
-    ``OSError`` (ENOSPC) here, which :func:`aegen.io.atomic_path` reports as a one-line error.
-    """
-    Z = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
-    if hasattr(os, "posix_fallocate"):
-        with open(path, "r+b") as fh:
-            try:
-                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
-            except OSError as exc:
-                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
-                    raise  # a filesystem that cannot reserve is left to allocate as it writes
-    return Z
 
 
 def _encoded_blocks(run: Run, images: np.ndarray, rows: np.ndarray, dist: DistContext, batch_size: int,
@@ -75,9 +55,7 @@ def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: s
         device = str(dist.device)
     with dist.main_first():
         dataset = run.dataset  # may build the preprocessing cache: once, on rank 0 first
-    out = run.path / "zpoints"
-    if dist.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+    out = run.path / "zpoints"  # created by the first atomic write, which reports a read-only disk
     total = sum(len(run.split_index[s]) for s in SPLITS)
     # A context manager: on an error the bar ends its line before the error is printed.
     with tqdm(total=total, desc="encode", unit="img", disable=not (progress and dist.is_main)) as bar:
@@ -89,7 +67,7 @@ def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: s
                     pass  # this rank's share goes to rank 0 inside the generator
                 continue
             with atomic_path(out / f"{split}.npy") as tmp:
-                Z = _open_reserved_memmap(tmp, (len(rows), run.z_dim))
+                Z = open_memmap_reserved(tmp, np.float32, (len(rows), run.z_dim))
                 for start, block in blocks:
                     Z[start:start + len(block)] = block
                 Z.flush()

@@ -9,10 +9,13 @@ weights through safetensors.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -97,17 +100,59 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
         np.save(tmp, array, allow_pickle=False)
 
 
+def _npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, expected file size in bytes) from the header of a ``.npy`` file."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(fh)
+        data_start = fh.tell()
+    return shape, dtype, data_start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+
+
 def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
-    """Load an array saved by :func:`save_npy`; never unpickles, names the file on failure."""
+    """Load an array saved by :func:`save_npy`; never unpickles, names the file on failure.
+
+    The file's size is checked against its header first, so a truncated file is named as
+    such instead of surfacing as a reshape or mmap error.
+    """
     path = Path(path)
     if not path.exists():
         raise AegenError(f"missing file: {path}")
+    try:
+        shape, dtype, expected = _npy_layout(path)
+    except (ValueError, OSError, EOFError) as exc:
+        raise AegenError(f"corrupt or truncated array file {path}: {exc}") from None
+    if dtype.hasobject:
+        raise AegenError(f"refusing {path}: it holds Python objects, which would need unpickling")
+    size = path.stat().st_size
+    if size != expected:
+        raise AegenError(f"corrupt or truncated array file {path}: {size} bytes, expected {expected} "
+                         f"for a {dtype} array of shape {shape}")
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as exc:
         raise AegenError(f"refusing {path}: {exc}") from None
     except (OSError, EOFError) as exc:
         raise AegenError(f"corrupt or truncated array file {path}: {exc}") from None
+
+
+def open_memmap_reserved(path: str | os.PathLike, dtype, shape: tuple[int, ...]) -> np.memmap:
+    """A new ``.npy`` memory map at ``path`` whose disk blocks are allocated up front.
+
+    Without the reservation the file is sparse, and on a full disk the first write into a
+    page the filesystem cannot back kills the process with SIGBUS; reserving turns a full
+    disk into an ``OSError`` (ENOSPC) here, which :func:`atomic_path` reports in one line.
+    """
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as fh:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise  # a filesystem that cannot reserve is left to allocate as it writes
+    return array
 
 
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
@@ -125,7 +170,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
             return {k: data[k] for k in data.files}
     except ValueError as exc:
         raise AegenError(f"refusing {path}: {exc}") from None
-    except (OSError, EOFError, KeyError) as exc:
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise AegenError(f"corrupt or truncated archive {path}: {exc}") from None
 
 

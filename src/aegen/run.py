@@ -26,6 +26,19 @@ from aegen.train import CHECKPOINT, pick_device, to_images, to_tensor
 SPLITS = ("train", "heldout")
 
 
+def _check_config(path: Path, config: dict) -> None:
+    """Refuse a config.json that lacks what a run needs (a hand-edited or damaged file)."""
+    try:
+        ModelConfig(**config["model"])
+        missing = [key for key in ("spec", "image_size", "limit", "n_images") if key not in config["data"]]
+        if missing:
+            raise KeyError(f"data.{missing[0]}")
+        if not isinstance(config["train"], dict):
+            raise TypeError("'train' is not a mapping")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AegenError(f"{path} is damaged or incomplete ({type(exc).__name__}: {exc})") from None
+
+
 class Run:
     def __init__(self, path: Path, config: dict):
         self.path = path
@@ -44,6 +57,7 @@ class Run:
         if version != RUN_FORMAT_VERSION:
             raise AegenError(f"{path} was written by an incompatible aegen run format "
                              f"({version!r}; this aegen reads {RUN_FORMAT_VERSION})")
+        _check_config(path / "config.json", config)
         return cls(path, config)
 
     @property
@@ -56,7 +70,10 @@ class Run:
 
     def subdir(self, name: str) -> Path:
         folder = self.path / name
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only or full disk: a one-line error, not a traceback
+            raise AegenError(f"cannot create {folder}: {exc.strerror or exc}") from None
         return folder
 
     # -- model -------------------------------------------------------------------------
@@ -79,7 +96,7 @@ class Run:
         model = self.load_model(dev)
         out = np.empty((len(Z), self.image_size, self.image_size, 3), dtype=np.uint8)
         for start in tqdm(range(0, len(Z), batch_size), desc="decode", unit="batch", disable=not progress or len(Z) <= batch_size):
-            out[start:start + batch_size] = to_images(model.decode(torch.from_numpy(Z[start:start + batch_size]).to(dev)))
+            out[start:start + batch_size] = to_images(model.decode(torch.tensor(Z[start:start + batch_size], device=dev)))
         return out
 
     @torch.no_grad()

@@ -161,7 +161,8 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
         raise AegenError("--epochs and --batch-size must be at least 1 and --lr positive")
 
-    dataset = load_dataset(cfg.data, cfg.image_size, cfg.limit, cfg.cache_dir, progress=cfg.progress and dist.is_main)
+    with dist.main_first():  # one process builds the preprocessing cache, the others then read it
+        dataset = load_dataset(cfg.data, cfg.image_size, cfg.limit, cfg.cache_dir, progress=cfg.progress and dist.is_main)
     split = dataset.split(cfg.heldout_fraction, cfg.seed)
     train_idx, heldout_idx, _ = split
     if cfg.resume:
@@ -176,7 +177,6 @@ def train(cfg: TrainConfig) -> Path:
     log_rows = _read_log(out / "train_log.csv", start_epoch)
     heldout = dataset.images[np.sort(heldout_idx)]
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    rank_share = dist.shard_slice(cfg.batch_size)
 
     for epoch in range(start_epoch, cfg.epochs):
         order = train_idx[np.random.default_rng([cfg.seed, epoch]).permutation(len(train_idx))]
@@ -184,14 +184,17 @@ def train(cfg: TrainConfig) -> Path:
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not (cfg.progress and dist.is_main))
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         for start in bar:
-            rows = order[start:start + cfg.batch_size][rank_share]
+            batch = order[start:start + cfg.batch_size]
+            if not dist.usable_batch(len(batch)):
+                continue  # fewer rows than ranks: every rank must take part in a step
+            rows = dist.shard_rows(batch)
             x = to_tensor(dataset.images[np.sort(rows)], device)
             with amp:
                 loss = torch.nn.functional.mse_loss(ddp_model(x), x)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * dist.loss_weight(len(rows), len(batch))).backward()
             optimizer.step()
-            seen += len(rows) * dist.world_size
+            seen += len(batch)
             loss_sum += loss.item() * len(rows)
             bar.set_postfix(mse=f"{loss.item():.5f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
         seconds = time.perf_counter() - t0

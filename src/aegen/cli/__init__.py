@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     except AegenError as exc:
         print(f"aegen {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # The disk, not aegen: full, read-only, gone. The library names the file where it can;
+        # this catches the places it does not, so the user still gets one line.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"aegen {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"aegen {args.command}: interrupted", file=sys.stderr)
         return 130

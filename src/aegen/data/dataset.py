@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from aegen import AegenError
 from aegen.data.images import BadImage, decode_image
 from aegen.data.sources import Annotations, FileSource, SyntheticSource, open_source
-from aegen.io import atomic_path, load_npz, read_json, save_npz, write_json
+from aegen.io import atomic_path, load_npz, open_memmap_reserved, read_json, save_npz, write_json
 
 CACHE_VERSION = 2
 SUPPORTED_IMAGE_SIZES = (32, 64, 96, 128)
@@ -112,7 +112,7 @@ def _build_cache(folder: Path, source, annotations: Annotations, image_size: int
     images_path = folder / "images.npy"
     n = len(source)
     with atomic_path(images_path) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, image_size, image_size, 3))
+        out = open_memmap_reserved(tmp, np.uint8, (n, image_size, image_size, 3))
         if isinstance(source, SyntheticSource):
             from aegen.data.synthetic import render_faces
 
@@ -128,16 +128,18 @@ def _build_cache(folder: Path, source, annotations: Annotations, image_size: int
         del out
         if not ok.all():
             # Compact the good rows to the front so every row of the cache is a real image.
-            full = np.load(tmp, mmap_mode="r+")
+            full = np.load(tmp, mmap_mode="r+", allow_pickle=False)
             keep = np.flatnonzero(ok)
             compact_path = tmp.with_name(tmp.name + ".compact.npy")
-            compact = np.lib.format.open_memmap(compact_path, mode="w+", dtype=np.uint8,
-                                                shape=(len(keep),) + full.shape[1:])
-            for start in range(0, len(keep), 4096):
-                compact[start:start + 4096] = full[keep[start:start + 4096]]
-            compact.flush()
-            del compact, full
-            os.replace(compact_path, tmp)
+            try:
+                compact = open_memmap_reserved(compact_path, np.uint8, (len(keep),) + full.shape[1:])
+                for start in range(0, len(keep), 4096):
+                    compact[start:start + 4096] = full[keep[start:start + 4096]]
+                compact.flush()
+                del compact, full
+                os.replace(compact_path, tmp)
+            finally:
+                compact_path.unlink(missing_ok=True)
     keep = np.flatnonzero(ok)
     # Annotations are re-read from their files on every load (so an edited file takes effect);
     # the cache keeps only which source rows survived, and the synthetic labels it rendered.
