@@ -10,7 +10,12 @@ from scipy import stats
 
 from aegen.latent.fwhm import FWHM_PER_STD
 from aegen.latent.sigma import mahalanobis_radius
-from aegen.samplers import EllipsePCASampler, ellipse_pca_literal, unit_ellipse_process
+from aegen.samplers import EllipsePCASampler, ellipse_pca_literal, ellipse_process, unit_ellipse_process
+
+HAS_NUMBA = ellipse_process._numba_kernel() is not None
+needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
+# Every backend of the fast process; the numba one is skipped where numba is absent.
+BACKENDS = ["numpy", pytest.param("numba", marks=needs_numba)]
 
 
 def top_two_sum(u: np.ndarray) -> np.ndarray:
@@ -43,10 +48,19 @@ STATISTICS = {
 }
 
 
+@pytest.fixture(scope="module")
+def literal_samples() -> dict:
+    """The literal reference at each tested K, computed once for all backends."""
+    return {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("n_components, n_literal, seed", [(6, 3000, 11), (10, 2000, 12)])
-def test_fast_process_has_the_literal_distribution(n_components, n_literal, seed):
-    literal = ellipse_pca_literal(np.ones(n_components), n_literal, random_state=seed)
-    fast = unit_ellipse_process(30000, n_components, random_state=seed + 100)
+def test_fast_process_has_the_literal_distribution(n_components, n_literal, seed, backend, literal_samples):
+    if n_components not in literal_samples:
+        literal_samples[n_components] = ellipse_pca_literal(np.ones(n_components), n_literal, random_state=seed)
+    literal = literal_samples[n_components]
+    fast = unit_ellipse_process(30000, n_components, random_state=seed + 100, backend=backend)
     for name, statistic in STATISTICS.items():
         p_value = stats.ks_2samp(statistic(literal), statistic(fast)).pvalue
         assert p_value > 0.01, f"{name}: KS p = {p_value:.2g} at K = {n_components}"
@@ -69,27 +83,75 @@ def test_literal_scales_match_the_unit_process():
     assert stats.ks_2samp(u[:, 3], fast[:, 3]).pvalue > 0.01
 
 
-@settings(max_examples=30, deadline=None)
+def two_component_abs_cdf(x: np.ndarray) -> np.ndarray:
+    """Exact CDF of |u_0| for K = 2: one visit; u_0 is the fixed uniform or the redrawn one.
+
+    The redrawn |u| is sqrt(1 - W^2) V (W, V uniform on [0, 1]), with
+    P(<= x) = 1 - sqrt(1 - x^2) + x arcsin(sqrt(1 - x^2)).
+    """
+    root = np.sqrt(1.0 - x**2)
+    return (x + 1.0 - root + x * np.arcsin(root)) / 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_components_follow_the_exact_law(backend):
+    u = unit_ellipse_process(100_000, 2, random_state=4, backend=backend)
+    for k in range(2):
+        assert stats.kstest(np.abs(u[:, k]), two_component_abs_cdf).pvalue > 0.01
+    # Power: a process that never redraws (two independent uniforms) is far from it.
+    uniform = np.random.default_rng(4).uniform(size=100_000)
+    assert stats.kstest(uniform, two_component_abs_cdf).pvalue < 1e-6
+
+
+@settings(max_examples=40, deadline=None)
 @given(n_components=st.integers(1, 40), n=st.integers(1, 60), seed=st.integers(0, 2**32 - 1),
-       chunk=st.integers(1, 64))
-def test_every_pair_condition_holds(n_components, n, seed, chunk):
-    u = unit_ellipse_process(n, n_components, random_state=seed, chunk_size=chunk)
+       chunk=st.integers(1, 64), backend=st.sampled_from(["numpy", "numba"] if HAS_NUMBA else ["numpy"]))
+def test_every_pair_condition_holds(n_components, n, seed, chunk, backend):
+    u = unit_ellipse_process(n, n_components, random_state=seed, chunk_size=chunk, backend=backend)
     assert u.shape == (n, n_components) and np.all(np.isfinite(u))
     assert np.abs(u).max() <= 1.0
     assert top_two_sum(u).max() <= 1.0 + 1e-12
 
 
-def test_threads_do_not_change_the_result():
-    one = unit_ellipse_process(3000, 20, random_state=7, chunk_size=500, n_jobs=1)
-    two = unit_ellipse_process(3000, 20, random_state=7, chunk_size=500, n_jobs=2)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_threads_do_not_change_the_result(backend):
+    one = unit_ellipse_process(10000, 20, random_state=7, chunk_size=500, n_jobs=1, backend=backend)
+    two = unit_ellipse_process(10000, 20, random_state=7, chunk_size=500, n_jobs=2, backend=backend)
     np.testing.assert_array_equal(one, two)
+    assert not np.array_equal(one, unit_ellipse_process(10000, 20, random_state=8, chunk_size=500, backend=backend))
     with pytest.raises(ValueError, match="n must be"):
-        unit_ellipse_process(0, 5)
+        unit_ellipse_process(0, 5, backend=backend)
 
 
-def test_process_fills_the_pair_ellipses():
+@needs_numba
+def test_numba_rows_depend_on_the_seed_only():
+    """Each row has its own seed: a longer run with the same seed starts with the same rows."""
+    short = unit_ellipse_process(50, 12, random_state=5, backend="numba")
+    long = unit_ellipse_process(9000, 12, random_state=5, n_jobs=2, backend="numba")
+    np.testing.assert_array_equal(short, long[:50])
+    assert not np.array_equal(short, unit_ellipse_process(50, 12, random_state=5, backend="numpy"))
+
+
+def test_backend_choice(monkeypatch):
+    assert ellipse_process.resolve_backend("numpy") == "numpy"
+    assert ellipse_process.resolve_backend("auto") == ("numba" if HAS_NUMBA else "numpy")
+    with pytest.raises(ValueError, match="backend must be one of auto, numba, numpy"):
+        unit_ellipse_process(5, 3, backend="cuda")
+    with pytest.raises(ValueError, match="backend must be"):
+        EllipsePCASampler(backend="fortran")
+    # Without numba, "auto" falls back to numpy and "numba" says what is missing.
+    monkeypatch.setattr(ellipse_process, "_numba_kernel", lambda: None)
+    assert ellipse_process.resolve_backend("auto") == "numpy"
+    with pytest.raises(ValueError, match="needs the numba package"):
+        unit_ellipse_process(5, 3, backend="numba")
+    np.testing.assert_array_equal(unit_ellipse_process(40, 6, random_state=1),
+                                  unit_ellipse_process(40, 6, random_state=1, backend="numpy"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_process_fills_the_pair_ellipses(backend):
     """Not only inside: the unit disc of a pair is reached, and signs are symmetric."""
-    u = unit_ellipse_process(20000, 30, random_state=3)
+    u = unit_ellipse_process(20000, 30, random_state=3, backend=backend)
     assert top_two_sum(u).max() > 0.99
     assert abs(np.mean(u > 0) - 0.5) < 0.01
     assert np.abs(u.mean(axis=0)).max() < 0.03
@@ -103,12 +165,14 @@ def cloud() -> np.ndarray:
     return (rng.normal(size=(8000, d)) @ mixing.T + 0.5).astype(np.float32)
 
 
-def test_sampler_vectors_obey_the_ellipses(cloud):
-    sampler = EllipsePCASampler(n_components=16, fact=0.7).fit(cloud)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sampler_vectors_obey_the_ellipses(cloud, backend):
+    sampler = EllipsePCASampler(n_components=16, fact=0.7, backend=backend).fit(cloud)
     assert sampler.mean_.shape == (24,) and sampler.components_.shape == (16, 24)
     assert sampler.half_widths_.shape == (16,)
     np.testing.assert_allclose(sampler.components_ @ sampler.components_.T, np.eye(16), atol=1e-10)
     V = sampler.sample(5000, random_state=0)
+    assert sampler.fit_info_["sample_backend"] == backend
     u = ((V - sampler.mean_) @ sampler.components_.T) / (sampler.fact * sampler.half_widths_)
     np.testing.assert_allclose(u, sampler.to_unit(V))
     # V is float32: allow for its rounding, nothing more.
@@ -144,8 +208,9 @@ def test_coarse_bin_width_loses_resolution(cloud):
     assert error[narrow].mean() > 2 * error[~narrow].mean()
 
 
-def test_single_component():
-    u = unit_ellipse_process(4000, 1, random_state=0)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_single_component(backend):
+    u = unit_ellipse_process(4000, 1, random_state=0, backend=backend)
     assert np.abs(u).max() <= 1 and stats.kstest(u[:, 0], stats.uniform(-1, 2).cdf).pvalue > 0.01
     v = ellipse_pca_literal(np.array([2.0]), 50, random_state=0)
     assert np.abs(v).max() <= 2

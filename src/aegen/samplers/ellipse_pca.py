@@ -7,7 +7,7 @@ import numpy as np
 from aegen.latent.fwhm import gaussian_fwhm, histogram_fwhm
 from aegen.latent.sigma import mahalanobis_radius
 from aegen.samplers.base import CHUNK_ROWS, BaseSampler, check_int, check_number, mean_and_covariance
-from aegen.samplers.ellipse_process import unit_ellipse_process
+from aegen.samplers.ellipse_process import BACKENDS, resolve_backend, unit_ellipse_process
 
 # Eigenvalues below this fraction of the largest count as zero when measuring Mahalanobis radii.
 _RANK_TOLERANCE = 1e-9
@@ -30,7 +30,11 @@ class EllipsePCASampler(BaseSampler):
     an unset fixed v_i is uniform in [-fact a_i, fact a_i]; v_j must satisfy
     |v_j| <= fact a_j sqrt(1 - v_i^2 / (fact a_i)^2) and is redrawn uniformly in that range if
     unset or outside. Other axes are 0; the inverse PCA gives latent vectors. The simulation is
-    :func:`~aegen.samplers.ellipse_process.unit_ellipse_process` (exact, fast).
+    :func:`~aegen.samplers.ellipse_process.unit_ellipse_process` (exact, fast); ``backend``
+    "auto" uses its compiled numba kernel when numba is installed, else numpy ("numba" and
+    "numpy" force one). The backend that drew the last samples is recorded in
+    ``fit_info_["sample_backend"]``; for one seed the two give different, equally distributed
+    vectors.
 
     Fitted: ``mean_`` (d,), ``components_`` (n_components, d), ``half_widths_``
     (n_components,), ``component_stds_`` (n_components,). For generated V,
@@ -42,7 +46,7 @@ class EllipsePCASampler(BaseSampler):
 
     def __init__(self, n_components: int = 100, fact: float = 0.7, fit_sigma: float = 3.0,
                  max_fit_points: int = 100_000, bin_width: float | str = "auto", width: str = "fwhm",
-                 random_state: int = 0, n_jobs: int = 1):
+                 random_state: int = 0, n_jobs: int = 1, backend: str = "auto"):
         self.n_components = check_int("n_components", n_components, low=1)
         self.fact = check_number("fact", fact, low=0.0, high=1.0, low_open=True)
         self.fit_sigma = check_number("fit_sigma", fit_sigma, low=0.0, high=8.0, low_open=True)
@@ -55,6 +59,9 @@ class EllipsePCASampler(BaseSampler):
         self.width = width
         self.random_state = check_int("random_state", random_state, low=0)
         self.n_jobs = check_int("n_jobs", n_jobs, low=1)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.backend = backend
 
     def _fit(self, Z):
         n_points, d = Z.shape
@@ -100,7 +107,9 @@ class EllipsePCASampler(BaseSampler):
         )
 
     def _sample(self, n, rng):
-        u = unit_ellipse_process(n, self.n_components, rng, n_jobs=self.n_jobs)
+        backend = resolve_backend(self.backend)
+        u = unit_ellipse_process(n, self.n_components, rng, n_jobs=self.n_jobs, backend=backend)
+        self.fit_info_["sample_backend"] = backend
         return self.from_unit(u)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:

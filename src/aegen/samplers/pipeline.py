@@ -25,7 +25,7 @@ from aegen.samplers.registry import make_sampler
 
 GRID_FACES = 64
 # Parameters that change how fast a sampler runs, not what it learns.
-_NOT_IN_CACHE_KEY = {"n_jobs"}
+_NOT_IN_CACHE_KEY = {"n_jobs", "backend"}
 
 
 def parse_where(where) -> dict[str, int]:
