@@ -66,6 +66,15 @@ def run_demo(cfg: DemoConfig) -> Path:
         print(f"{method:>12}: {folder / 'grid.png'}")
     timings["sample"] = time.perf_counter() - t
 
+    t = _step(f"evaluate {', '.join(DEMO_METHODS)} on {cfg.eval_n} images each, with the reference rows")
+    from aegen.evaluate import evaluate_run
+
+    result = evaluate_run(run, methods=list(DEMO_METHODS), n=cfg.eval_n, seed=cfg.seed, progress=cfg.progress)
+    print((run.path / "eval" / "metrics.md").read_text())
+    for metric, reason in (result["protocol"].get("skipped") or {}).items():
+        print(f"skipped {metric}: {reason}")
+    timings["evaluate"] = time.perf_counter() - t
+
     t = _step("report")
     from aegen.report import write_report
 
