@@ -130,7 +130,10 @@ def zpoint_run(tmp_path):
         pytest.skip("aegen.run is not part of this build")
     run = tmp_path / "run"
     write_json(run / "config.json", {"format_version": RUN_FORMAT_VERSION,
-                                     "model": {"z_dim": 8, "image_size": 32}})
+                                     "model": {"z_dim": 8, "image_size": 32},
+                                     "data": {"spec": "synthetic:n=1500", "image_size": 32, "limit": None,
+                                              "n_images": 1500},
+                                     "train": {}})
     save_npy(run / "zpoints" / "train.npy", known_cloud(1500, 8, seed=2))
     return run
 
