@@ -1,0 +1,139 @@
+"""``aegen attributes`` and ``aegen edit`` from the command line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from aegen.attributes import conditional
+from aegen.cli import attributes as attributes_cli
+from aegen.cli import edit as edit_cli
+from aegen.cli import main
+from aegen.cli.attributes import parse_params
+from test_attributes_fakes import gaussian_factory, make_fake_run
+from test_attributes_generation import PixelJudge
+
+
+@pytest.fixture
+def fake_run(tmp_path, monkeypatch):
+    run = make_fake_run(tmp_path)
+    monkeypatch.setattr(attributes_cli, "open_run", lambda path: run)
+    monkeypatch.setattr(edit_cli, "open_run", lambda path: run)
+    return run
+
+
+def one_line_error(capsys, command):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"aegen {command}: error:") and "\n" not in err
+    return err
+
+
+def test_attributes_cli_writes_summary(fake_run, capsys):
+    assert main(["attributes", "RUN", "--attrs", "Smiling,Split", "--silhouette-points", "300", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Smiling: linearly separable, no clusters" in out and "Split: clusters" in out
+    summary = json.loads((fake_run.path / "attributes" / "summary.json").read_text())
+    assert summary["random_state"] == 2 and list(summary["attributes"]) == ["Smiling", "Split"]
+
+
+def test_attributes_cli_errors_are_one_line(fake_run, tmp_path, monkeypatch, capsys):
+    assert main(["attributes", "RUN", "--attrs", "Wearing_Hat"]) == 2
+    assert "valid names: Smiling, Male" in one_line_error(capsys, "attributes")
+    assert main(["attributes", "RUN", "--silhouette-points", "2"]) == 2
+    one_line_error(capsys, "attributes")
+    unlabelled = make_fake_run(tmp_path / "other", with_attrs=False)
+    monkeypatch.setattr(attributes_cli, "open_run", lambda path: unlabelled)
+    assert main(["attributes", "RUN"]) == 2
+    assert "no attribute labels" in one_line_error(capsys, "attributes")
+
+
+def test_rate_cli_passes_conditions_and_params(fake_run, monkeypatch, capsys):
+    seen = {}
+
+    def factory(method, params):
+        seen.update(method=method, params=params)
+        return gaussian_factory("gaussian", params)
+
+    monkeypatch.setattr(conditional, "make_default_sampler", factory)
+    monkeypatch.setattr(conditional, "load_or_train_classifier", lambda *a, **k: PixelJudge())
+    rc = main(["attributes", "RUN", "--rate", "--attrs", "Smiling", "--n", "50", "--method", "gaussian",
+               "--param", "sigma=2.5", "--param", "label=x", "--where", "Smiling=1,Male=-1", "--no-figures"])
+    assert rc == 0
+    assert seen == {"method": "gaussian", "params": {"sigma": 2.5, "label": "x"}}
+    result = json.loads((fake_run.path / "attributes" / "conditional.json").read_text())
+    assert [c["name"] for c in result["conditions"]][-1] == "Smiling=1,Male=-1"
+    assert "Smiling: =1 ->" in capsys.readouterr().out
+    assert main(["attributes", "RUN", "--rate", "--where", "Smiling=3"]) == 2
+    one_line_error(capsys, "attributes")
+
+
+def test_parse_params():
+    assert parse_params(["k=3", "fact=0.7", "on=true", "name=pca"]) == {"k": 3, "fact": 0.7, "on": True, "name": "pca"}
+    with pytest.raises(Exception, match="KEY=VALUE"):
+        parse_params(["novalue"])
+
+
+def test_edit_cli(fake_run, capsys):
+    assert main(["edit", "RUN", "--image", "000801.jpg", "--image", "000003", "--attr", "Male",
+                 "--strength", "-1:1:3", "--direction", "probe"]) == 0
+    path = fake_run.path / "edits" / "000801+000003-Male.png"
+    assert path.is_file() and str(path) in capsys.readouterr().out
+    assert json.loads(path.with_suffix(".json").read_text())["direction"]["method"] == "probe"
+    assert main(["edit", "RUN", "--image", "123456789.jpg", "--attr", "Male"]) == 2
+    assert "no image with id" in one_line_error(capsys, "edit")
+    assert main(["edit", "RUN", "--image", "000001.jpg", "--attr", "Male", "--strength", "1:2"]) == 2
+    assert "START:STOP:NUM" in one_line_error(capsys, "edit")
+
+
+# -- on a real (tiny) run: aegen train + aegen encode ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    if importlib.util.find_spec("aegen.run") is None or importlib.util.find_spec("aegen.cli.train") is None:
+        pytest.skip("aegen train/encode are not part of this build")
+    folder = tmp_path_factory.mktemp("tiny") / "run"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AEGEN_CACHE_DIR", str(folder.parent / "cache"))
+    try:
+        assert main(["train", "--data", "synthetic", "--limit", "64", "--epochs", "1", "--out", str(folder)]) == 0
+        assert main(["encode", str(folder)]) == 0
+    finally:
+        mp.undo()
+    return folder
+
+
+@pytest.mark.slow
+def test_cli_on_a_tiny_trained_run(tiny_run, capsys, monkeypatch):
+    monkeypatch.setenv("AEGEN_CACHE_DIR", str(tiny_run.parent / "cache"))
+    from aegen.run import Run
+
+    run = Run.open(tiny_run)
+    assert main(["attributes", str(tiny_run), "--attrs", "Smiling,Long_Hair", "--silhouette-points", "100"]) == 0
+    summary = json.loads((tiny_run / "attributes" / "summary.json").read_text())
+    assert summary["z_dim"] == run.z_dim and set(summary["attributes"]) == {"Smiling", "Long_Hair"}
+    assert (tiny_run / "attributes" / "views-Smiling.png").is_file()
+
+    image_id = str(run.zpoint_meta("train")["ids"][3])
+    assert main(["edit", str(tiny_run), "--image", image_id, "--attr", "Smiling", "--strength", "-2:2:5"]) == 0
+    strip = tiny_run / "edits" / f"{image_id.rsplit('.', 1)[0]}-Smiling.png"
+    assert strip.is_file()
+    assert len(json.loads(strip.with_suffix(".json").read_text())["columns"]) == 7
+
+
+@pytest.mark.slow
+def test_rate_on_a_tiny_trained_run(tiny_run, capsys, monkeypatch):
+    monkeypatch.setenv("AEGEN_CACHE_DIR", str(tiny_run.parent / "cache"))
+    try:
+        from aegen.samplers import make_sampler  # noqa: F401
+    except ImportError:
+        pytest.skip("aegen.samplers is not part of this build")
+    rc = main(["attributes", str(tiny_run), "--rate", "--attrs", "Smiling", "--n", "16", "--method", "gaussian",
+               "--classifier-epochs", "1"])
+    assert rc == 0
+    result = json.loads((tiny_run / "attributes" / "conditional.json").read_text())
+    assert result["classifier"]["n_train"] == len(np.load(tiny_run / "zpoints" / "train.npy"))
+    assert 0 <= result["attributes"]["Smiling"]["positive_share_when_requested"] <= 1
+    assert (tiny_run / "attributes" / "classifier" / "model.safetensors").is_file()
