@@ -208,9 +208,9 @@ def conditional_markdown(result: dict) -> str:
     """Markdown tables of conditional.json: per attribute, then per extra condition."""
     lines = [
         "# Conditional sampling rated by the attribute classifier\n",
-        f"Sampler `{result['method']}` {result['params'] or ''}, {result['n_per_condition']} samples per "
-        f"condition, seed {result['random_state']}. Classifier: {result['classifier']['n_train']} training "
-        f"images, {result['classifier']['train_seconds']:.0f} s. Target: a requested value carried by >= "
+        f"Sampler `{result['method']}`{' ' + str(result['params']) if result['params'] else ''}, "
+        f"{result['n_per_condition']} samples per condition, seed {result['random_state']}. Classifier: "
+        f"{result['classifier']['n_train']} training images, {result['classifier']['train_seconds']:.0f} s. Target: a requested value carried by >= "
         f"{SHARE_TARGET:.0%} of samples, classifier >= {CLASSIFIER_TARGET:.0%} accurate on real held-out images.\n",
         "| attribute | clf acc (bal) real | clf bal acc recon | has it: real labels | uncond. samples "
         "| =1 samples | real =1 called 1 | lacks it: uncond. | =-1 samples | real =-1 called -1 | target |",

@@ -14,7 +14,8 @@ def plot_conditional_rates(path: str | Path, result: dict) -> Path:
 
     Bars: real training images (labels), unconditional samples, samples conditioned on the
     attribute (=1) and on its absence (=-1); a dashed line marks the target share for =1 and,
-    mirrored, for =-1. result: the dict of :func:`rate_conditional_sampling`.
+    mirrored, for =-1; a black tick shows the share the classifier finds among real held-out
+    images that carry the attribute (the most a sampler can expect to score). result: the dict of :func:`rate_conditional_sampling`.
     """
     use_agg()
     import matplotlib.pyplot as plt
@@ -32,6 +33,9 @@ def plot_conditional_rates(path: str | Path, result: dict) -> Path:
     fig, ax = plt.subplots(figsize=(max(8, 1.7 * len(names) + 3), 4.8))
     for i, (label, values, colour) in enumerate(bars):
         ax.bar(x + (i - 1.5) * width, values, width, label=label, color=colour)
+    ceilings = [table[a]["classifier_ceiling_positive"] for a in names]
+    ax.scatter(x + 0.5 * width, ceilings, marker="_", s=320, linewidths=2.5, color="black", zorder=3,
+               label="real held-out images with it, as the classifier sees them")
     target = result["target"]["share"]
     ax.axhline(target, color="green", ls="--", lw=1, label=f"target for =1: >= {target:.0%}")
     ax.axhline(1 - target, color="red", ls="--", lw=1, label=f"target for =-1: <= {1 - target:.0%}")
