@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="run the whole pipeline on built-in synthetic faces (about 10 min on a 2-core CPU)")
+    p = sub.add_parser("demo", help="run the whole pipeline on built-in synthetic faces (about 7 min on one CPU core)")
     p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); an existing demo run is continued")
     p.add_argument("--n-images", type=int, default=6000)
     p.add_argument("--epochs", type=int, default=10)
