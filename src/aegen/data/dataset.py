@@ -117,11 +117,12 @@ def _build_cache(folder: Path, source, annotations: Annotations, image_size: int
             from aegen.data.synthetic import render_faces
 
             ok, skipped = np.ones(n, dtype=bool), []
-            batch = 1024
+            batch, labels = 1024, []
             for start in tqdm(range(0, n, batch), desc="render", unit="batch", disable=not progress):
                 count = min(batch, n - start)
                 out[start:start + count], attrs = render_faces(start, count, image_size, source.seed)
-                annotations.attrs = attrs if annotations.attrs is None else np.concatenate([annotations.attrs, attrs])
+                labels.append(attrs)
+            annotations.attrs = np.concatenate(labels)
         else:
             ok, skipped = _decode_all(source, out, image_size, progress)
         out.flush()
