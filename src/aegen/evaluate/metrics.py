@@ -162,11 +162,12 @@ def _cubic_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a @ b.T / a.shape[1] + 1.0) ** 3
 
 
-def _mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float:
-    """Unbiased MMD^2 from the kernel matrices of two subsets of m rows each."""
-    m = k_xx.shape[0]
-    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
-    return float(within - 2.0 * k_xy.sum() / (m * m))
+def mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float:
+    """Unbiased MMD^2 from kernel matrices k_xx (m, m), k_yy (n, n) and k_xy (m, n)."""
+    m, n = k_xy.shape
+    within_x = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
+    within_y = (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
+    return float(within_x + within_y - 2.0 * k_xy.sum() / (m * n))
 
 
 # Up to this many rows per set, KID computes the full kernel matrices once and lets every
@@ -208,10 +209,10 @@ def kid(real: np.ndarray, fake: np.ndarray, n_subsets: int = 100, subset_size: i
             f = rng.choice(len(fake), size, replace=False)
             r = rng.choice(len(real), size, replace=False)
             if precompute:
-                estimates[i] = _mmd2_unbiased(k_ff[np.ix_(f, f)], k_rr[np.ix_(r, r)], k_fr[np.ix_(f, r)])
+                estimates[i] = mmd2_unbiased(k_ff[np.ix_(f, f)], k_rr[np.ix_(r, r)], k_fr[np.ix_(f, r)])
             else:
                 x, y = fake[f], real[r]
-                estimates[i] = _mmd2_unbiased(_cubic_kernel(x, x), _cubic_kernel(y, y), _cubic_kernel(x, y))
+                estimates[i] = mmd2_unbiased(_cubic_kernel(x, x), _cubic_kernel(y, y), _cubic_kernel(x, y))
     return float(estimates.mean()), float(estimates.std())
 
 

@@ -98,10 +98,12 @@ def parameter_grid(specs: list[str] | dict[str, list]) -> tuple[dict[str, list],
     return grid, settings
 
 
-def sweep_folder_name(method: str, grid: dict, n: int, seed: int, features: str, baselines: list[str]) -> str:
+def sweep_folder_name(method: str, grid: dict, n: int, seed: int, features: str, baselines: list[str],
+                      repeats: int = 1) -> str:
     """'<method>-<hash>': the hash covers everything that changes the sweep's numbers."""
     blob = json.dumps({"method": method, "grid": grid, "n": n, "seed": seed, "features": features,
-                       "baselines": baselines}, sort_keys=True, default=str)
+                       "baselines": baselines, **({"repeats": repeats} if repeats != 1 else {})},
+                      sort_keys=True, default=str)
     return f"{method}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
@@ -117,8 +119,8 @@ def best_settings(rows: list[dict]) -> dict[str, dict]:
 
 
 def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 200, seed: int = 0,
-              features: str = "inception", faces: bool = True, baselines=REFERENCE_ROWS, fid_method: str = "auto",
-              batch_size: int = 32, progress: bool = True) -> dict:
+              features: str = "inception", faces: bool = True, baselines=REFERENCE_ROWS, repeats: int = 1,
+              bootstrap: int = 100, feature_mode: str = "auto", batch_size: int = 32, progress: bool = True) -> dict:
     """Evaluate ``method`` of ``run`` at every setting of the ``params`` grid.
 
     params: '--param' specs ('fact=0.5:0.9:0.1') or a dict name -> values. baselines:
@@ -132,16 +134,18 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
         raise AegenError(f"{method} is a reference row, not a sampler method to sweep")
     grid, settings = parameter_grid(params)
     baseline_names = parse_methods(list(baselines)) if baselines else []
-    evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, fid_method=fid_method,
+    evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, repeats=repeats, bootstrap=bootstrap,
+                          reconstruction="reconstruction" in baseline_names, feature_mode=feature_mode,
                           batch_size=batch_size, progress=progress).fit(run)
     rows = []
     for setting in tqdm(settings, desc=f"sweep {method}", unit="setting", disable=not progress):
         rows.append(evaluate_one(evaluator, method, setting)[0])
     baseline_rows = [evaluate_one(evaluator, name)[0] for name in baseline_names]
+    differences = evaluator.finish()["differences"]
     protocol = evaluator.protocol()
-    folder = run.subdir(f"eval/sweeps/{sweep_folder_name(method, grid, n, seed, features, baseline_names)}")
+    folder = run.subdir(f"eval/sweeps/{sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats)}")
     result = {"method": method, "grid": grid, "rows": rows, "baselines": baseline_rows,
-              "best": best_settings(rows), "protocol": protocol}
+              "best": best_settings(rows), "differences": differences, "protocol": protocol}
     outputs = {"metrics.json": folder / "metrics.json", "table.md": folder / "table.md"}
     write_json(outputs["metrics.json"], result)
     write_text(outputs["table.md"], sweep_table(result))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def _number(value, digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
@@ -11,10 +13,29 @@ def _percent(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
-def _kid(row: dict) -> str:
-    if row.get("kid") is None:
+def with_interval(row: dict, key: str, digits: int, scale: float = 1.0) -> str:
+    """'93.2 [91.0, 95.4]', or the value alone when the row has no interval for it."""
+    value = row.get(key)
+    if value is None:
         return "–"
-    return f"{1e3 * row['kid']:.2f} ± {1e3 * (row.get('kid_std') or 0.0):.2f}"
+    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
+    text = f"{scale * value:.{digits}f}"
+    if low is not None and high is not None:
+        text += f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
+    return text
+
+
+def copy_cell(row: dict, prefix: str = "") -> str:
+    score = row.get(f"{prefix}copy_z")
+    if score is None:
+        return "–"
+    return f"{score:+.1f}" + (" copying" if row.get(f"{prefix}copy_flagged") else "")
+
+
+def loglik_cell(row: dict) -> str:
+    if row.get("latent_loglik") is None:
+        return "outside support" if row.get("latent_loglik_outside_support") else "–"
+    return f"{row['latent_loglik']:.3f} ± {1.96 * row['latent_loglik_se']:.3f}"
 
 
 def feature_label(protocol: dict) -> str:
@@ -30,49 +51,72 @@ def metric_columns(protocol: dict) -> list[tuple[str, callable]]:
     label = feature_label(protocol)
     suffix = "" if label == "Inception" else f" [{label}]"
     return [
-        (f"FID{suffix} (vs {protocol['reference']['n']})", lambda r: _number(r.get("fid"), 1)),
-        (f"KID×10³{suffix}", _kid),
+        (f"FID{suffix} [95%]", lambda r: with_interval(r, "fid", 1)),
+        (f"KID×10³{suffix} [95%]", lambda r: with_interval(r, "kid", 2, 1e3)),
         ("precision", lambda r: _number(r.get("precision"), 3)),
         ("recall", lambda r: _number(r.get("recall"), 3)),
         ("density", lambda r: _number(r.get("density"), 3)),
         ("coverage", lambda r: _number(r.get("coverage"), 3)),
-        ("faces", lambda r: _percent(r.get("face_rate"))),
-        ("NN-train median", lambda r: _number(r.get("nn_train_median"), 3)),
-        ("< held-out p1", lambda r: _percent(r.get("share_closer_than_heldout_p1"))),
-        ("in 2σ", lambda r: _percent(r.get("latent_inside_2sigma"))),
-        ("in 3σ", lambda r: _percent(r.get("latent_inside_3sigma"))),
-        ("radius median", lambda r: _number(r.get("latent_radius_median"), 1)),
+        ("faces [95%]", lambda r: "–" if r.get("face_rate") is None else (
+            _percent(r["face_rate"]) + (f" [{100 * r['face_rate_low']:.0f}, {100 * r['face_rate_high']:.0f}]"
+                                        if r.get("face_rate_low") is not None else ""))),
+        ("copy Z", copy_cell),
+        ("Meehan C_T", lambda r: _number(r.get("meehan_ct"), 1)),
+        ("z radius in band", lambda r: _percent(r.get("latent_in_band"))),
+        ("radius KS", lambda r: _number(r.get("latent_radius_ks"), 2)),
+        ("z copy Z", lambda r: copy_cell(r, "latent_")),
+        ("log p(z)/dim [95%]", loglik_cell),
     ]
 
 
 REFERENCE_VALUE_CELLS = [
     ("face_rate", "faces", _percent),
     ("nn_train_median", "NN-train median", lambda v: _number(v, 3)),
-    ("latent_inside_2sigma", "in 2σ", _percent),
-    ("latent_inside_3sigma", "in 3σ", _percent),
+    ("latent_in_band", "z radius in band", _percent),
     ("latent_radius_median", "radius median", lambda v: _number(v, 1)),
 ]
 
 
 def caption(protocol: dict) -> list[str]:
-    """Lines stating N, the features, the reference values and anything skipped."""
+    """Lines stating N, what each interval is, the features, the reference values and anything skipped."""
     ref = protocol["reference"]
     label = feature_label(protocol)
-    lines = [f"N = {protocol['n']} generated images per row, against {ref['n']} held-out images "
-             f"(row `real`: the held-out images against {ref['n_train_reference']} training images). "
-             f"Image size {protocol['image_size']} px, seed {protocol['seed']}."]
+    repeats, bootstrap = protocol.get("repeats", 1), protocol.get("bootstrap", 0)
+    lines = [f"N = {protocol['n']} generated images per set, {repeats} set(s) per sampler (seeds "
+             f"{protocol['seed']}..{protocol['seed'] + repeats - 1}), against {ref['n']} held-out images "
+             f"(row `reconstruction`: {ref.get('reconstruction_rows', ref['n'])} other held-out images, encoded and decoded; "
+             f"row `real`: the held-out reference images against {ref['n_train_reference']} training images). "
+             f"Image size {protocol['image_size']} px."]
+    if bootstrap:
+        lines.append(f"FID and KID: mean over the sets; [95%]: normal bootstrap interval from {bootstrap} replicates "
+                     "resampling both the reference images and the row's generated images.")
+    elif repeats > 1:
+        lines.append(f"FID and KID: mean over the sets; [95%]: t interval over the {repeats} sets (reference fixed).")
+    else:
+        lines.append("FID and KID: one set, no interval (use --repeats or --bootstrap).")
     if label == "Inception":
-        lines.append(f"FID, KID, precision/recall (k = {protocol['precision_recall']['k']}) and density/coverage "
-                     f"(k = {protocol['density_coverage']['k']}) on Inception-v3 features. FID is biased upward at "
-                     f"N = {protocol['n']} (published FIDs use 10,000 or more); KID is unbiased.")
+        extractor = protocol.get("features") or {}
+        mode = extractor.get("precision") or extractor.get("mode")
+        lines.append("Features: the TensorFlow FID Inception-v3 (pool-3, 2048-d) with TF1's bilinear resize to 299"
+                     + (f", {mode}" if mode else "") + f"; precision/recall (k = {protocol['precision_recall']['k']}) "
+                     f"and density/coverage (k = {protocol['density_coverage']['k']}) on the same Inception features, "
+                     f"not VGG-16. FID is biased upward at N = {protocol['n']} (published FIDs use 10,000 or more; "
+                     "FID∞ below where computed); KID is unbiased.")
     elif label != "none":
         lines.append(f"**Features: {protocol['features']['name']}.** These FID/KID/precision/recall values measure "
                      "pixel statistics and are not comparable with published (Inception) values.")
-    radii = protocol["latent_check"]["ellipsoid_radii"]
-    lines.append("NN-train: RMS distance of each image to its nearest training image on downsampled pixels; "
-                 "`< held-out p1`: share closer than the 1st percentile of held-out images' distances. "
-                 f"in 2σ / 3σ: share of z inside the training z-points' ellipsoids (Mahalanobis radii "
-                 f"{radii['2sigma']:.1f} and {radii['3sigma']:.1f}).")
+    band = (protocol["latent_check"].get("band") or {}).get("radii")
+    lines.append(f"copy Z: share of generated images (32-px pixels) whose nearest neighbour among the "
+                 f"{protocol.get('split_sizes', {}).get('train', 'all')} training and {ref['n']} held-out reference images "
+                 "is a training image, as a z-score against the share the set sizes predict for any generator that "
+                 "never saw either set, blurry or not; below −3: copying. "
+                 "Meehan C_T: the data-copying test of Meehan et al. 2020 (generated vs held-out nearest-training "
+                 "distances, in k-means cells); on pixels smooth average faces also score below 0. "
+                 "z radius in band: share of Mahalanobis radii inside the held-out "
+                 + (f"z-points' [p1, p99] band [{band[0]:.1f}, {band[1]:.1f}]" if band else "band")
+                 + "; radius KS: Kolmogorov-Smirnov distance to the held-out radii; z copy Z: copy Z on whitened z "
+                 "against all training and held-out z-points; log p(z)/dim: held-out z-points' mean log-density per "
+                 "dimension under the sampler's model (nats, ± 1.96 SE).")
     ref_values = protocol.get("reference_values") or {}
     if ref_values:
         parts = [f"{label} {fmt(ref_values[key])}" for key, label, fmt in REFERENCE_VALUE_CELLS
@@ -80,6 +124,37 @@ def caption(protocol: dict) -> list[str]:
         lines.append("Held-out real images: " + "; ".join(parts) + ".")
     for metric, reason in group_skipped(protocol.get("skipped", {})).items():
         lines.append(f"Skipped {metric}: {reason}.")
+    return lines
+
+
+def comparison_lines(rows: list[dict], differences: dict) -> list[str]:
+    """Rows ranked by FID with the paired difference to the next one, and the FID∞ table."""
+    from aegen.evaluate.summary import row_label
+
+    fid_pairs = {(d["a"], d["b"]): d for d in differences.get("fid", [])}
+    ranked = sorted((r for r in rows if r.get("fid") is not None and r["reference"]["split"] == "heldout"),
+                    key=lambda r: r["fid"])
+    lines = []
+    if len(ranked) > 1 and fid_pairs:
+        lines += ["", "Ranking by FID, each row against the next (paired difference, 95% interval; "
+                      "significant when the interval excludes 0):", ""]
+        for better, worse in zip(ranked, ranked[1:]):
+            a, b = row_label(better), row_label(worse)
+            pair = fid_pairs.get((a, b)) or fid_pairs.get((b, a))
+            if pair is None:
+                continue
+            sign = 1 if (pair["a"], pair["b"]) == (a, b) else -1
+            diff, low, high = (sign * pair["difference"], *sorted((sign * (pair["low"] or 0), sign * (pair["high"] or 0))))
+            verdict = ("significant" if pair["significant"] else "not distinguishable") if pair["low"] is not None else "no interval"
+            lines.append(f"- `{a}` − `{b}`: {diff:+.1f} [{low:+.1f}, {high:+.1f}]: {verdict}")
+    inf_rows = [r for r in rows if r.get("fid_inf") is not None]
+    if inf_rows:
+        lines += ["", "FID∞ (Chong & Forsyth 2020: FID_n of both sets subsampled to n, extrapolated to 1/n = 0):", "",
+                  "| method | FID∞ [95%] | n used | FID at the largest n |", "|---|---|---|---|"]
+        for r in inf_rows:
+            fit = r["fid_inf_fit"]
+            lines.append(f"| `{row_label(r)}` | {with_interval(r, 'fid_inf', 1)} | {min(fit['n'])}–{max(fit['n'])} | "
+                         f"{np.mean([v for n, v in zip(fit['n'], fit['fid_n']) if n == max(fit['n'])]):.1f} |")
     return lines
 
 
@@ -92,7 +167,7 @@ def group_skipped(skipped: dict[str, str]) -> dict[str, str]:
 
 
 def markdown_table(rows: list[dict], protocol: dict, leading: list[tuple[str, callable]] | None = None,
-                   title: str | None = None, with_caption: bool = True) -> str:
+                   title: str | None = None, with_caption: bool = True, differences: dict | None = None) -> str:
     """A markdown document: title, caption lines, one table row per result row, then notes."""
     leading = leading or [("method", lambda r: f"`{r['method']}`"), ("N", lambda r: str(r.get("n", "–")))]
     columns = leading + metric_columns(protocol)
@@ -107,8 +182,10 @@ def markdown_table(rows: list[dict], protocol: dict, leading: list[tuple[str, ca
         if row.get("error"):
             notes.append(f"- `{row['method']}`: error: {row['error']}")
         for note in row.get("notes", []):
-            if row.get("kind") == "sampler" or "flatters" in note:
+            if row.get("kind") == "sampler":
                 notes.append(f"- `{row['method']}`: {note}")
+    if differences:
+        lines += comparison_lines(rows, differences)
     if notes:
         lines += ["", "Notes:"] + notes
     return "\n".join(lines) + "\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aegen.report.blocks import FIGURE_CARD, Details, Figure, Gallery, Heading, Items, Section, Table, Text
+from aegen.evaluate.tables import caption as table_caption
+from aegen.evaluate.tables import comparison_lines, copy_cell, loglik_cell, with_interval
 from aegen.report.sources import dig, num, pct, plain, pngs, read_json_if_present
 
 EVAL_DIR = "eval"
@@ -15,17 +17,12 @@ EVAL_FIGURES = {
     "metrics": ("Metrics per method", "Each metric per method, the reference rows drawn for comparison."),
     "latent_radii": ("Where the samples fall in latent space",
                      "Mahalanobis radii of the generated z-vectors against those of held-out z-points, with the "
-                     "2-sigma and 3-sigma ellipsoids of the training z-points."),
+                     "held-out radii's [p1, p99] band: the z-points lie on a shell, so vectors too near the centre "
+                     "are as foreign to the decoder as vectors too far out."),
     "memorisation": ("Memorisation check",
                      "Distance of each generated image to its nearest training image, against the same distance "
-                     "for held-out images: samples much closer than held-out images would be copies."),
+                     "for held-out images; the copy Z column turns this into a test that blur cannot fail."),
 }
-
-
-def kid_text(row: dict) -> str:
-    if row.get("kid") is None:
-        return "—"
-    return f"{1e3 * row['kid']:.2f} ± {1e3 * (row.get('kid_std') or 0.0):.2f}"
 
 
 def two(value) -> str:
@@ -35,8 +32,8 @@ def two(value) -> str:
 # (header, row -> cell); arrows say which direction is better.
 DISTRIBUTION_COLUMNS = [
     ("N", lambda r: num(r.get("n"))),
-    ("FID ↓", lambda r: "—" if r.get("fid") is None else f"{r['fid']:.1f}"),
-    ("KID×10³ ↓", kid_text),
+    ("FID [95%] ↓", lambda r: with_interval(r, "fid", 1)),
+    ("KID×10³ [95%] ↓", lambda r: with_interval(r, "kid", 2, 1e3)),
     ("precision ↑", lambda r: two(r.get("precision"))),
     ("recall ↑", lambda r: two(r.get("recall"))),
     ("density ↑", lambda r: two(r.get("density"))),
@@ -45,15 +42,14 @@ DISTRIBUTION_COLUMNS = [
 ]
 CHECK_COLUMNS = [
     ("NN-train median", lambda r: two(r.get("nn_train_median"))),
-    ("closer than held-out p1", lambda r: pct(r.get("share_closer_than_heldout_p1"))),
-    ("inside 2σ", lambda r: pct(r.get("latent_inside_2sigma"))),
-    ("inside 3σ", lambda r: pct(r.get("latent_inside_3sigma"))),
+    ("copy Z", lambda r: copy_cell(r)),
+    ("Meehan C_T", lambda r: num(r.get("meehan_ct"), 1)),
+    ("z radius in band", lambda r: pct(r.get("latent_in_band"))),
+    ("radius KS", lambda r: two(r.get("latent_radius_ks"))),
+    ("z copy Z", lambda r: copy_cell(r, "latent_")),
+    ("log p(z)/dim", lambda r: loglik_cell(r)),
     ("radius median", lambda r: num(r.get("latent_radius_median"))),
 ]
-CHECKS_CAPTION = ("Memorisation and latent checks. NN-train: RMS distance of each image to its nearest training image "
-                  "(downsampled pixels); 'closer than held-out p1': share of images closer to a training image than "
-                  "99% of held-out images are (copies). Inside 2σ / 3σ: share of z-vectors inside the training "
-                  "z-points' ellipsoids; radius: median Mahalanobis radius.")
 
 
 def features_label(protocol: dict) -> str:
@@ -86,18 +82,26 @@ def metrics_table(rows: list[dict], leading: list[tuple[str, callable]] | None =
     return Table(headers, cells, caption=caption, highlight=highlight, numeric=numeric, row_notes=notes)
 
 
+def _caption_lines(protocol: dict) -> list[str]:
+    """The evaluation's own caption lines (aegen.evaluate.tables), or none for an older metrics.json."""
+    try:
+        return table_caption(protocol)
+    except (KeyError, TypeError):
+        return []
+
+
 def protocol_caption(protocol: dict) -> str:
-    ref = protocol.get("reference") or {}
-    parts = [f"N = {num(protocol.get('n'))} generated images per method against {num(ref.get('n'))} held-out images "
-             f"(the `real` row: held-out images against {num(ref.get('n_train_reference'))} training images); "
-             f"image size {num(protocol.get('image_size'))} px, seed {num(protocol.get('seed'))}.",
-             f"Features: {features_label(protocol)}; precision/recall k = {num(dig(protocol, 'precision_recall', 'k'))}, "
-             f"density/coverage k = {num(dig(protocol, 'density_coverage', 'k'))}."]
-    if dig(protocol, "fid", "note"):
-        parts.append(str(protocol["fid"]["note"]) + ".")
+    lines = _caption_lines(protocol)
+    parts = [line for line in lines[:3]] if lines else [
+        f"N = {num(protocol.get('n'))} generated images per method; features {features_label(protocol)}."]
     parts.append("Highlighted: the reference rows, `reconstruction` (held-out images through the autoencoder, the "
                  "best a sampler can do with this decoder) and `real` (held-out images themselves).")
     return " ".join(parts)
+
+
+def checks_caption(protocol: dict) -> str:
+    lines = _caption_lines(protocol)
+    return "Memorisation and latent checks. " + " ".join(lines[3:4]) if len(lines) > 3 else "Memorisation and latent checks."
 
 
 def row_messages(rows: list[dict], protocol: dict) -> list[str]:
@@ -161,7 +165,20 @@ def eval_section(run) -> Section:
         protocol = result.get("protocol") or {}
         rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
         section.blocks.append(metrics_table(rows, caption=protocol_caption(protocol)))
-        section.blocks.append(metrics_table(rows, caption=CHECKS_CAPTION, columns=CHECK_COLUMNS))
+        section.blocks.append(metrics_table(rows, caption=checks_caption(protocol), columns=CHECK_COLUMNS))
+        comparisons = [line[2:] for line in comparison_lines(rows, result.get("differences") or {})
+                       if line.startswith("- ")]
+        if comparisons:
+            section.blocks.append(Text("Which rows differ: each row against the next in the FID ranking, the paired "
+                                       "difference with its 95% interval (significant when it excludes 0).", "note"))
+            section.blocks.append(Items(comparisons))
+        inf_rows = [r for r in rows if r.get("fid_inf") is not None]
+        if inf_rows:
+            section.blocks.append(Table(["method", "FID∞ [95%]", "n used"], [
+                [method_cell(r), with_interval(r, "fid_inf", 1), "–".join(str(v) for v in (
+                    min(r["fid_inf_fit"]["n"]), max(r["fid_inf_fit"]["n"])))] for r in inf_rows],
+                caption="FID∞ (Chong & Forsyth 2020): FID_n with both sets subsampled to n, extrapolated "
+                        "linearly in 1/n to n = ∞; the interval is that of the fit's intercept.", numeric={1}))
         messages = row_messages(rows, protocol)
         if messages:
             section.blocks.append(Items(messages))
