@@ -188,3 +188,13 @@ def test_cli_on_a_tiny_trained_run(tmp_path, monkeypatch, capsys):
     # Fewer points than dimensions: the joint tests are skipped, the rest is there.
     assert any(key.startswith("normality.tests") for key in summary["skipped"])
     assert (run / "analysis" / "component_histograms.png").is_file()
+
+
+def test_henze_zirkler_is_reported_only_where_it_is_calibrated(tmp_path):
+    Z = known_cloud(1500, 24, seed=2)
+    s = analyze_zpoints(Z, tmp_path / "a", random_state=0, max_points=1500, test_points=400, scatter_points=300,
+                        figures=False, progress=False)
+    tests = s["normality"]["tests"]
+    assert "not calibrated at d = 24" in tests["all"]["henze_zirkler"]["skipped"]
+    assert tests["all"]["henze_zirkler_leading_pca"]["components"] <= 20
+    assert tests["all"]["henze_zirkler_leading_pca"]["p_value"] > 0.01
