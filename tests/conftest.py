@@ -1,8 +1,10 @@
-"""Shared fixtures: tiny data sets made inside the tests, and the optional real CelebA."""
+"""Shared fixtures: one tiny trained run for the session, tiny data sets made inside the tests,
+and the optional real CelebA."""
 
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -17,6 +19,39 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CELEBA = REPO.parent / "shared" / "data" / "celeba"
 ATTR_NAMES = ["Smiling", "Male", "Eyeglasses"]
+
+# The session's tiny run: 64 synthetic faces at 32 px, z_dim 16, one epoch (a few seconds),
+# 16 of them held out (enough for an evaluation at N = 8).
+TINY_DATA = "synthetic:n=64,seed=1"
+TINY_FLAGS = ["--image-size", "32", "--z-dim", "16", "--channels", "8,8,16,16", "--batch-size", "16"]
+TINY = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16), batch_size=16)  # the same, as TrainConfig fields
+TINY_Z_DIM = 16
+TINY_N_IMAGES = 64
+TINY_HELDOUT = 16
+# Everything a command that continues the tiny run (--resume) must repeat.
+TINY_RUN_FLAGS = ["--data", TINY_DATA, *TINY_FLAGS, "--heldout-size", str(TINY_HELDOUT)]
+
+
+@pytest.fixture(scope="session")
+def tiny_run_template(tmp_path_factory) -> Path:
+    """One run trained (1 epoch) and encoded by the CLI, shared by the whole session.
+
+    Its preprocessing cache (``--cache-dir``, recorded in the run) is its own, so every copy
+    reuses it. Never change this folder: take a copy (:func:`tiny_run`) to change anything.
+    """
+    from aegen.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    run = root / "run"
+    assert main(["train", *TINY_RUN_FLAGS, "--epochs", "1", "--cache-dir", str(root / "cache"), "--out", str(run)]) == 0
+    assert main(["encode", str(run)]) == 0
+    return run
+
+
+@pytest.fixture
+def tiny_run(tiny_run_template, tmp_path) -> Path:
+    """A private copy of the session's tiny run, free to change."""
+    return Path(shutil.copytree(tiny_run_template, tmp_path / "run"))
 
 
 @pytest.fixture(autouse=True)

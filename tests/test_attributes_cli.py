@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from aegen.attributes import conditional
-from aegen.cli import attributes as attributes_cli
-from aegen.cli import edit as edit_cli
 from aegen.cli import main
-from aegen.cli.attributes import parse_params
+from aegen.params import parse_params
 from test_attributes_fakes import gaussian_factory, make_fake_run
 from test_attributes_generation import PixelJudge
 
@@ -20,8 +18,7 @@ from test_attributes_generation import PixelJudge
 @pytest.fixture
 def fake_run(tmp_path, monkeypatch):
     run = make_fake_run(tmp_path)
-    monkeypatch.setattr(attributes_cli, "open_run", lambda path: run)
-    monkeypatch.setattr(edit_cli, "open_run", lambda path: run)
+    monkeypatch.setattr("aegen.run.open_run", lambda path: run)  # the commands open "RUN" through it
     return run
 
 
@@ -45,7 +42,7 @@ def test_attributes_cli_errors_are_one_line(fake_run, tmp_path, monkeypatch, cap
     assert main(["attributes", "RUN", "--silhouette-points", "2"]) == 2
     one_line_error(capsys, "attributes")
     unlabelled = make_fake_run(tmp_path / "other", with_attrs=False)
-    monkeypatch.setattr(attributes_cli, "open_run", lambda path: unlabelled)
+    monkeypatch.setattr("aegen.run.open_run", lambda path: unlabelled)
     assert main(["attributes", "RUN"]) == 2
     assert "no attribute labels" in one_line_error(capsys, "attributes")
 
@@ -60,9 +57,9 @@ def test_rate_cli_passes_conditions_and_params(fake_run, monkeypatch, capsys):
     monkeypatch.setattr(conditional, "make_default_sampler", factory)
     monkeypatch.setattr(conditional, "load_or_train_classifier", lambda *a, **k: PixelJudge())
     rc = main(["attributes", "RUN", "--rate", "--attrs", "Smiling", "--n", "50", "--method", "gaussian",
-               "--param", "sigma=2.5", "--param", "label=x", "--where", "Smiling=1,Male=-1", "--no-figures"])
+               "--param", "sigma=2.5", "--param", "label-text=x", "--where", "Smiling=true,Male=0", "--no-figures"])
     assert rc == 0
-    assert seen == {"method": "gaussian", "params": {"sigma": 2.5, "label": "x"}}
+    assert seen == {"method": "gaussian", "params": {"sigma": 2.5, "label_text": "x"}}
     result = json.loads((fake_run.path / "attributes" / "conditional.json").read_text())
     assert [c["name"] for c in result["conditions"]][-1] == "Smiling=1,Male=-1"
     assert "Smiling: =1 ->" in capsys.readouterr().out
@@ -70,10 +67,20 @@ def test_rate_cli_passes_conditions_and_params(fake_run, monkeypatch, capsys):
     one_line_error(capsys, "attributes")
 
 
-def test_parse_params():
-    assert parse_params(["k=3", "fact=0.7", "on=true", "name=pca"]) == {"k": 3, "fact": 0.7, "on": True, "name": "pca"}
-    with pytest.raises(Exception, match="KEY=VALUE"):
-        parse_params(["novalue"])
+def test_parse_params_one_rule_for_every_command():
+    from aegen.params import format_value, parse_value, parse_values
+
+    assert parse_params(["k=3", "fact=0.7", "on=true", "name=pca", "reg-covar=1e-5", "off=False", "m=none"]) == {
+        "k": 3, "fact": 0.7, "on": True, "name": "pca", "reg_covar": 1e-5, "off": False, "m": None}
+    for bad, message in ((["novalue"], "KEY=VALUE"), (["=3"], "KEY=VALUE"), (["a b=1"], "not a parameter name"),
+                         (["k=1", "k=2"], "given twice")):
+        with pytest.raises(ValueError, match=message):
+            parse_params(bad)
+    for value in ("auto", "3", "True", "none", " x", 0.001, [1, 2], None, True, "inf"):
+        assert parse_value(format_value(value)) == value
+    assert parse_values("0.5:0.7:0.1", "fact") == [0.5, 0.6, 0.7] and parse_values("1,2,2,auto", "k") == [1, 2, "auto"]
+    with pytest.raises(ValueError, match="step"):
+        parse_values("1:0:1", "k")
 
 
 def test_edit_cli(fake_run, capsys):
@@ -88,26 +95,15 @@ def test_edit_cli(fake_run, capsys):
     assert "START:STOP:NUM" in one_line_error(capsys, "edit")
 
 
-# -- on a real (tiny) run: aegen train + aegen encode ---------------------------------------------
+# -- on a real (tiny) run: a copy of the session's run --------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    if importlib.util.find_spec("aegen.run") is None or importlib.util.find_spec("aegen.cli.train") is None:
-        pytest.skip("aegen train/encode are not part of this build")
-    folder = tmp_path_factory.mktemp("tiny") / "run"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AEGEN_CACHE_DIR", str(folder.parent / "cache"))
-    try:
-        assert main(["train", "--data", "synthetic", "--limit", "64", "--epochs", "1", "--out", str(folder)]) == 0
-        assert main(["encode", str(folder)]) == 0
-    finally:
-        mp.undo()
-    return folder
+def tiny_run(tiny_run_template, tmp_path_factory):
+    return shutil.copytree(tiny_run_template, tmp_path_factory.mktemp("tiny") / "run")
 
 
 @pytest.mark.slow
-def test_cli_on_a_tiny_trained_run(tiny_run, capsys, monkeypatch):
-    monkeypatch.setenv("AEGEN_CACHE_DIR", str(tiny_run.parent / "cache"))
+def test_cli_on_a_tiny_trained_run(tiny_run, capsys):
     from aegen.run import Run
 
     run = Run.open(tiny_run)
@@ -124,12 +120,7 @@ def test_cli_on_a_tiny_trained_run(tiny_run, capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_rate_on_a_tiny_trained_run(tiny_run, capsys, monkeypatch):
-    monkeypatch.setenv("AEGEN_CACHE_DIR", str(tiny_run.parent / "cache"))
-    try:
-        from aegen.samplers import make_sampler  # noqa: F401
-    except ImportError:
-        pytest.skip("aegen.samplers is not part of this build")
+def test_rate_on_a_tiny_trained_run(tiny_run, capsys):
     rc = main(["attributes", str(tiny_run), "--rate", "--attrs", "Smiling", "--n", "16", "--method", "gaussian",
                "--classifier-epochs", "1"])
     assert rc == 0

@@ -56,6 +56,53 @@ def test_split_by_partition_then_random(tmp_path):
     assert ds.split(0.3)[2] == "random" and len(ds.split(0.3)[1]) == 3
 
 
+def _layout_with_test_partition(folder, n=40, n_people=10, n_test_people=4):
+    """A tiny CelebA whose last people form the official test partition (value 2), as in CelebA."""
+    zipped = write_celeba_layout(folder, n=n, n_people=n_people)
+    people = [100 + i % n_people for i in range(n)]
+    (folder / "list_eval_partition.txt").write_text("".join(
+        f"{i + 1:06d}.jpg {2 if p >= 100 + n_people - n_test_people else 0}\n" for i, p in enumerate(people)))
+    return zipped
+
+
+def test_split_by_size_holds_out_whole_people(tmp_path):
+    ds = load_dataset(f"celeba:{write_celeba_layout(tmp_path / 's', n=40, n_people=10)}", 32, progress=False)
+    train, heldout, rule = ds.split(heldout_size=9, seed=1)
+    identity = ds.annotations.identity
+    assert rule == "identity" and len(heldout) >= 9 and len(train) + len(heldout) == 40
+    assert not set(identity[train]) & set(identity[heldout])
+    np.testing.assert_array_equal(heldout, ds.split(heldout_size=9, seed=1)[1])
+    assert not np.array_equal(heldout, ds.split(heldout_size=9, seed=2)[1])
+    with pytest.raises(AegenError, match="at most 36"):
+        ds.split(heldout_size=37)  # 10 people of 4 images: one must stay to train on
+    with pytest.raises(AegenError, match="integer in 1..39"):
+        ds.split(heldout_size=40)
+    with pytest.raises(AegenError, match="not both"):
+        ds.split(0.2, heldout_size=5)
+
+
+def test_split_by_size_uses_the_official_test_partition_when_it_is_large_enough(tmp_path):
+    ds = load_dataset(f"celeba:{_layout_with_test_partition(tmp_path / 't')}", 32, progress=False)
+    test = ds.annotations.partition == 2
+    train, heldout, rule = ds.split(heldout_size=8, seed=0)
+    assert rule == "official-test" and len(heldout) >= 8
+    assert test[heldout].all() and not test[train].any()  # no image of the test partition is trained on
+    assert not set(ds.annotations.identity[train]) & set(ds.annotations.identity[heldout])
+    assert len(train) == int((~test).sum())
+    train, heldout, rule = ds.split(heldout_size=int(test.sum()))  # the whole partition
+    assert rule == "official-test" and np.array_equal(heldout, np.flatnonzero(test))
+    # More than the partition holds: whole people from all the images instead, recorded as such.
+    assert ds.split(heldout_size=int(test.sum()) + 1)[2] == "identity"
+
+
+def test_split_by_size_at_random_without_people(tmp_path):
+    zipped = write_celeba_layout(tmp_path / "r", n=20)
+    (tmp_path / "r" / "identity_CelebA.txt").unlink()
+    ds = load_dataset(f"celeba:{zipped}", 32, progress=False)
+    train, heldout, rule = ds.split(heldout_size=7, seed=4)
+    assert rule == "random" and len(heldout) == 7 and len(train) == 13 and not set(train) & set(heldout)
+
+
 def test_corrupt_image_is_skipped_and_counted(tmp_path):
     zipped = write_celeba_layout(tmp_path / "x", n=8, corrupt=(2, 5))
     ds = load_dataset(f"celeba:{zipped}", 32, progress=False)

@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from aegen import AegenError
-from aegen.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from aegen.model import ConvAutoencoder, ModelConfig
+from aegen.checkpoint import CHECKPOINT, load_checkpoint, read_checkpoint, save_checkpoint
+from aegen.model import ConvAutoencoder, ModelConfig, to_images, to_tensor
 from aegen.run import Run
-from aegen.train import CHECKPOINT, TrainConfig, train
-from conftest import write_celeba_layout
+from aegen.train import TrainConfig, train
+from conftest import TINY_N_IMAGES, TINY_Z_DIM, write_celeba_layout
 
 SMALL = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16))
 
@@ -36,6 +36,24 @@ def test_bad_model_config():
         ModelConfig(image_size=60)
     with pytest.raises(ValueError, match="4 widths"):
         ModelConfig(channels=(8, 8))
+
+
+def test_images_and_tensors_convert_both_ways():
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    x = to_tensor(images, torch.device("cpu"))
+    assert x.shape == (2, 3, 8, 8) and float(x.max()) <= 1.0
+    np.testing.assert_array_equal(to_images(x), images)
+
+
+def test_train_config_holds_one_model_config():
+    cfg = TrainConfig(z_dim=8, channels=[4, 4, 8, 8])
+    assert cfg.model == ModelConfig(z_dim=8, channels=(4, 4, 8, 8)) and cfg.z_dim == 8
+    assert TrainConfig(model=ModelConfig(z_dim=8)).model == TrainConfig(z_dim=8).model
+    assert "z_dim" not in cfg.settings() and cfg.heldout_fraction == 0.1 and cfg.heldout_size is None
+    with pytest.raises(ValueError, match="exclude each other"):
+        TrainConfig(heldout_fraction=0.2, heldout_size=10)
+    with pytest.raises(ValueError, match="4 widths"):
+        TrainConfig(channels=(8, 8))
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -105,19 +123,20 @@ def test_same_seed_same_weights_and_resume_guards(tmp_path, celeba_spec):
         train(_cfg(celeba_spec, tmp_path / "a", epochs=2))
     with pytest.raises(AegenError, match="different lr"):
         train(_cfg(celeba_spec, tmp_path / "a", epochs=2, resume=True, lr=0.01))
+    with pytest.raises(AegenError, match="different heldout_fraction"):
+        train(_cfg(celeba_spec, tmp_path / "a", epochs=2, resume=True, heldout_fraction=None, heldout_size=5))
 
 
-def test_run_api_encode_decode(tmp_path, celeba_spec):
+def test_run_api_encode_decode(tiny_run):
     from aegen.encode import encode_run
 
-    out = train(_cfg(celeba_spec, tmp_path / "r", epochs=1))
-    run = Run.open(out)
+    run = Run.open(tiny_run)
     encode_run(run, progress=False)
     Z = run.zpoints("train")
     meta = run.zpoint_meta("train")
-    assert Z.shape == (len(run.images("train")), 16) and Z.dtype == np.float32
-    assert len(meta["ids"]) == len(Z) and meta["attrs"].shape == (len(Z), 3)
-    assert len(run.zpoints("heldout")) + len(Z) == 40
+    assert Z.shape == (len(run.images("train")), TINY_Z_DIM) and Z.dtype == np.float32
+    assert len(meta["ids"]) == len(Z) and meta["attrs"].shape == (len(Z), len(meta["attr_names"]))
+    assert len(run.zpoints("heldout")) + len(Z) == TINY_N_IMAGES
     # The z-point of an image is the encoder's output for that very image.
     np.testing.assert_allclose(run.encode_images(run.images("train")[:3], progress=False), Z[:3], atol=1e-5)
     imgs = run.decode(Z[:5], progress=False)
@@ -125,7 +144,7 @@ def test_run_api_encode_decode(tmp_path, celeba_spec):
     with pytest.raises(AegenError, match="shape"):
         run.decode(np.zeros((2, 7)))
     with pytest.raises(AegenError, match="NaN"):
-        run.decode(np.full((2, 16), np.nan))
+        run.decode(np.full((2, TINY_Z_DIM), np.nan))
 
 
 def test_run_open_errors(tmp_path):

@@ -2,8 +2,8 @@
 truncated or corrupt files left on disk. Each ends in an exact resume, a one-line error that
 leaves the previous files intact, or a rebuilt cache, never a traceback.
 
-The helpers at the top (a tiny trained run, in-process CLI calls) are shared with
-test_bad_input.py and test_security.py.
+The helpers at the top (in-process CLI calls, the one-line error check) are shared with
+test_bad_input.py and test_security.py; the tiny run is conftest.py's.
 """
 
 from __future__ import annotations
@@ -27,39 +27,14 @@ import aegen
 from aegen import AegenError
 from aegen.checkpoint import read_checkpoint
 from aegen.cli import main
-from aegen.train import CHECKPOINT, TrainConfig, train
+from aegen.checkpoint import CHECKPOINT
+from aegen.train import TrainConfig, train
+from conftest import TINY, TINY_DATA, TINY_FLAGS, TINY_RUN_FLAGS
 
 SRC = Path(aegen.__file__).resolve().parents[1]
-TINY = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16), batch_size=8)
-TINY_FLAGS = ["--image-size", "32", "--z-dim", "16", "--channels", "8,8,16,16", "--batch-size", "8"]
-TINY_DATA = "synthetic:n=48,seed=1"
 
 
 # -- helpers shared with the other fault and input tests ---------------------------------
-def build_run(out: Path) -> Path:
-    """Train a tiny run at ``out`` for one epoch and encode it (Python API); returns the folder."""
-    from aegen.encode import encode_run
-    from aegen.run import Run
-
-    run_dir = train(TrainConfig(data=TINY_DATA, out=str(out), epochs=1, progress=False, **TINY))
-    encode_run(Run.open(run_dir), progress=False)
-    return run_dir
-
-
-@pytest.fixture(scope="module")
-def tiny_run_template(tmp_path_factory) -> Path:
-    """One trained and encoded run per module; tests copy it before changing anything."""
-    root = tmp_path_factory.mktemp("template")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AEGEN_CACHE_DIR", str(root / "cache"))
-        return build_run(root / "run")
-
-
-@pytest.fixture
-def tiny_run(tiny_run_template, tmp_path) -> Path:
-    return Path(shutil.copytree(tiny_run_template, tmp_path / "run"))
-
-
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
     """Run ``aegen ARGV`` in this process; returns (exit code, stdout, stderr)."""
     try:
@@ -119,11 +94,11 @@ class _StderrWatcher:
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, capsys):
     # 400 images: 360 to train, 45 batches an epoch, so epoch 2 lasts long enough to be hit.
-    data, epochs = "synthetic:n=400,seed=2", 3
+    data, epochs, flags = "synthetic:n=400,seed=2", 3, [*TINY_FLAGS[:-1], "8"]  # batch 8
     killed = tmp_path / "killed"
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "aegen", "train", "--data", data, *TINY_FLAGS, "--epochs", str(epochs),
+    cmd = [sys.executable, "-m", "aegen", "train", "--data", data, *flags, "--epochs", str(epochs),
            "--out", str(killed)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     watcher = _StderrWatcher(proc.stderr)
@@ -141,10 +116,10 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, capsys):
     assert checkpoint_epoch(killed) == 1  # epoch 2 never finished
     assert len((killed / "train_log.csv").read_text().splitlines()) == 2
 
-    code, _, err = cli(capsys, "train", "--data", data, *TINY_FLAGS, "--epochs", str(epochs),
-                       "--out", killed, "--resume")
+    code, _, err = cli(capsys, "train", "--data", data, *flags, "--epochs", str(epochs), "--out", killed, "--resume")
     assert code == 0, err
-    full = train(TrainConfig(data=data, out=str(tmp_path / "full"), epochs=epochs, progress=False, **TINY))
+    full = train(TrainConfig(data=data, out=str(tmp_path / "full"), epochs=epochs, progress=False,
+                             **{**TINY, "batch_size": 8}))
 
     resumed, uninterrupted = read_checkpoint(killed / CHECKPOINT)[0], read_checkpoint(full / CHECKPOINT)[0]
     assert resumed.keys() == uninterrupted.keys()
@@ -169,12 +144,12 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tiny_run, c
 
     with monkeypatch.context() as disk:
         disk.setattr("aegen.checkpoint.save_file", full_disk)
-        code, _, err = cli(capsys, "train", "--data", TINY_DATA, *TINY_FLAGS, "--epochs", "2", "--out", tiny_run,
+        code, _, err = cli(capsys, "train", *TINY_RUN_FLAGS, "--epochs", "2", "--out", tiny_run,
                            "--resume")
     assert_user_error(code, err, "train", "No space left on device", "last.safetensors")
     assert (tiny_run / CHECKPOINT).read_bytes() == before
     assert leftover_temporaries(tiny_run) == []
-    code, _, err = cli(capsys, "train", "--data", TINY_DATA, *TINY_FLAGS, "--epochs", "2", "--out", tiny_run, "--resume")
+    code, _, err = cli(capsys, "train", *TINY_RUN_FLAGS, "--epochs", "2", "--out", tiny_run, "--resume")
     assert code == 0, err  # with space again, the same command continues the run
     assert checkpoint_epoch(tiny_run) == 2
 
@@ -196,7 +171,7 @@ def test_read_only_run_folder_is_one_line_and_keeps_every_file(tiny_run, capsys,
 
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(os, "mkdir", mkdir)
-    code, _, err = cli(capsys, "train", "--data", TINY_DATA, *TINY_FLAGS, "--epochs", "2", "--out", tiny_run, "--resume")
+    code, _, err = cli(capsys, "train", *TINY_RUN_FLAGS, "--epochs", "2", "--out", tiny_run, "--resume")
     assert_user_error(code, err, "train", "Read-only file system", str(tiny_run))
     code, _, err = cli(capsys, "encode", tiny_run)  # zpoints/ cannot be created
     assert_user_error(code, err, "encode", "Read-only file system", "zpoints")

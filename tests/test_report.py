@@ -13,18 +13,16 @@ from pathlib import Path
 import pytest
 
 from aegen.cli import build_parser, main
+from conftest import TINY_DATA, TINY_Z_DIM
 
 SECTIONS = ("run", "latent", "samples", "evaluation", "attributes", "protocol")
 _BUILT: dict[str, Path] = {}
 
 
 def full_run_steps(run: Path) -> list[list[str]]:
-    """Every pipeline step on a tiny synthetic run, sized to take seconds."""
+    """Every pipeline step after train and encode, sized to take seconds."""
     r = str(run)
     return [
-        ["train", "--data", "synthetic:n=96", "--image-size", "32", "--epochs", "1", "--batch-size", "32",
-         "--out", r, "--z-dim", "16"],
-        ["encode", r],
         ["analyze", r, "--test-points", "100"],
         ["sample", r, "--method", "ellipse-pca", "--n", "16", "--n-components", "8", "--fact", "0.6"],
         ["sample", r, "--method", "gaussian", "--n", "16", "--no-figures", "--where", "Smiling=1"],
@@ -38,10 +36,11 @@ def full_run_steps(run: Path) -> list[list[str]]:
     ]
 
 
-def build_full_run(folder: Path) -> Path:
-    """The tiny run with every step, built once per test session (shared with the browser test)."""
+def build_full_run(folder: Path, trained: Path) -> Path:
+    """A copy of the trained and encoded run ``trained`` with every other step, built once per
+    test session (shared with the browser test)."""
     if str(folder) not in _BUILT:
-        run = folder / "run"
+        run = Path(shutil.copytree(trained, folder / "run"))
         for argv in full_run_steps(run):
             assert main(argv) == 0, f"aegen {' '.join(argv)} failed"
         _BUILT[str(folder)] = run
@@ -49,8 +48,8 @@ def build_full_run(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def full_run(tmp_path_factory) -> Path:
-    return build_full_run(tmp_path_factory.getbasetemp() / "report-full-run")
+def full_run(tmp_path_factory, tiny_run_template) -> Path:
+    return build_full_run(tmp_path_factory.getbasetemp() / "report-full-run", tiny_run_template)
 
 
 @pytest.fixture
@@ -261,8 +260,11 @@ def test_the_commands_parse_back_to_the_recorded_settings(full_run):
                             "report"]
     config = json.loads((full_run / "config.json").read_text())
     train = parsed["train"][0]
-    assert (train.data, train.image_size, train.z_dim, train.epochs, train.batch_size, train.seed) == (
-        "synthetic:n=96", 32, 16, 1, 32, config["train"]["seed"])
+    recorded = {**config["model"], **config["train"], "cache_dir": config["data"]["cache_dir"]}
+    for key, value in vars(train).items():
+        if key not in ("func", "command", "out"):
+            assert recorded[key] == (list(value) if isinstance(value, tuple) else value), key
+    assert (train.data, train.image_size, train.z_dim, train.epochs) == (TINY_DATA, 32, TINY_Z_DIM, 1)
     for args in parsed["sample"]:
         folder = full_run / "samples" / (args.out_name or args.method)
         recorded = json.loads((folder / "params.json").read_text())

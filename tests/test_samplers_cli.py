@@ -1,30 +1,24 @@
-"""``aegen sample`` and ``sample_run`` on a tiny trained and encoded run."""
+"""``aegen sample`` and ``sample_run`` on a copy of the session's tiny run."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from aegen.cli import main
-from aegen.samplers.pipeline import sample_run
+from aegen.sample import sample_run
 from aegen.samplers.registry import SAMPLERS
-
-Z_DIM = 16
+from conftest import TINY_Z_DIM as Z_DIM
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A run trained for one epoch on 64 synthetic faces (32 px, z_dim 16), then encoded."""
-    root = tmp_path_factory.mktemp("sample_cli")
-    run = root / "run"
-    assert main(["train", "--data", "synthetic", "--limit", "64", "--epochs", "1", "--image-size", "32",
-                 "--z-dim", str(Z_DIM), "--channels", "8,8,16,16", "--device", "cpu",
-                 "--cache-dir", str(root / "cache"), "--out", str(run)]) == 0
-    assert main(["encode", str(run), "--device", "cpu"]) == 0
-    return run
+def tiny_run(tiny_run_template, tmp_path_factory):
+    """One copy of the session's run for this module: its tests add samples and cached samplers."""
+    return shutil.copytree(tiny_run_template, tmp_path_factory.mktemp("sample_cli") / "run")
 
 
 def test_sample_writes_vectors_grid_params_and_figures(tiny_run, capsys):
@@ -70,11 +64,45 @@ def test_where_fits_on_matching_zpoints(tiny_run):
     assert info["fit"]["n_zpoints"] == int((attrs[:, 0] == 1).sum())
 
 
+@pytest.mark.parametrize("value, same_as", [("true", "1"), ("+1", "1"), ("0", "-1"), ("FALSE", "-1")])
+def test_where_reads_the_same_values_as_aegen_attributes(tiny_run, value, same_as):
+    from aegen.attributes.labels import parse_where
+
+    name = json.loads((tiny_run / "zpoints" / "attr_names.json").read_text())[1]
+    expected = {name: int(same_as)}
+    assert parse_where(f"{name}={value}") == expected == parse_where({name: value})
+    out = sample_run(tiny_run, "diag-gaussian", 5, seed=0, where=f"{name}={value}", figures=False, progress=False)
+    assert json.loads((out / "params.json").read_text())["where"] == expected
+    assert out.name == f"diag-gaussian-{name}{'+' if int(same_as) > 0 else '-'}"
+
+
+def test_param_maps_dashes_to_underscores(tiny_run):
+    assert main(["sample", str(tiny_run), "--method", "gaussian", "--n", "3", "--no-figures", "--out-name", "dash",
+                 "--param", "reg-covar=0.001"]) == 0
+    assert json.loads((tiny_run / "samples" / "dash" / "params.json").read_text())["params"]["reg_covar"] == 0.001
+
+
+def test_the_old_import_path_still_samples_with_a_deprecation_warning(tiny_run):
+    import importlib
+    import sys
+
+    sys.modules.pop("aegen.samplers.pipeline", None)
+    with pytest.warns(DeprecationWarning, match="moved to aegen.sample"):
+        pipeline = importlib.import_module("aegen.samplers.pipeline")
+
+    assert pipeline.sample_run is sample_run and pipeline.fitted_sampler.__module__ == "aegen.sample"
+
+
+# Small settings for the methods whose defaults take long on any data.
+FAST_PARAMS = {"gmm": {"k": 2}, "ellipse-pca": {"n_components": 4}, "ellipsoid": {"n_components": 4},
+               "flow": {"transforms": 1, "hidden_features": 8, "epochs": 1, "progress": False},
+               "flow-matching": {"width": 8, "blocks": 1, "epochs": 1, "steps": 2, "progress": False}}
+
+
 def test_python_api_out_name_and_all_methods(tiny_run):
     for method in SAMPLERS:
-        params = {"k": 2} if method == "gmm" else {"n_components": 4} if method == "ellipse-pca" else {}
-        out = sample_run(tiny_run, method, 10, seed=0, params=params, figures=False, out_name=f"api-{method}",
-                         progress=False)
+        out = sample_run(tiny_run, method, 10, seed=0, params=FAST_PARAMS.get(method, {}), figures=False,
+                         out_name=f"api-{method}", progress=False)
         assert np.load(out / "z.npy").shape == (10, Z_DIM)
 
 
@@ -82,9 +110,10 @@ def test_python_api_out_name_and_all_methods(tiny_run):
     (["--method", "gaussian", "--n", "0"], "--n must be at least 1"),
     (["--method", "ellipse-pca", "--fact", "2"], "fact must be in (0, 1]"),
     (["--method", "gaussian", "--fact", "0.5"], "--fact applies to ellipse-pca"),
-    (["--method", "gaussian", "--where", "Nope=1"], "unknown attribute(s) Nope"),
-    (["--method", "gaussian", "--where", "Smiling=yes"], "value must be 1 or -1"),
+    (["--method", "gaussian", "--where", "Nope=1"], "unknown attribute 'Nope'"),
+    (["--method", "gaussian", "--where", "Smiling=yes"], "must be 1 or -1"),
     (["--method", "gaussian", "--param", "bogus"], "--param expects KEY=VALUE"),
+    (["--method", "gaussian", "--param", "reg-covar=1", "--param", "reg_covar=2"], "--param reg_covar given twice"),
     (["--method", "gaussian", "--param", "fact=0.5"], "unknown parameter(s) for gaussian: fact"),
 ])
 def test_errors_are_one_line(tiny_run, capsys, extra, message):

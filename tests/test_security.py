@@ -18,9 +18,9 @@ import pytest
 import torch
 
 import aegen
+from aegen.samplers.base import load_sampler
+from conftest import TINY_RUN_FLAGS, TINY_Z_DIM
 from test_reliability import assert_user_error, cli
-
-from test_reliability import tiny_run, tiny_run_template  # noqa: F401  (fixtures)
 
 SRC = Path(aegen.__file__).resolve().parent
 
@@ -63,8 +63,7 @@ def test_pickle_in_place_of_the_checkpoint_is_refused(tiny_run, capsys, marker, 
         torch.save({"model": Payload(marker)}, path)
     code, _, err = cli(capsys, "encode", tiny_run)
     assert_user_error(code, err, "encode", "last.safetensors")
-    code, _, err = cli(capsys, "train", "--data", "synthetic:n=48,seed=1", "--image-size", "32", "--z-dim", "16",
-                       "--channels", "8,8,16,16", "--batch-size", "8", "--epochs", "2", "--out", tiny_run, "--resume")
+    code, _, err = cli(capsys, "train", *TINY_RUN_FLAGS, "--epochs", "2", "--out", tiny_run, "--resume")
     assert_user_error(code, err, "train", "last.safetensors")
     assert not marker.exists()
 
@@ -74,7 +73,6 @@ def test_pickle_in_place_of_the_checkpoint_is_refused(tiny_run, capsys, marker, 
     ["sample", "{run}", "--method", "gaussian", "--n", "2", "--no-figures"],
 ])
 def test_pickle_in_place_of_zpoints_is_refused(tiny_run, capsys, marker, command):
-    pytest.importorskip("aegen.samplers", reason="aegen sample is not part of this build")
     _pickled_npy(tiny_run / "zpoints" / "train.npy", marker)
     code, _, err = cli(capsys, *[part.format(run=tiny_run) for part in command])
     assert_user_error(code, err, command[0], "train.npy")
@@ -95,7 +93,6 @@ def test_pickle_in_place_of_ids_and_split_is_refused(tiny_run, capsys, marker):
 
 
 def test_pickle_in_place_of_a_fitted_sampler_is_refused_and_refitted(tiny_run, capsys, marker):
-    samplers = pytest.importorskip("aegen.samplers", reason="aegen.samplers is not part of this build")
     args = ["sample", tiny_run, "--method", "gaussian", "--n", "3", "--no-figures"]
     code, _, err = cli(capsys, *args)
     assert code == 0, err
@@ -103,10 +100,10 @@ def test_pickle_in_place_of_a_fitted_sampler_is_refused_and_refitted(tiny_run, c
     state = dict(np.load(folder / "state.npz"))
     _pickled_npz(folder / "state.npz", marker, **state)
     with pytest.raises(aegen.AegenError, match="state.npz"):
-        samplers.load_sampler(folder)
+        load_sampler(folder)
     code, _, err = cli(capsys, *args)  # the cache is unusable: refitted, not trusted
     assert code == 0 and "refitting" in err, err
-    assert samplers.load_sampler(folder).mean_.shape == (16,)
+    assert load_sampler(folder).mean_.shape == (TINY_Z_DIM,)
     assert not marker.exists()
 
 

@@ -18,6 +18,9 @@ from safetensors.torch import load_file, save_file
 from aegen import AegenError
 from aegen.io import atomic_path
 
+# Where a run folder keeps its checkpoint (relative to the run), written after every epoch.
+CHECKPOINT = "checkpoints/last.safetensors"
+
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
                     epoch: int, extra: dict | None = None) -> None:

@@ -4,12 +4,16 @@ Encoder: 4 Conv2D layers with stride 2, then one linear layer to ``z_dim``.
 Decoder: one linear layer, then 4 Conv2DTranspose layers with stride 2 back to the image.
 Nothing variational and no extra loss terms: the latent space is whatever plain
 reconstruction training makes of it, which is the object the analysis studies.
+
+Beside the model live what every user of it needs, training or not: the device choice and
+the conversion between uint8 images and the model's tensors.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +23,8 @@ N_STAGES = 4
 
 @dataclass
 class ModelConfig:
+    """The network's hyper-parameters; the defaults here are the only ones (the CLI reads them)."""
+
     image_size: int = 64
     z_dim: int = 256
     channels: tuple[int, ...] = (32, 64, 128, 256)
@@ -85,3 +91,24 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"``: CUDA, then Apple MPS, then the CPU; any other name as torch reads it."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [0, 1] on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_images(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, S, S) float in [0, 1] -> (B, S, S, 3) uint8."""
+    return (x.detach().float().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())

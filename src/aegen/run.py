@@ -5,6 +5,11 @@ Layout of ``RUN/``: ``config.json`` (everything needed to rebuild the run), ``sp
 ``recon_grid.png``, ``zpoints/{train,heldout}.npy`` with ``{split}_ids.npy``,
 ``{split}_attrs.npy`` and ``attr_names.json`` beside them; later steps add ``analysis/``,
 ``samples/``, ``eval/``, ``attributes/`` and ``report/``.
+
+``config.json`` holds ``data`` (the source, the split and its rule, the preprocessing cache
+folder when one was given), ``model`` (the network's hyper-parameters, recorded once) and
+``train`` (the training settings). Runs written before the model was recorded once repeat
+its fields under ``train``; they open the same way, since the model is read from ``model``.
 """
 
 from __future__ import annotations
@@ -18,10 +23,9 @@ import torch
 from tqdm.auto import tqdm
 
 from aegen import RUN_FORMAT_VERSION, AegenError
-from aegen.checkpoint import load_checkpoint
+from aegen.checkpoint import CHECKPOINT, load_checkpoint
 from aegen.io import load_npy, load_npz, read_json
-from aegen.model import ConvAutoencoder, ModelConfig
-from aegen.train import CHECKPOINT, pick_device, to_images, to_tensor
+from aegen.model import ConvAutoencoder, ModelConfig, pick_device, to_images, to_tensor
 
 SPLITS = ("train", "heldout")
 
@@ -37,6 +41,17 @@ def _check_config(path: Path, config: dict) -> None:
             raise TypeError("'train' is not a mapping")
     except (KeyError, TypeError, ValueError) as exc:
         raise AegenError(f"{path} is damaged or incomplete ({type(exc).__name__}: {exc})") from None
+
+
+def open_run(run: "str | os.PathLike | Run") -> "Run":
+    """The :class:`Run` at a path, or ``run`` itself when it already is a run object.
+
+    Anything that is not a path passes through unchanged, so objects with the same methods
+    (a test's stand-in run) work wherever a Run does.
+    """
+    if isinstance(run, (str, os.PathLike)):
+        return Run.open(run)
+    return run
 
 
 class Run:
@@ -61,12 +76,35 @@ class Run:
         return cls(path, config)
 
     @property
+    def model_config(self) -> ModelConfig:
+        """The network's hyper-parameters, from config.json's ``model``."""
+        return ModelConfig(**self.config["model"])
+
+    @property
     def image_size(self) -> int:
         return int(self.config["model"]["image_size"])
 
     @property
     def z_dim(self) -> int:
         return int(self.config["model"]["z_dim"])
+
+    @property
+    def cache_dir(self) -> str | None:
+        """The preprocessing cache folder given to ``aegen train --cache-dir``; None: the default one."""
+        return self.config["data"].get("cache_dir")
+
+    @property
+    def split_rule(self) -> dict:
+        """How the held-out set was drawn: ``policy`` (a key of :data:`aegen.data.dataset.SPLIT_RULES`),
+        its ``description``, the requested ``heldout_fraction`` or ``heldout_size`` (the other None),
+        the split ``seed`` and the resulting ``n_train`` and ``n_heldout``."""
+        from aegen.data.dataset import SPLIT_RULES
+
+        data = self.config["data"]
+        policy = data.get("split_policy")
+        return {"policy": policy, "description": SPLIT_RULES.get(policy, "not recorded"),
+                "heldout_fraction": data.get("heldout_fraction"), "heldout_size": data.get("heldout_size"),
+                "seed": data.get("split_seed"), "n_train": data.get("n_train"), "n_heldout": data.get("n_heldout")}
 
     def subdir(self, name: str) -> Path:
         folder = self.path / name
@@ -79,7 +117,7 @@ class Run:
     # -- model -------------------------------------------------------------------------
     def load_model(self, device: str | torch.device = "cpu") -> ConvAutoencoder:
         if self._model is None:
-            model = ConvAutoencoder(ModelConfig(**self.config["model"]))
+            model = ConvAutoencoder(self.model_config)
             load_checkpoint(self.path / CHECKPOINT, model)
             self._model = model.eval()
         return self._model.to(device)
@@ -123,7 +161,7 @@ class Run:
         from aegen.data import load_dataset
 
         data = self.config["data"]
-        dataset = load_dataset(data["spec"], data["image_size"], data["limit"], self.config["train"].get("cache_dir"))
+        dataset = load_dataset(data["spec"], data["image_size"], data["limit"], self.cache_dir)
         if len(dataset) != data["n_images"]:
             raise AegenError(f"the data behind {self.path} changed: {len(dataset)} images now, "
                              f"{data['n_images']} when the run was trained ({data['spec']})")

@@ -12,7 +12,7 @@ import csv
 import io
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,65 +20,75 @@ import torch
 from tqdm.auto import tqdm
 
 from aegen import RUN_FORMAT_VERSION, AegenError, __version__
-from aegen.checkpoint import load_checkpoint, save_checkpoint
+from aegen.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from aegen.data import load_dataset
+from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
 from aegen.distributed import DistContext
-from aegen.io import read_json, save_npz, write_json, write_text
-from aegen.model import ConvAutoencoder, ModelConfig
+from aegen.io import load_npz, read_json, save_npz, write_json, write_text
+from aegen.model import ConvAutoencoder, ModelConfig, pick_device, to_images, to_tensor
 from aegen.plots import save_image_grid
 
-CHECKPOINT = "checkpoints/last.safetensors"
 LOG_COLUMNS = ["epoch", "train_mse", "heldout_mse", "images_per_s", "epoch_seconds", "lr"]
+MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
+# A field with this metadata may change on --resume (where and how long, not what is trained).
+_FREE = {"free_on_resume": True}
 
 
 @dataclass
 class TrainConfig:
+    """Everything ``aegen train`` needs; these defaults (and ModelConfig's) are the CLI's defaults.
+
+    ``model`` holds the network's hyper-parameters. Any ModelConfig field may also be given
+    directly, as a shortcut: ``TrainConfig(z_dim=64)`` is ``TrainConfig(model=ModelConfig(z_dim=64))``,
+    and ``cfg.z_dim`` reads ``cfg.model.z_dim``. The held-out set is ``heldout_fraction`` of
+    the images or ``heldout_size`` images (not both; neither: 10%).
+    """
+
     data: str = "synthetic"
-    out: str = "runs/aegen"
-    image_size: int = 64
-    z_dim: int = 256
-    channels: tuple[int, ...] = (32, 64, 128, 256)
-    kernel_size: int = 4
-    batch_norm: bool = True
-    activation: str = "leaky_relu"
-    epochs: int = 20
+    out: str = field(default="runs/aegen", metadata=_FREE)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = field(default=20, metadata=_FREE)
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0
-    device: str = "auto"
+    device: str = field(default="auto", metadata=_FREE)
     limit: int | None = None
-    heldout_fraction: float = 0.1
-    resume: bool = False
-    progress: bool = True
-    cache_dir: str | None = None
+    heldout_fraction: float | None = None
+    heldout_size: int | None = None
+    resume: bool = field(default=False, metadata=_FREE)
+    progress: bool = field(default=True, metadata=_FREE)
+    cache_dir: str | None = field(default=None, metadata=_FREE)
+    image_size: InitVar[int | None] = None
+    z_dim: InitVar[int | None] = None
+    channels: InitVar[tuple[int, ...] | None] = None
+    kernel_size: InitVar[int | None] = None
+    batch_norm: InitVar[bool | None] = None
+    activation: InitVar[str | None] = None
 
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(self.image_size, self.z_dim, self.channels, self.kernel_size, self.batch_norm, self.activation)
+    def __post_init__(self, *model_values):
+        shortcuts = {name: value for name, value in zip(MODEL_FIELDS, model_values) if value is not None}
+        if shortcuts:
+            self.model = replace(self.model, **shortcuts)
+        if self.heldout_fraction is not None and self.heldout_size is not None:
+            raise ValueError("--heldout-fraction and --heldout-size exclude each other: give one")
+        if self.heldout_size is None and self.heldout_fraction is None:
+            self.heldout_fraction = DEFAULT_HELDOUT_FRACTION
 
-
-# Changing any of these would make a resumed run a different run.
-FIXED_ON_RESUME = ("data", "image_size", "z_dim", "channels", "kernel_size", "batch_norm", "activation",
-                   "batch_size", "lr", "seed", "limit", "heldout_fraction")
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(B, S, S, 3) uint8 -> (B, 3, S, S) float in [0, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    def settings(self) -> dict:
+        """The training settings config.json records under ``train`` (the model is recorded once, apart)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("model", "out", "resume", "progress", "cache_dir")}
 
 
-def to_images(x: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) float in [0, 1] -> (B, S, S, 3) uint8."""
-    return (x.detach().float().clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+# Read access to the model shortcuts (assigned after the class: a property in the class body
+# would become the InitVar's default).
+for _name in MODEL_FIELDS:
+    setattr(TrainConfig, _name, property(lambda self, _name=_name: getattr(self.model, _name)))
+
+# Changing any of these would make a resumed run a different run: the model, and every
+# training field not marked free.
+FIXED_ON_RESUME = MODEL_FIELDS + tuple(f.name for f in fields(TrainConfig)
+                                       if f.name != "model" and not f.metadata.get("free_on_resume"))
 
 
 @torch.no_grad()
@@ -92,17 +102,23 @@ def heldout_mse(model: torch.nn.Module, images: np.ndarray, device: torch.device
     return total / (len(images) * images[0].size)
 
 
+def _cache_dir_record(cache_dir: str | os.PathLike | None) -> str | None:
+    """An explicit cache folder as an absolute path (later commands may run elsewhere); None: the default."""
+    return os.path.abspath(os.path.expanduser(cache_dir)) if cache_dir else None
+
+
 def _prepare_run(cfg: TrainConfig, out: Path, dataset, split, device: torch.device) -> None:
     train_idx, heldout_idx, policy = split
     config = {
         "format_version": RUN_FORMAT_VERSION, "aegen_version": __version__,
-        "data": {"spec": cfg.data, "image_size": cfg.image_size, "limit": cfg.limit,
-                 "heldout_fraction": cfg.heldout_fraction, "split_seed": cfg.seed, "split_policy": policy,
+        "data": {"spec": cfg.data, "image_size": cfg.model.image_size, "limit": cfg.limit,
+                 "heldout_fraction": cfg.heldout_fraction, "heldout_size": cfg.heldout_size,
+                 "split_seed": cfg.seed, "split_policy": policy,
                  "n_images": len(dataset), "n_train": len(train_idx), "n_heldout": len(heldout_idx),
                  "n_skipped": dataset.info["n_skipped"], "crop": dataset.info["crop"],
-                 "attr_names": dataset.annotations.attr_names},
-        "model": cfg.model_config().to_dict(),
-        "train": {k: v for k, v in asdict(cfg).items() if k not in ("out", "progress", "resume", "cache_dir")},
+                 "attr_names": dataset.annotations.attr_names, "cache_dir": _cache_dir_record(cfg.cache_dir)},
+        "model": cfg.model.to_dict(),
+        "train": cfg.settings(),
         "device": str(device), "torch_version": torch.__version__,
     }
     write_json(out / "config.json", config)
@@ -110,18 +126,44 @@ def _prepare_run(cfg: TrainConfig, out: Path, dataset, split, device: torch.devi
              train_ids=dataset.ids[train_idx], heldout_ids=dataset.ids[heldout_idx])
 
 
-def _check_resume(cfg: TrainConfig, out: Path, write: bool) -> None:
-    """Refuse a resume that would change the run; record a new epoch count."""
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _resumed_config(cfg: TrainConfig, out: Path, write: bool) -> TrainConfig:
+    """Refuse a resume that would change the run; record a new epoch count or cache folder.
+
+    Returns ``cfg`` with the run's recorded cache folder when none is given. Works on the
+    config.json of older runs too, which repeat the model's fields under ``train``.
+    """
     saved = read_json(out / "config.json")
-    if saved.get("format_version") != RUN_FORMAT_VERSION:
-        raise AegenError(f"{out} was written by an incompatible aegen run format ({saved.get('format_version')})")
+    if not isinstance(saved, dict) or saved.get("format_version") != RUN_FORMAT_VERSION:
+        version = saved.get("format_version") if isinstance(saved, dict) else None
+        raise AegenError(f"{out} was written by an incompatible aegen run format ({version})")
     for key in FIXED_ON_RESUME:
-        was, now = saved["train"].get(key), getattr(cfg, key)
-        if (list(was) if isinstance(was, (list, tuple)) else was) != (list(now) if isinstance(now, tuple) else now):
+        was = (saved.get("model") or {}).get(key) if key in MODEL_FIELDS else saved["train"].get(key)
+        now = getattr(cfg, key)
+        if _as_list(was) != _as_list(now):
             raise AegenError(f"--resume with a different {key} ({was!r} in {out}, {now!r} now)")
-    if write and saved["train"]["epochs"] != cfg.epochs:
+    recorded = saved["data"].get("cache_dir")
+    if cfg.cache_dir is None and recorded:
+        cfg = replace(cfg, cache_dir=recorded)
+    changed = saved["train"]["epochs"] != cfg.epochs or recorded != _cache_dir_record(cfg.cache_dir)
+    if write and changed:
         saved["train"]["epochs"] = cfg.epochs
+        saved["data"]["cache_dir"] = _cache_dir_record(cfg.cache_dir)
         write_json(out / "config.json", saved)
+    return cfg
+
+
+def _recorded_split(out: Path, n_images: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (train, held-out) rows a resumed run was started with, from its split.npz."""
+    arrays = load_npz(out / "split.npz")
+    train_idx, heldout_idx = arrays["train_index"], arrays["heldout_index"]
+    if max(train_idx.max(initial=-1), heldout_idx.max(initial=-1)) >= n_images:
+        raise AegenError(f"{out / 'split.npz'} names rows beyond the {n_images} images of the data: "
+                         "did the data change since the run was started?")
+    return train_idx, heldout_idx
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -160,17 +202,21 @@ def train(cfg: TrainConfig) -> Path:
         raise AegenError(f"{out} already holds a trained run: use --resume or another --out")
     if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
         raise AegenError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if cfg.resume:
+        cfg = _resumed_config(cfg, out, write=dist.is_main)
 
     with dist.main_first():  # one process builds the preprocessing cache, the others then read it
-        dataset = load_dataset(cfg.data, cfg.image_size, cfg.limit, cfg.cache_dir, progress=cfg.progress and dist.is_main)
-    split = dataset.split(cfg.heldout_fraction, cfg.seed)
-    train_idx, heldout_idx, _ = split
+        dataset = load_dataset(cfg.data, cfg.model.image_size, cfg.limit, cfg.cache_dir,
+                               progress=cfg.progress and dist.is_main)
     if cfg.resume:
-        _check_resume(cfg, out, write=dist.is_main)
-    elif dist.is_main:
-        _prepare_run(cfg, out, dataset, split, device)
+        train_idx, heldout_idx = _recorded_split(out, len(dataset))
+    else:
+        split = dataset.split(cfg.heldout_fraction, cfg.seed, heldout_size=cfg.heldout_size)
+        train_idx, heldout_idx, _ = split
+        if dist.is_main:
+            _prepare_run(cfg, out, dataset, split, device)
 
-    model = ConvAutoencoder(cfg.model_config()).to(device)
+    model = ConvAutoencoder(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start_epoch = load_checkpoint(out / CHECKPOINT, model, optimizer) if cfg.resume else 0
     ddp_model = dist.wrap(model)

@@ -23,6 +23,7 @@ from aegen.attributes.classifier import load_or_train_classifier
 from aegen.attributes.directions import classification_scores
 from aegen.attributes.labels import attribute_names, resolve_attributes, where_mask
 from aegen.io import write_json, write_text
+from aegen.samplers import make_sampler
 from aegen.plots import save_image_grid
 
 # The acceptance target: a requested attribute is carried by at least SHARE_TARGET of the
@@ -34,10 +35,6 @@ GRID_IMAGES = 36
 
 def make_default_sampler(method: str, params: Mapping):
     """A sampler of :mod:`aegen.samplers` by name."""
-    try:
-        from aegen.samplers import make_sampler
-    except ImportError as exc:
-        raise AegenError(f"the samplers are not available in this installation: {exc}") from None
     return make_sampler(method, **dict(params))
 
 

@@ -2,6 +2,10 @@
 
 Each subcommand lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers the command and sets ``func(args) -> int``.
+
+:func:`main` is the one place where errors become the user's one-line message (exit 2): an
+:class:`~aegen.AegenError`, a ValueError (the library's answer to a bad parameter) and an
+OSError from the disk. The commands themselves do not catch them.
 """
 
 from __future__ import annotations
@@ -27,14 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aegen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"aegen.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"aegen.cli.{name}":
-                continue  # command not part of this build
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"aegen.cli.{name}").add_parser(sub)
     return parser
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line (a library message may span several)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except AegenError as exc:
-        print(f"aegen {args.command}: error: {exc}", file=sys.stderr)
+    except (AegenError, ValueError) as exc:
+        print(f"aegen {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
         # The disk, not aegen: full, read-only, gone. The library names the file where it can;

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from aegen import AegenError
 from aegen.cli.common import add_run_arg
+from aegen.params import parse_params
 
 
 def add_parser(sub) -> None:
@@ -30,7 +28,7 @@ def add_parser(sub) -> None:
     rate.add_argument("--n", type=int, default=500, help="samples per condition (default 500)")
     rate.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="sampler parameter (repeatable)")
     rate.add_argument("--where", action="append", default=[], metavar="A=1,B=-1",
-                      help="an extra joint condition to rate (repeatable)")
+                      help="an extra joint condition to rate (repeatable; values 1 or -1, also 0, true, false)")
     rate.add_argument("--classifier-epochs", type=int, default=5)
     rate.add_argument("--classifier-threads", type=int, default=1,
                       help="torch threads for the classifier (default 1: fastest on a busy machine)")
@@ -38,53 +36,31 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def parse_params(items: list[str]) -> dict:
-    """["k=3", "fact=0.7", "name=x"] -> {"k": 3, "fact": 0.7, "name": "x"} (JSON values, else strings)."""
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise AegenError(f"bad --param {item!r}: expected KEY=VALUE")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key.strip()] = value
-    return params
-
-
-def open_run(path: str):
-    from aegen.run import Run
-
-    return Run.open(path)
-
-
 def run(args) -> int:
     from aegen.attributes import analyze_run, parse_where, rate_conditional_sampling
     from aegen.attributes.labels import attribute_names
+    from aegen.run import open_run
 
     run_ = open_run(args.run)
-    try:
-        if args.rate:
-            available = attribute_names(run_, "train")
-            extra = [parse_where(text, available) for text in args.where]
-            result = rate_conditional_sampling(
-                run_, args.attrs, method=args.method, n=args.n, params=parse_params(args.param),
-                random_state=args.seed, extra_where=[w for w in extra if w],
-                classifier_params={"epochs": args.classifier_epochs, "random_state": args.seed,
-                                   "num_threads": args.classifier_threads},
-                retrain=args.retrain, figures=args.figures)
-            out = run_.path / "attributes"
-            for name, row in result["attributes"].items():
-                print(f"{name}: =1 -> {row['positive_share_when_requested']:.1%} carry it "
-                      f"(unconditional {row['unconditional_positive_rate']:.1%}); =-1 -> "
-                      f"{row['negative_share_when_requested']:.1%} lack it; classifier accuracy "
-                      f"{row['classifier_accuracy']:.3f} (balanced {row['classifier_balanced_accuracy']:.3f})")
-            print(f"conditional sampling rated: {out / 'conditional.json'}, {out / 'conditional.md'}")
-            return 0
-        summary = analyze_run(run_, args.attrs, silhouette_points=args.silhouette_points, probe_C=args.probe_c,
-                              random_state=args.seed, figures=args.figures)
-    except ValueError as exc:
-        raise AegenError(str(exc)) from None
+    if args.rate:
+        available = attribute_names(run_, "train")
+        extra = [parse_where(text, available) for text in args.where]
+        result = rate_conditional_sampling(
+            run_, args.attrs, method=args.method, n=args.n, params=parse_params(args.param),
+            random_state=args.seed, extra_where=[w for w in extra if w],
+            classifier_params={"epochs": args.classifier_epochs, "random_state": args.seed,
+                               "num_threads": args.classifier_threads},
+            retrain=args.retrain, figures=args.figures)
+        out = run_.path / "attributes"
+        for name, row in result["attributes"].items():
+            print(f"{name}: =1 -> {row['positive_share_when_requested']:.1%} carry it "
+                  f"(unconditional {row['unconditional_positive_rate']:.1%}); =-1 -> "
+                  f"{row['negative_share_when_requested']:.1%} lack it; classifier accuracy "
+                  f"{row['classifier_accuracy']:.3f} (balanced {row['classifier_balanced_accuracy']:.3f})")
+        print(f"conditional sampling rated: {out / 'conditional.json'}, {out / 'conditional.md'}")
+        return 0
+    summary = analyze_run(run_, args.attrs, silhouette_points=args.silhouette_points, probe_C=args.probe_c,
+                          random_state=args.seed, figures=args.figures)
     out = run_.path / "attributes"
     for name, row in summary["attributes"].items():
         print(f"{name}: {row['verdict']} (silhouette {row['silhouette']['latent']['mean']:.3f}, probe balanced "

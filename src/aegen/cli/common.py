@@ -1,8 +1,15 @@
-"""Arguments shared by several commands."""
+"""Arguments shared by several commands.
+
+Options whose defaults belong to a dataclass (``TrainConfig``, ``ModelConfig``) are added
+with ``default=argparse.SUPPRESS``: an option the user did not give is absent from the
+parsed arguments, so the dataclass fills it in and its default is written in one place only.
+The help text quotes that default from the dataclass.
+"""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import MISSING, fields
 
 
 def parse_int_list(text: str) -> tuple[int, ...]:
@@ -12,13 +19,41 @@ def parse_int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def dataclass_default(cls, name: str):
+    """The default of field ``name`` of dataclass ``cls``, as it would be filled in."""
+    field = next(f for f in fields(cls) if f.name == name)
+    if field.default is not MISSING:
+        return field.default
+    return field.default_factory()  # type: ignore[misc]
+
+
+def default_text(cls, name: str) -> str:
+    """``"(default 256)"`` from the dataclass, lists as the CLI spells them."""
+    value = dataclass_default(cls, name)
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    return f"(default {value})"
+
+
+def given(args: argparse.Namespace, *names: str) -> dict:
+    """The options among ``names`` that the user gave (the others were suppressed)."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="synthetic",
+    from aegen.data.dataset import SUPPORTED_IMAGE_SIZES
+    from aegen.model import ModelConfig
+    from aegen.train import TrainConfig
+
+    p.add_argument("--data", default=argparse.SUPPRESS,
                    help="celeba:PATH (zip or folder), folder:PATH (images, recursive, or a zip) or "
-                        "synthetic[:n=N,seed=S] (default: synthetic)")
-    p.add_argument("--image-size", type=int, default=64, choices=[32, 64, 96, 128])
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    p.add_argument("--cache-dir", default=None, help="preprocessing cache (default $AEGEN_CACHE_DIR or ~/.cache/aegen)")
+                        f"synthetic[:n=N,seed=S] {default_text(TrainConfig, 'data')}")
+    p.add_argument("--image-size", type=int, default=argparse.SUPPRESS, choices=list(SUPPORTED_IMAGE_SIZES),
+                   help=f"side of the square training images {default_text(ModelConfig, 'image_size')}")
+    p.add_argument("--limit", type=int, default=argparse.SUPPRESS, help="use only the first N images")
+    p.add_argument("--cache-dir", default=argparse.SUPPRESS,
+                   help="preprocessing cache (default $AEGEN_CACHE_DIR or ~/.cache/aegen); recorded in the run, "
+                        "so later commands on the run use it too")
 
 
 def add_run_arg(p: argparse.ArgumentParser) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from aegen import AegenError
 from aegen.cli.common import add_run_arg
 
 
@@ -33,20 +32,12 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def open_run(path: str):
-    from aegen.run import Run
-
-    return Run.open(path)
-
-
 def run(args) -> int:
     from aegen.attributes import write_edit_strip
+    from aegen.run import open_run
 
     run_ = open_run(args.run)
-    try:
-        path = write_edit_strip(run_, args.image, args.attr, args.strength, method=args.direction, unit=args.unit,
-                                random_state=args.seed, out=args.out)
-    except ValueError as exc:
-        raise AegenError(str(exc)) from None
+    path = write_edit_strip(run_, args.image, args.attr, args.strength, method=args.direction, unit=args.unit,
+                            random_state=args.seed, out=args.out)
     print(f"edited {len(args.image)} face(s) along {args.attr}: {path} (details {path.with_suffix('.json')})")
     return 0

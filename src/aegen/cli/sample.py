@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 
 from aegen import AegenError
-from aegen.samplers.pipeline import sample_run  # noqa: F401  (also the Python entry point)
+from aegen.cli.common import add_run_arg
+from aegen.params import parse_params, parse_value
 from aegen.samplers.registry import SAMPLERS
 
 # Method option flags: (flag, parameter name, type, methods it applies to, help).
+# Methods that share the seed's fit (a PCA of the z-points within fit_sigma and FWHM widths).
+SEED_FAMILY = ("ellipse-pca", "ellipse-original", "ellipsoid")
 METHOD_OPTIONS = [
-    ("--n-components", "n_components", int, ("ellipse-pca",), "PCA components used (default 100)"),
-    ("--fact", "fact", float, ("ellipse-pca",), "fraction of the half-width, in (0, 1] (default 0.7)"),
-    ("--bin-width", "bin_width", str, ("ellipse-pca",), "histogram bin width for the FWHM, or 'auto'"),
-    ("--width", "width", str, ("ellipse-pca",), "half-width from the histogram 'fwhm' or from 'std' (2.3548 std)"),
-    ("--fit-sigma", "fit_sigma", float, ("ellipse-pca",), "fit on z-points within this sigma level (default 3)"),
-    ("--max-fit-points", "max_fit_points", int, ("ellipse-pca", "gmm"), "fit on at most this many z-points"),
+    ("--n-components", "n_components", int, ("ellipse-pca", "ellipsoid"), "PCA components used (default 100)"),
+    ("--fact", "fact", float, SEED_FAMILY, "fraction of the half-width, in (0, 1] (default 0.7)"),
+    ("--bin-width", "bin_width", str, SEED_FAMILY,
+     "histogram bins for the FWHM: 'per-component' (default: each component's own spread), 'seed' (the seed's "
+     "one bin from the widest component) or a number"),
+    ("--width", "width", str, SEED_FAMILY, "half-width from the histogram 'fwhm' or from 'std' (2.3548 std)"),
+    ("--fit-sigma", "fit_sigma", float, SEED_FAMILY, "fit on z-points within this sigma level (default 3)"),
+    ("--max-fit-points", "max_fit_points", int, (*SEED_FAMILY, "gmm"), "fit on at most this many z-points"),
     ("--b", "b", float, ("uniform",), "half-range of the uniform box (default 1.5)"),
     ("--range", "bounds", str, ("uniform",), "'fixed' ([-b, b]) or 'observed' (each component's range)"),
     ("--sigma", "sigma", float, ("truncated-gaussian",), "sigma level of the core ellipsoid (default 2)"),
@@ -29,7 +34,7 @@ def add_parser(subparsers) -> None:
         description="Fit a sampler on RUN's training z-points (cached under RUN/samplers/), draw N z-vectors "
                     "and write RUN/samples/NAME/: z.npy, grid.png of the first 64 decoded faces, params.json "
                     "and figures of the vectors over the z-point cloud.")
-    p.add_argument("run", metavar="RUN", help="run folder (trained and encoded)")
+    add_run_arg(p)
     p.add_argument("--method", required=True, choices=list(SAMPLERS), help="sampling method")
     p.add_argument("--n", type=int, default=64, help="number of z-vectors (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sampling (default 0)")
@@ -40,7 +45,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any sampler parameter (repeatable), e.g. --param reg_covar=1e-5")
     p.add_argument("--where", default=None, metavar="ATTR=1,ATTR=-1",
-                   help="fit only on training z-points with these attributes, e.g. Smiling=1,Male=-1")
+                   help="fit only on training z-points with these attributes, e.g. Smiling=1,Male=-1 "
+                        "(values 1 or -1; also 0, true, false)")
     p.add_argument("--out-name", default=None, help="name of the folder under RUN/samples/ (default: the method)")
     p.add_argument("--save-images", action="store_true", help="also decode all N faces into images.npy")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -48,7 +54,7 @@ def add_parser(subparsers) -> None:
 
 
 def method_params(args) -> dict:
-    """Sampler parameters from the method flags and --param KEY=VALUE."""
+    """Sampler parameters from the method flags and --param KEY=VALUE (which wins)."""
     params = {}
     for flag, dest, _, methods, _ in METHOD_OPTIONS:
         value = getattr(args, f"opt_{dest}")
@@ -56,49 +62,25 @@ def method_params(args) -> dict:
             continue
         if args.method not in methods:
             raise AegenError(f"{flag} applies to {', '.join(methods)}, not to {args.method}")
-        params[dest] = _number_or_text(value) if dest in ("bin_width", "k") else value
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise AegenError(f"--param expects KEY=VALUE, got {item!r}")
-        params[key.strip().replace("-", "_")] = _parse_value(value.strip())
+        params[dest] = parse_value(value) if dest in ("bin_width", "k") else value
+    params.update(parse_params(args.param))
     return params
 
 
 def run(args) -> int:
+    from aegen.sample import sample_run
+
     if args.n < 1:
         raise AegenError(f"--n must be at least 1, got {args.n}")
     if args.batch_size < 1:
         raise AegenError(f"--batch-size must be at least 1, got {args.batch_size}")
     params = method_params(args)
-    try:
-        out = sample_run(args.run, args.method, args.n, args.seed, params, where=args.where,
-                         figures=not args.no_figures, out_name=args.out_name, batch_size=args.batch_size,
-                         save_images=args.save_images)
-    except ValueError as exc:
-        raise AegenError(str(exc)) from None
+    out = sample_run(args.run, args.method, args.n, args.seed, params, where=args.where,
+                     figures=not args.no_figures, out_name=args.out_name, batch_size=args.batch_size,
+                     save_images=args.save_images)
     meta = json.loads((out / "params.json").read_text())
     fit = meta["fit"]
     source = "cached" if fit.get("cache_hit") else f"fitted in {meta['timings_s']['fit']:.1f} s"
     print(f"{args.method}: sampler {source} on {fit.get('n_zpoints')} z-points ({fit['cache']})")
     print(f"wrote {args.n} z-vectors and {', '.join(f for f in meta['files'] if f != 'z.npy')} to {out}")
     return 0
-
-
-def _number_or_text(value: str):
-    try:
-        return int(value)
-    except ValueError:
-        pass
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
-def _parse_value(text: str):
-    """JSON literal when it parses (numbers, true/false, lists), else the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text

@@ -32,7 +32,8 @@ def run(args) -> int:
         raise AegenError(f"--seed must be >= 0, got {args.seed}")
     baselines = [b for b in args.baselines.split(",") if b.strip()]
     result = sweep_run(args.run, args.method, args.param, n=args.n, seed=args.seed, features=args.features,
-                       faces=args.faces, baselines=baselines, repeats=args.repeats, bootstrap=args.bootstrap, batch_size=args.batch_size,
+                       faces=args.faces, baselines=baselines, repeats=args.repeats, bootstrap=args.bootstrap,
+                       feature_mode=args.features_mode, batch_size=args.batch_size,
                        progress=not args.quiet)
     print_skipped_and_errors(result)
     for key, best in result["best"].items():

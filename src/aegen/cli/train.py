@@ -1,44 +1,67 @@
-"""``aegen train``: train the autoencoder on a data spec."""
+"""``aegen train``: train the autoencoder on a data spec.
+
+The defaults live in :class:`~aegen.train.TrainConfig` and :class:`~aegen.model.ModelConfig`;
+an option the user does not give is left to them (see :mod:`aegen.cli.common`).
+"""
 
 from __future__ import annotations
 
-from aegen.cli.common import add_data_args, parse_int_list
+import argparse
+
+from aegen.cli.common import add_data_args, default_text, given, parse_int_list
+
+MODEL_OPTIONS = ("image_size", "z_dim", "channels", "kernel_size", "batch_norm", "activation")
+TRAIN_OPTIONS = ("data", "epochs", "batch_size", "lr", "seed", "device", "limit", "heldout_fraction",
+                 "heldout_size", "resume", "cache_dir")
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the autoencoder", description="Train the seed's standard convolutional autoencoder.")
+    from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
+    from aegen.model import ACTIVATIONS, ModelConfig
+    from aegen.train import TrainConfig
+
+    def model_default(name):
+        return default_text(ModelConfig, name)
+
+    def train_default(name):
+        return default_text(TrainConfig, name)
+
+    p = sub.add_parser("train", help="train the autoencoder", description="Train the seed's standard convolutional autoencoder.",
+                       argument_default=argparse.SUPPRESS)
     add_data_args(p)
     p.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
-    p.add_argument("--z-dim", type=int, default=256, help="latent dimension (default 256)")
-    p.add_argument("--channels", type=parse_int_list, default=(32, 64, 128, 256), help="4 conv widths, e.g. 32,64,128,256")
-    p.add_argument("--kernel-size", type=int, default=4)
-    p.add_argument("--no-batch-norm", dest="batch_norm", action="store_false")
-    p.add_argument("--activation", default="leaky_relu", choices=["leaky_relu", "relu", "elu", "silu"])
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and the held-out split")
-    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps")
-    p.add_argument("--heldout-fraction", type=float, default=0.1)
+    p.add_argument("--z-dim", type=int, help=f"latent dimension {model_default('z_dim')}")
+    p.add_argument("--channels", type=parse_int_list, help=f"4 conv widths {model_default('channels')}")
+    p.add_argument("--kernel-size", type=int, help=f"conv kernel size {model_default('kernel_size')}")
+    p.add_argument("--no-batch-norm", dest="batch_norm", action="store_false",
+                   help="no batch norm layers (default: batch norm on)")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"after each conv layer {model_default('activation')}")
+    p.add_argument("--epochs", type=int, help=f"passes over the training images {train_default('epochs')}")
+    p.add_argument("--batch-size", type=int, help=f"images per step {train_default('batch_size')}")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate {train_default('lr')}")
+    p.add_argument("--seed", type=int, help=f"seeds initialisation, shuffling and the held-out split "
+                                            f"{train_default('seed')}")
+    p.add_argument("--device", help=f"auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps {train_default('device')}")
+    heldout = p.add_mutually_exclusive_group()
+    heldout.add_argument("--heldout-fraction", type=float,
+                         help=f"share of the images held out (default {DEFAULT_HELDOUT_FRACTION})")
+    heldout.add_argument("--heldout-size", type=int, metavar="N",
+                         help="hold out N images instead: CelebA's official test partition when N of its images "
+                              "are present, else whole people (else random images); pick N for the evaluation "
+                              "you plan (its reference and reconstruction subsets are drawn from it)")
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from aegen.model import ModelConfig
     from aegen.train import TrainConfig, train
 
-    cfg = TrainConfig(
-        data=args.data, out=args.out, image_size=args.image_size, z_dim=args.z_dim, channels=tuple(args.channels),
-        kernel_size=args.kernel_size, batch_norm=args.batch_norm, activation=args.activation, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device, limit=args.limit,
-        heldout_fraction=args.heldout_fraction, resume=args.resume, cache_dir=args.cache_dir,
-    )
-    try:
-        cfg.model_config()
-    except ValueError as exc:
-        from aegen import AegenError
-
-        raise AegenError(str(exc)) from None
+    cfg = TrainConfig(out=args.out, model=ModelConfig(**given(args, *MODEL_OPTIONS)), **given(args, *TRAIN_OPTIONS))
     out = train(cfg)
-    print(f"trained: {out} (log {out / 'train_log.csv'}, reconstructions {out / 'recon_grid.png'})")
+    from aegen.run import Run
+
+    rule = Run.open(out).split_rule
+    print(f"trained: {out} (log {out / 'train_log.csv'}, reconstructions {out / 'recon_grid.png'}; "
+          f"{rule['n_train']} training and {rule['n_heldout']} held-out images, held out by {rule['policy']})")
     return 0

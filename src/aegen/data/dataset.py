@@ -25,6 +25,17 @@ from aegen.io import atomic_path, load_npz, open_memmap_reserved, read_json, sav
 
 CACHE_VERSION = 2
 SUPPORTED_IMAGE_SIZES = (32, 64, 96, 128)
+DEFAULT_HELDOUT_FRACTION = 0.1
+OFFICIAL_TEST = 2  # list_eval_partition.txt: 0 train, 1 validation, 2 test
+# How a held-out set was drawn: the values of ``ImageDataset.split``'s rule (config.json's
+# ``data.split_policy``), as the report and the evaluation describe them.
+SPLIT_RULES = {
+    "identity": "whole people drawn in seeded random order (no person in both sets)",
+    "partition": "CelebA's official validation and test partitions",
+    "official-test": "CelebA's official test partition (list_eval_partition.txt value 2), whole people of it; "
+                     "no image of that partition is trained on",
+    "random": "images drawn at random",
+}
 
 
 def default_cache_dir() -> Path:
@@ -43,12 +54,24 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.images)
 
-    def split(self, heldout_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-        """Indices of (train, held-out) rows and the policy used.
+    def split(self, heldout_fraction: float | None = None, seed: int = 0,
+              heldout_size: int | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+        """Indices of (train, held-out) rows and the name of the rule used (see :data:`SPLIT_RULES`).
 
-        By identity when identities are known (no person in both sets), else the official
-        partition when it marks present images as val/test, else random by ``seed``.
+        Give the held-out share as ``heldout_fraction`` or its image count as ``heldout_size``
+        (not both; neither: :data:`DEFAULT_HELDOUT_FRACTION`). With a fraction: by identity when identities are known (no person in both
+        sets), else CelebA's official partition when it marks present images as val/test, else
+        at random by ``seed``. With a size: CelebA's official test partition when at least
+        ``heldout_size`` of its images are present (whole people of it, in seeded order; no
+        image of the test partition is trained on), else by identity, else at random. A size
+        the rule cannot hold out raises AegenError.
         """
+        if heldout_size is not None:
+            if heldout_fraction is not None:
+                raise AegenError("give the held-out set as a fraction or as a size, not both")
+            return self._split_by_size(heldout_size, seed)
+        if heldout_fraction is None:
+            heldout_fraction = DEFAULT_HELDOUT_FRACTION
         if not 0.0 < heldout_fraction < 1.0:
             raise AegenError(f"held-out fraction must be in (0, 1), got {heldout_fraction}")
         n = len(self)
@@ -58,12 +81,7 @@ class ImageDataset:
         ann = self.annotations
         heldout = np.zeros(n, dtype=bool)
         if ann.identity is not None and len(np.unique(ann.identity)) >= 2:
-            people, counts = np.unique(ann.identity, return_counts=True)
-            order = rng.permutation(len(people))
-            cumulative = np.cumsum(counts[order])
-            n_people = int(np.searchsorted(cumulative, heldout_fraction * n)) + 1
-            n_people = min(n_people, len(people) - 1)
-            heldout = np.isin(ann.identity, people[order[:n_people]])
+            heldout = _whole_people(ann.identity, np.ones(n, dtype=bool), heldout_fraction * n, rng)
             policy = "identity"
         elif ann.partition is not None and 0 < np.count_nonzero(ann.partition) < n:
             heldout = ann.partition != 0
@@ -73,6 +91,44 @@ class ImageDataset:
             heldout[rng.permutation(n)[:k]] = True
             policy = "random"
         return np.flatnonzero(~heldout), np.flatnonzero(heldout), policy
+
+    def _split_by_size(self, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+        n = len(self)
+        if isinstance(size, bool) or int(size) != size or not 1 <= size < n:
+            raise AegenError(f"held-out size must be an integer in 1..{n - 1} (the data has {n} images), got {size}")
+        rng = np.random.default_rng(seed)
+        ann = self.annotations
+        candidates, rule = np.ones(n, dtype=bool), "random"
+        if ann.partition is not None and np.count_nonzero(ann.partition == OFFICIAL_TEST) >= size:
+            candidates, rule = ann.partition == OFFICIAL_TEST, "official-test"
+        if ann.identity is not None and len(np.unique(ann.identity[candidates])) >= 2:
+            heldout = _whole_people(ann.identity, candidates, size, rng, leave_one=rule != "official-test")
+            rule = "identity" if rule == "random" else rule
+            if heldout.sum() < size:
+                raise AegenError(f"held-out size {size}: holding out whole people leaves at least one person to "
+                                 f"train on, so at most {int(heldout.sum())} of these {n} images can be held out")
+            excluded = np.isin(ann.identity, np.unique(ann.identity[heldout]))  # nobody in both sets
+        else:
+            heldout = np.zeros(n, dtype=bool)
+            heldout[np.flatnonzero(candidates)[rng.permutation(int(candidates.sum()))[:size]]] = True
+            excluded = heldout
+        train = ~excluded & ~candidates if rule == "official-test" else ~excluded
+        if rule == "official-test" and not train.any():
+            raise AegenError("the data holds only images of CelebA's official test partition: nothing to train on")
+        return np.flatnonzero(train), np.flatnonzero(heldout), rule
+
+
+def _whole_people(identity: np.ndarray, candidates: np.ndarray, target: float, rng: np.random.Generator,
+                  leave_one: bool = True) -> np.ndarray:
+    """(N,) bool: every image of people drawn from ``candidates`` in seeded order until >= ``target``.
+
+    With ``leave_one``, at least one person among the candidates is left to train on.
+    """
+    people, counts = np.unique(identity[candidates], return_counts=True)
+    order = rng.permutation(len(people))
+    cumulative = np.cumsum(counts[order])
+    n_people = min(int(np.searchsorted(cumulative, target)) + 1, len(people) - int(leave_one))
+    return candidates & np.isin(identity, people[order[:n_people]])
 
 
 def _cache_key(source, image_size: int, crop: int | None) -> str:

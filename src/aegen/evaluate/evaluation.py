@@ -8,7 +8,6 @@ Outputs: ``metrics.json`` (``rows``: one object per method with its intervals,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +19,11 @@ from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS, parse_method
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
 from aegen.plots import save_image_grid
+from aegen.run import open_run
 
 GRID_IMAGES = 64
 NULL_METRICS = FEATURE_METRICS + ("face_rate", "nn_train_median", "share_closer_than_heldout_p1", "copy_z", "meehan_ct",
                                   "latent_in_band", "latent_radius_ks", "latent_inside_3sigma", "latent_radius_median")
-
-
-def open_run(run):
-    """An :class:`aegen.run.Run` from a path, or ``run`` itself if it is already one."""
-    if isinstance(run, (str, os.PathLike)):
-        from aegen.run import Run
-
-        return Run.open(run)
-    return run
 
 
 def error_row(method: str, kind: str, params: dict, n: int, error: Exception) -> dict:
@@ -53,7 +44,7 @@ def evaluate_one(evaluator: Evaluator, method: str, params: dict | None = None) 
 
 def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, features: str = "inception",
                  faces: bool = True, reference_rows: bool = True, repeats: int = 1, bootstrap: int = 100,
-                 fid_infinity=(), feature_mode: str = "auto", batch_size: int = 32, progress: bool = True,
+                 fid_infinity=(), feature_mode: str = "fast", batch_size: int = 32, progress: bool = True,
                  figures_and_grids: bool = True) -> dict:
     """Evaluate sampler ``methods`` of ``run`` (a Run or its folder) on ``n`` images per set.
 

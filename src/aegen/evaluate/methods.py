@@ -50,7 +50,7 @@ def fit_method(run, name: str, params: dict, progress: bool = True):
     slow fit (the GMM's, a learned prior's) is paid once per run and parameter set. Invalid
     parameters (ValueError or TypeError from the sampler) become AegenError.
     """
-    from aegen.samplers.pipeline import fitted_sampler
+    from aegen.sample import fitted_sampler
 
     try:
         sampler, _ = fitted_sampler(run, name, params, progress=progress)

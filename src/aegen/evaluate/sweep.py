@@ -14,71 +14,26 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
-import re
 
 from tqdm.auto import tqdm
 
 from aegen import AegenError
-from aegen.evaluate.evaluation import evaluate_one, open_run
+from aegen.evaluate.evaluation import evaluate_one
 from aegen.evaluate.evaluator import Evaluator
 from aegen.evaluate.methods import REFERENCE_ROWS, parse_methods
 from aegen.evaluate.sweep_plots import sweep_figure
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
-
-MAX_RANGE_VALUES = 1000
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _scalar(text: str):
-    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, 'none' -> None, anything else stays a string."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
-def _range(spec: str, name: str) -> list:
-    parts = [_scalar(p) for p in spec.split(":")]
-    if len(parts) != 3 or not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in parts):
-        raise AegenError(f"--param {name}: a range is start:stop:step with three numbers, got {spec!r}")
-    start, stop, step = parts
-    if step == 0 or (stop - start) * step < 0:
-        raise AegenError(f"--param {name}: step {step} never goes from {start} to {stop}")
-    count = math.floor((stop - start) / step + 1e-9) + 1
-    if count > MAX_RANGE_VALUES:
-        raise AegenError(f"--param {name}: {spec} gives {count} values (at most {MAX_RANGE_VALUES})")
-    if all(isinstance(p, int) for p in parts):
-        return [start + k * step for k in range(count)]
-    # Rounding hides float steps such as 0.1 accumulating to 0.7000000000000001.
-    return [round(start + k * step, 10) for k in range(count)]
-
+from aegen.params import parse_values, split_assignment
+from aegen.run import open_run
 
 def parse_param(spec: str) -> tuple[str, list]:
     """'fact=0.5:0.9:0.1' -> ('fact', [0.5, 0.6, 0.7, 0.8, 0.9]); 'k=1,2' -> ('k', [1, 2]).
 
-    Names may use '-' for '_'. Raises AegenError for a malformed spec.
+    The reading of :mod:`aegen.params`, shared with every ``--param``; ValueError when malformed.
     """
-    if "=" not in spec:
-        raise AegenError(f"--param expects NAME=VALUES, got {spec!r}")
-    name, values = (s.strip() for s in spec.split("=", 1))
-    name = name.replace("-", "_")
-    if not _NAME.match(name):
-        raise AegenError(f"--param: {name!r} is not a parameter name")
-    if not values:
-        raise AegenError(f"--param {name}: no values")
-    parsed = _range(values, name) if ":" in values else [_scalar(v) for v in values.split(",") if v.strip()]
-    if not parsed:
-        raise AegenError(f"--param {name}: no values in {values!r}")
-    return name, list(dict.fromkeys(parsed))
+    name, text = split_assignment(spec)
+    return name, parse_values(text, name)
 
 
 def parameter_grid(specs: list[str] | dict[str, list]) -> tuple[dict[str, list], list[dict]]:
@@ -90,10 +45,10 @@ def parameter_grid(specs: list[str] | dict[str, list]) -> tuple[dict[str, list],
         for spec in specs:
             name, values = parse_param(spec)
             if name in grid:
-                raise AegenError(f"--param {name} given twice")
+                raise ValueError(f"--param {name} given twice")
             grid[name] = values
     if not grid:
-        raise AegenError("give at least one --param NAME=VALUES")
+        raise ValueError("give at least one --param NAME=VALUES")
     settings = [dict(zip(grid, combo, strict=True)) for combo in itertools.product(*grid.values())]
     return grid, settings
 
@@ -120,7 +75,7 @@ def best_settings(rows: list[dict]) -> dict[str, dict]:
 
 def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 200, seed: int = 0,
               features: str = "inception", faces: bool = True, baselines=REFERENCE_ROWS, repeats: int = 1,
-              bootstrap: int = 100, feature_mode: str = "auto", batch_size: int = 32, progress: bool = True) -> dict:
+              bootstrap: int = 100, feature_mode: str = "fast", batch_size: int = 32, progress: bool = True) -> dict:
     """Evaluate ``method`` of ``run`` at every setting of the ``params`` grid.
 
     params: '--param' specs ('fact=0.5:0.9:0.1') or a dict name -> values. baselines:

@@ -19,6 +19,7 @@ from aegen.report.section_latent import latent_section
 from aegen.report.section_protocol import protocol_section
 from aegen.report.section_run import run_facts, run_section
 from aegen.report.section_samples import samples_section
+from aegen.run import open_run
 
 REPORT_DIR = "report"
 INDEX = "index.html"
@@ -32,15 +33,6 @@ SECTION_BUILDERS: list[tuple[str, str, Callable]] = [
     ("attributes", "Attributes", lambda run, assets: attributes_section(run)),
     ("protocol", "Protocol and reproduction", lambda run, assets: protocol_section(run)),
 ]
-
-
-def open_run(run_or_path):
-    """An :class:`aegen.run.Run` from a path, or ``run_or_path`` itself when it already is one."""
-    if isinstance(run_or_path, (str, os.PathLike)):
-        from aegen.run import Run
-
-        return Run.open(run_or_path)
-    return run_or_path
 
 
 def build_sections(run, assets: Assets) -> list[Section]:

@@ -7,22 +7,11 @@ step that was run, in pipeline order.
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
+from aegen.params import format_value as param_value
 from aegen.report.sources import dig, pngs, read_json_if_present
-
-
-def param_value(value) -> str:
-    """A sampler parameter as ``--param KEY=VALUE`` reads it back (JSON, else plain text)."""
-    if isinstance(value, str):
-        try:
-            json.loads(value)
-        except json.JSONDecodeError:
-            return value
-        return json.dumps(value)  # a string that would read back as a number or a literal
-    return json.dumps(value, separators=(",", ":"))
 
 
 def number(value) -> str:
@@ -38,31 +27,31 @@ def where_arg(where) -> str:
     return str(where)
 
 
+# (flag, key) of the options ``aegen train`` records: the model's under config.json's ``model``,
+# the training settings under ``train``, read each from that one place.
+MODEL_FLAGS = (("--image-size", "image_size"), ("--z-dim", "z_dim"), ("--kernel-size", "kernel_size"),
+               ("--activation", "activation"))
+TRAIN_FLAGS = (("--limit", "limit"), ("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
+               ("--seed", "seed"), ("--heldout-fraction", "heldout_fraction"), ("--heldout-size", "heldout_size"))
+
+
 def train_command(run_arg: str, config: dict) -> list[str]:
     train, data, model = config.get("train") or {}, config.get("data") or {}, config.get("model") or {}
-
-    def get(key, *fallbacks):
-        for source in (train, *fallbacks):
-            if source.get(key) is not None:
-                return source[key]
-        return None
-
-    cmd = ["aegen", "train", "--data", str(get("data") or data.get("spec")), "--out", run_arg]
-    for flag, key, sources in (("--image-size", "image_size", (model, data)), ("--limit", "limit", (data,)),
-                               ("--z-dim", "z_dim", (model,)), ("--kernel-size", "kernel_size", (model,)),
-                               ("--activation", "activation", (model,)), ("--epochs", "epochs", ()),
-                               ("--batch-size", "batch_size", ()), ("--lr", "lr", ()), ("--seed", "seed", ()),
-                               ("--heldout-fraction", "heldout_fraction", (data,))):
-        value = get(key, *sources)
-        if value is not None:
-            cmd += [flag, number(value)]
-    channels = get("channels", model)
-    if channels:
-        cmd += ["--channels", ",".join(str(c) for c in channels)]
-    if get("batch_norm", model) is False:
+    cmd = ["aegen", "train", "--data", str(train.get("data") or data.get("spec")), "--out", run_arg]
+    for flag, key in MODEL_FLAGS:
+        if model.get(key) is not None:
+            cmd += [flag, number(model[key])]
+    if model.get("channels"):
+        cmd += ["--channels", ",".join(str(c) for c in model["channels"])]
+    if model.get("batch_norm") is False:
         cmd.append("--no-batch-norm")
-    if get("device") not in (None, "auto"):
-        cmd += ["--device", str(get("device"))]
+    for flag, key in TRAIN_FLAGS:
+        if train.get(key) is not None:
+            cmd += [flag, number(train[key])]
+    if train.get("device") not in (None, "auto"):
+        cmd += ["--device", str(train["device"])]
+    if data.get("cache_dir"):
+        cmd += ["--cache-dir", str(data["cache_dir"])]
     return cmd
 
 
@@ -102,14 +91,16 @@ def sample_command(run_arg: str, folder: Path, params: dict) -> list[str]:
 
 
 def evaluation_options(protocol: dict) -> list[str]:
-    """--n, --seed, --features, --no-faces and --fid-sqrt of ``aegen evaluate`` and ``aegen sweep``."""
+    """--n, --repeats, --bootstrap, --seed, --features and --no-faces of ``aegen evaluate`` and ``aegen sweep``."""
     features = dig(protocol, "features", "id", default="")
-    opts = ["--n", str(protocol.get("n", 200)), "--seed", str(protocol.get("seed", 0)),
+    opts = ["--n", str(protocol.get("n", 200)), "--repeats", str(protocol.get("repeats", 1)),
+            "--bootstrap", str(protocol.get("bootstrap", 100)), "--seed", str(protocol.get("seed", 0)),
             "--features", "pixels" if str(features).startswith("pixels") else "inception"]
+    mode = dig(protocol, "features", "mode")
+    if mode in ("fast", "exact"):
+        opts += ["--features-mode", mode]
     if dig(protocol, "skipped", "face_rate") == "face detection turned off":
         opts.append("--no-faces")
-    if dig(protocol, "fid", "method"):
-        opts += ["--fid-sqrt", str(protocol["fid"]["method"])]
     return opts
 
 
@@ -119,6 +110,9 @@ def evaluate_command(run_arg: str, result: dict) -> list[str]:
     cmd = ["aegen", "evaluate", run_arg, "--methods", ",".join(dict.fromkeys(methods))]
     if not any(r.get("kind") == "reference" for r in rows):
         cmd.append("--no-reference-rows")
+    fid_inf = [r["method"] for r in rows if r.get("fid_inf") is not None]
+    if fid_inf:
+        cmd += ["--fid-inf", ",".join(fid_inf)]
     return cmd + evaluation_options(result.get("protocol") or {})
 
 

@@ -1,4 +1,4 @@
-"""The seed's figures for any sampler: generated z-vectors over the z-point cloud.
+"""The seed's figures for any sampler on a run: generated z-vectors over the z-point cloud.
 
 All functions take the cloud Z (N, d), the generated vectors V (n, d) and a PCA frame
 (``mean`` (d,), ``components`` (k, d), rows are axes), so they work for every method:
@@ -9,6 +9,9 @@ All functions take the cloud Z (N, d), the generated vectors V (n, d) and a PCA 
 - :func:`plot_pca_pairs`: a grid of pairs among the first 20 PCA components;
 - :func:`plot_latent_pairs`: the same vectors in original latent coordinates, for the
   coordinate pairs with the strongest correlation, with the ellipses of those pairs.
+
+The PCA frame, the correlations, the ellipse outlines and the subsamples come from
+:mod:`aegen.latent`, the same as in the latent analysis.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from aegen.latent.checks import subsample_indices
+from aegen.latent.correlation import correlation_matrix, top_correlated_pairs
+from aegen.latent.geometry import ellipse_outline
+from aegen.latent.moments import cloud_moments
+from aegen.latent.pca import LatentPCA
 from aegen.latent.sigma import plane_ellipse_radius
 from aegen.plots import save_figure, use_agg
 
@@ -27,25 +35,10 @@ MAX_GENERATED_POINTS = 200
 _GENERATED_STYLE = dict(s=14, c="tab:orange", edgecolors="k", linewidths=0.3, zorder=3)
 
 
-def pca_frame(Z: np.ndarray, n_components: int = 20, max_points: int = 50_000,
-              random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """PCA frame of a cloud for the figures: mean (d,), components (k, d), k = min(n_components, d).
-
-    Fitted on at most ``max_points`` rows (a seeded subsample).
-    """
-    sample = _subsample(Z, max_points, random_state).astype(float)
-    mean = sample.mean(axis=0)
-    _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-    k = min(n_components, vt.shape[0])
-    return mean, vt[:k]
-
-
-def ellipse_outline(centre: np.ndarray, cov2: np.ndarray, radius: float, n: int = 200) -> np.ndarray:
-    """(n, 2) points of the ellipse {x : (x - c)^T cov2^-1 (x - c) = radius^2}."""
-    values, vectors = np.linalg.eigh(cov2)
-    angles = np.linspace(0.0, 2.0 * np.pi, n)
-    circle = np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    return centre + radius * (circle * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+def pca_frame(Z: np.ndarray, n_components: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """PCA frame of a cloud for the figures: mean (d,), components (k, d), k = min(n_components, d)."""
+    pca = LatentPCA().fit(Z)
+    return pca.mean_, pca.components_[:n_components]
 
 
 def plot_pca_plane(Z, V, mean, components, axes=(0, 1), sigma: float = SEED_SIGMA, method: str = "",
@@ -95,14 +88,10 @@ def plot_latent_pairs(Z, V, pairs=None, n_pairs: int = 6, sigma: float = SEED_SI
 
 def most_correlated_pairs(cloud: np.ndarray, n_pairs: int) -> list[tuple[int, int]]:
     """The ``n_pairs`` coordinate pairs (i < j) of largest |correlation| in cloud (N, d)."""
-    d = cloud.shape[1]
-    if d < 2:
+    if cloud.shape[1] < 2:
         raise ValueError("latent pairs need at least 2 dimensions")
-    std = cloud.std(axis=0)
-    corr = np.corrcoef(cloud, rowvar=False) if np.all(std > 0) else np.zeros((d, d))
-    i, j = np.triu_indices(d, k=1)
-    order = np.argsort(-np.abs(np.nan_to_num(corr[i, j])), kind="stable")[:n_pairs]
-    return [(int(i[o]), int(j[o])) for o in order]
+    corr = correlation_matrix(cloud_moments(cloud).cov)
+    return [(row["i"], row["j"]) for row in top_correlated_pairs(corr, n_pairs)]
 
 
 def save_sampler_figures(folder, Z, V, mean=None, components=None, method: str = "",
@@ -113,7 +102,7 @@ def save_sampler_figures(folder, Z, V, mean=None, components=None, method: str =
     """
     folder = Path(folder)
     if mean is None or components is None:
-        mean, components = pca_frame(Z, random_state=random_state)
+        mean, components = pca_frame(Z)
     paths = []
     if components.shape[0] >= 2:
         paths.append(save_figure(plot_pca_plane(Z, V, mean, components, method=method, random_state=random_state),
@@ -185,10 +174,7 @@ def _project(X, mean, components, limit, random_state):
 
 
 def _subsample(X: np.ndarray, limit: int, random_state: int) -> np.ndarray:
-    if X.shape[0] <= limit:
-        return np.asarray(X)
-    rows = np.sort(np.random.default_rng(random_state).choice(X.shape[0], size=limit, replace=False))
-    return np.asarray(X[rows])
+    return np.asarray(X[subsample_indices(X.shape[0], limit, np.random.default_rng(random_state))])
 
 
 def _counts(cloud, n_cloud, generated, n_gen) -> str:

@@ -1,0 +1,160 @@
+"""Sampling on a run folder: fit (cached) on the training z-points, sample, decode, write.
+
+The samplers of :mod:`aegen.samplers` are plain estimators on (N, d) arrays; this module
+puts them to work on a run. ``RUN/samplers/<method>-<hash>/`` caches fitted samplers; the
+hash covers the method, its fit parameters, the attribute condition and the size and
+modification time of the z-point file, so a re-encoded run is refitted.
+``RUN/samples/<name>/`` receives ``z.npy``, ``grid.png`` (the first 64 decoded faces),
+``params.json`` and the figures of :mod:`aegen.sample_figures`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aegen import AegenError, __version__
+from aegen.attributes.labels import parse_where, select_rows
+from aegen.io import save_npy, write_json
+from aegen.plots import save_image_grid
+from aegen.run import open_run
+from aegen.samplers.base import BaseSampler, load_sampler
+from aegen.samplers.registry import make_sampler
+
+GRID_FACES = 64
+# Parameters that change how fast a sampler runs, not what it learns.
+_NOT_IN_CACHE_KEY = {"n_jobs", "backend"}
+
+
+def condition_suffix(condition: dict[str, int]) -> str:
+    """Folder-name suffix for a condition: {"Smiling": 1, "Male": -1} -> "Smiling+Male-"."""
+    return "".join(f"{name}{'+' if value > 0 else '-'}" for name, value in condition.items())
+
+
+def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path) -> str:
+    """Short hash of everything a fitted sampler depends on."""
+    stat = zpoints_file.stat()
+    payload = {
+        "method": method,
+        "params": {k: v for k, v in params.items() if k not in _NOT_IN_CACHE_KEY},
+        "where": condition,
+        "zpoints": [stat.st_size, stat.st_mtime_ns],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _condition(run, where) -> dict[str, int]:
+    """``where`` parsed, its names checked against the run's attributes (when it has any)."""
+    condition = parse_where(where)
+    if condition:
+        names = list(run.zpoint_meta("train").get("attr_names") or [])
+        if names:
+            condition = parse_where(condition, names)
+    return condition
+
+
+def fitted_sampler(run, method: str, params: dict | None = None, where=None,
+                   progress: bool = True) -> tuple[BaseSampler, dict]:
+    """The sampler of ``method`` fitted on ``run``'s training z-points (those matching ``where``).
+
+    Loads it from the cache when present; returns (sampler, info) where info records the
+    cache folder, whether it was a cache hit, the condition and the number of fit points.
+    """
+    run = open_run(run)
+    condition = _condition(run, where)
+    sampler = make_sampler(method, **(params or {}))
+    Z = run.zpoints("train")
+    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy")
+    folder = run.path / "samplers" / f"{method}-{key}"
+    info = {"cache": str(folder.relative_to(run.path)), "where": condition or None}
+    if (folder / "params.json").exists():
+        try:
+            cached = load_sampler(folder)
+            if type(cached) is not type(sampler):
+                raise AegenError(f"it holds a {type(cached).__name__}")
+            for name, value in sampler.get_params().items():
+                if name in _NOT_IN_CACHE_KEY:
+                    setattr(cached, name, value)
+            info.update(cache_hit=True, fit_seconds=0.0, n_zpoints=cached.fit_info_.get("n_points"))
+            return cached, info
+        except AegenError as exc:
+            print(f"aegen sample: refitting: cached sampler unusable ({exc})", file=sys.stderr)
+    if condition:
+        Z = np.asarray(Z[select_rows(run.zpoint_meta("train"), condition)])
+    if progress:
+        print(f"fitting {method} on {Z.shape[0]:,} z-points (cached in {info['cache']})", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    sampler.fit(Z)
+    info.update(cache_hit=False, fit_seconds=round(time.perf_counter() - start, 3), n_zpoints=int(Z.shape[0]))
+    sampler.save(folder)
+    return sampler, info
+
+
+def sample_run(run, method: str, n: int, seed: int, params: dict | None = None, where=None,
+               figures: bool = True, out_name: str | None = None, batch_size: int = 256,
+               save_images: bool = False, progress: bool = True) -> Path:
+    """Fit (cached) ``method`` on ``run``'s training z-points, draw ``n`` z-vectors, write them.
+
+    Writes RUN/samples/NAME/ (NAME = ``out_name``, or the method plus a suffix for a
+    ``where`` condition): z.npy (n, d) float32, grid.png (first 64 faces, scale 2),
+    params.json, the figures unless ``figures=False``, and images.npy (all n decoded faces)
+    with ``save_images``. Returns the folder. Invalid parameters raise ValueError.
+    """
+    run = open_run(run)
+    if isinstance(n, (bool, np.bool_)) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    condition = _condition(run, where)
+    sampler, info = fitted_sampler(run, method, params, condition, progress=progress)
+    name = out_name or (f"{method}-{condition_suffix(condition)}" if condition else method)
+    if not name or os.sep in name or name in (".", ".."):
+        raise ValueError(f"invalid output name {name!r}")
+    out = run.subdir(f"samples/{name}")
+    timings = {"fit": info.pop("fit_seconds")}
+
+    start = time.perf_counter()
+    V = sampler.sample(int(n), random_state=seed)
+    timings["sample"] = round(time.perf_counter() - start, 3)
+    save_npy(out / "z.npy", V)
+
+    start = time.perf_counter()
+    faces = run.decode(V if save_images else V[:GRID_FACES], batch_size=batch_size, progress=progress)
+    timings["decode"] = round(time.perf_counter() - start, 3)
+    save_image_grid(out / "grid.png", faces[:GRID_FACES], ncols=8, scale=2)
+    files = ["z.npy", "grid.png"]
+    if save_images:
+        save_npy(out / "images.npy", faces)
+        files.append("images.npy")
+
+    if figures:
+        from aegen.sample_figures import save_sampler_figures
+
+        start = time.perf_counter()
+        cloud = run.zpoints("train")
+        if condition:
+            cloud = np.asarray(cloud[select_rows(run.zpoint_meta("train"), condition)])
+        # Samplers that work in a PCA frame of their own (ellipse-pca, ellipsoid) are drawn in it.
+        frame = (getattr(sampler, "mean_", None), getattr(sampler, "components_", None))
+        if frame[1] is None or np.ndim(frame[1]) != 2:
+            frame = (None, None)
+        paths = save_sampler_figures(out, cloud, V, *frame, method=method, random_state=seed)
+        files += [p.name for p in paths]
+        timings["figures"] = round(time.perf_counter() - start, 3)
+
+    write_json(out / "params.json", {
+        "method": method,
+        "params": sampler.get_params(),
+        "n": int(n),
+        "seed": seed,
+        "where": condition or None,
+        "fit": {**info, **sampler.fit_info_},
+        "timings_s": timings,
+        "files": files + ["params.json"],
+        "aegen_version": __version__,
+    })
+    return out
