@@ -174,8 +174,9 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise AegenError(f"corrupt or truncated archive {path}: {exc}") from None
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes (``algorithm``: any hashlib name), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)

