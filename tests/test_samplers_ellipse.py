@@ -1,6 +1,10 @@
-"""ellipse-pca: exact pair conditions, the same distribution as the literal process, the fit."""
+"""ellipse-pca: exact pair conditions, the same distribution as the literal process, the fit,
+the histogram bins (a bin per component by default, the seed's one bin as an option)."""
 
 from __future__ import annotations
+
+import json
+import warnings
 
 import numpy as np
 import pytest
@@ -8,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from aegen.latent.fwhm import FWHM_PER_STD
+from aegen.latent.fwhm import FWHM_PER_STD, SCOTT_FACTOR, histogram_fwhm
+from aegen.latent.pca import LatentPCA
+from aegen.latent.resolution import pca_fwhm_table
 from aegen.latent.sigma import mahalanobis_radius
-from aegen.samplers import EllipsePCASampler, ellipse_pca_literal, ellipse_process, unit_ellipse_process
+from aegen.samplers import EllipsePCASampler, ellipse_pca_literal, ellipse_process, load_sampler, unit_ellipse_process
 
 HAS_NUMBA = ellipse_process._numba_kernel() is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
@@ -201,7 +207,8 @@ def test_fit_selects_the_core_and_measures_half_widths(cloud):
 def test_coarse_bin_width_loses_resolution(cloud):
     """The seed's caveat: one fixed bin width cannot resolve narrow components."""
     fine = EllipsePCASampler(n_components=20, width="std").fit(cloud)
-    coarse = EllipsePCASampler(n_components=20, bin_width=float(fine.component_stds_[0])).fit(cloud)
+    with pytest.warns(UserWarning, match="narrower than one histogram bin"):
+        coarse = EllipsePCASampler(n_components=20, bin_width=float(fine.component_stds_[0])).fit(cloud)
     narrow = fine.component_stds_ < fine.component_stds_[0] / 4
     assert narrow.any()
     error = np.abs(coarse.half_widths_ / fine.half_widths_ - 1)
@@ -214,3 +221,95 @@ def test_single_component(backend):
     assert np.abs(u).max() <= 1 and stats.kstest(u[:, 0], stats.uniform(-1, 2).cdf).pvalue > 0.01
     v = ellipse_pca_literal(np.array([2.0]), 50, random_state=0)
     assert np.abs(v).max() <= 2
+
+
+# -- histogram bins: the default against the seed's ------------------------------------------------
+
+# Widths of the components in units of the seed's bin (Scott's rule on the widest component):
+# the widest is 10 bins when N = (10 * 3.49)^3, about 42,500 points.
+SEED_BINS = np.geomspace(10.0, 0.03, 12)
+N_BINS_CLOUD = int(round((SEED_BINS[0] * SCOTT_FACTOR) ** 3))
+
+
+@pytest.fixture(scope="module")
+def bins_cloud() -> tuple[np.ndarray, np.ndarray]:
+    """Independent normal components (N_BINS_CLOUD, 12) of 10 down to 0.03 seed bins; (Z, stds)."""
+    stds = SEED_BINS / SEED_BINS[0]
+    return np.random.default_rng(21).standard_normal((N_BINS_CLOUD, stds.size)) * stds, stds
+
+
+def quiet_fit(sampler, Z):
+    """Fit with warnings turned into errors: the default must not warn."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return sampler.fit(Z)
+
+
+def test_default_bins_measure_every_width_within_5_percent(bins_cloud):
+    Z, stds = bins_cloud
+    sampler = quiet_fit(EllipsePCASampler(n_components=12, fit_sigma=8.0), Z)
+    np.testing.assert_allclose(sampler.half_widths_, FWHM_PER_STD * stds, rtol=0.05)
+    # Every component is resolved alike: std / bin = N^(1/5) / 1.8 (about 7 bins per std here).
+    n_points = sampler.fit_info_["n_pca_points"]
+    np.testing.assert_allclose(sampler.std_in_bins_, n_points**0.2 / 1.8, rtol=1e-9)
+    assert sampler.fit_info_["bin_width"] is None and len(sampler.fit_info_["std_in_bins"]) == 12
+    # The analysis table uses the same rule through the same function.
+    table = pca_fwhm_table(Z, LatentPCA().fit(Z))
+    assert table["bin_rule"] == "per-component" and table["breakdown_from_component"] is None
+    np.testing.assert_allclose(table["histogram_fwhm"], FWHM_PER_STD * stds, rtol=0.05)
+
+
+def test_seed_bins_reproduce_the_resolution_problem(bins_cloud):
+    Z, stds = bins_cloud
+    with pytest.warns(UserWarning, match=r"ellipse-pca: \d+ of 12 kept PCA components are narrower than one"):
+        seed = EllipsePCASampler(n_components=12, fit_sigma=8.0, bin_width="seed", core_correction=False).fit(Z)
+    # The seed's literal choice: one bin, Scott's rule on the widest component, for all.
+    bin_width = SCOTT_FACTOR * seed.component_stds_[0] * seed.fit_info_["n_pca_points"] ** (-1 / 3)
+    assert seed.fit_info_["bin_width"] == pytest.approx(bin_width, rel=1e-12)
+    assert seed.fit_info_["n_pca_points"] == Z.shape[0]
+    projections = (Z - seed.mean_) @ seed.components_.T
+    literal = [histogram_fwhm(projections[:, k], bin_width) for k in range(12)]
+    np.testing.assert_allclose(seed.half_widths_, literal, rtol=1e-9)
+    np.testing.assert_allclose(seed.std_in_bins_, SEED_BINS, rtol=0.03)
+    ratio = seed.half_widths_ / (FWHM_PER_STD * stds)
+    assert np.all(np.abs(ratio[SEED_BINS > 3] - 1) < 0.1)  # wide components: fine
+    assert ratio[np.argmin(np.abs(SEED_BINS - 0.5))] > 1.3  # half a bin: far too wide
+    assert ratio[-1] > 10  # 0.03 bin: measured about one bin wide
+    assert seed.half_widths_[-1] == pytest.approx(bin_width, rel=0.5)
+    table = pca_fwhm_table(Z, LatentPCA().fit(Z))["seed"]
+    assert table["breakdown_from_component"] is not None
+    assert table["histogram_fwhm"][-1] > 10 * table["gaussian_fwhm"][-1]
+
+
+def test_std_widths_and_default_bins_do_not_warn(bins_cloud):
+    Z, _ = bins_cloud
+    quiet_fit(EllipsePCASampler(n_components=12, bin_width="seed", width="std"), Z[:5000])
+    quiet_fit(EllipsePCASampler(n_components=12), Z[:5000])
+
+
+def test_old_saved_sampler_with_auto_still_loads_and_samples_as_before(cloud, tmp_path):
+    """A folder as samplers were saved before per-component bins: bin_width "auto", no correction."""
+    old = EllipsePCASampler(n_components=16, bin_width="seed", core_correction=False).fit(cloud)
+    folder = old.save(tmp_path / "old")
+    meta = json.loads((folder / "params.json").read_text())
+    meta["params"]["bin_width"] = "auto"
+    del meta["params"]["core_correction"]
+    for key in ("std_in_bins", "core_correction", "core_variance_ratio", "core_fwhm_ratio", "core_dof"):
+        del meta["fit_info"][key]
+    (folder / "params.json").write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # loading does not warn
+        loaded = load_sampler(folder)
+    assert loaded.bin_width == "auto" and loaded.core_correction is False
+    np.testing.assert_allclose(loaded.std_in_bins_, old.std_in_bins_)
+    np.testing.assert_array_equal(loaded.sample(30, random_state=2), old.sample(30, random_state=2))
+    # Refitting with "auto" is the seed's rule, with a FutureWarning that says so.
+    with pytest.warns(FutureWarning, match="earlier name of 'seed'"):
+        refit = EllipsePCASampler(n_components=16, bin_width="auto", core_correction=False).fit(cloud)
+    np.testing.assert_array_equal(refit.half_widths_, old.half_widths_)
+
+
+@pytest.mark.parametrize("bad", ["scott", -1.0, 0.0, float("nan"), True, [0.1]])
+def test_bad_bin_width(bad):
+    with pytest.raises(ValueError, match="bin_width must be 'per-component', 'seed'"):
+        EllipsePCASampler(bin_width=bad)

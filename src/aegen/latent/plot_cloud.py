@@ -118,38 +118,57 @@ def plot_pca_variance(pca: LatentPCA, path: str | Path, fractions=(0.9, 0.99)) -
 
 
 def plot_fwhm(table: dict, path: str | Path) -> Path:
-    """Histogram FWHM against 2.3548 std per PCA component, and where the measurement breaks down."""
+    """Histogram FWHM against 2.3548 std per PCA component: the samplers' bins and the seed's.
+
+    ``table``: :func:`aegen.latent.resolution.pca_fwhm_table`. Left: the widths; right: the
+    relative error against the component's std in bins, where the seed's one bin breaks down.
+    """
     use_agg()
     import matplotlib.pyplot as plt
 
-    measured = np.asarray(table["histogram_fwhm"], dtype=float)
+    def label(columns: dict) -> str:
+        if columns["bin_rule"] == "per-component":
+            return "a bin per component (the samplers' default)"
+        if columns["bin_rule"] == "seed":
+            return f"the seed's one bin = {columns['bin_width']:.3g} (Scott's rule, widest component)"
+        return f"one bin = {columns['bin_width']:.3g} for all"
+
+    measurements = [(table, "#1f77b4", "o")]
+    if table.get("seed"):
+        measurements.append((table["seed"], "#d62728", "s"))
     expected = np.asarray(table["gaussian_fwhm"], dtype=float)
-    error = np.asarray(table["relative_error"], dtype=float)
-    in_bins = np.asarray(table["std_in_bins"], dtype=float)
-    k = np.arange(len(measured))
+    k = np.arange(len(expected))
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
     left.semilogy(k, expected, "-", lw=1.5, color="black", label="2.3548 x std (Gaussian FWHM)")
-    left.semilogy(k, measured, "o", ms=2.5, color="#d62728", label="FWHM measured on the histogram")
-    left.axhline(table["bin_width"], color="grey", ls="--", lw=1, label=f"bin width = {table['bin_width']:.3g}")
-    if table.get("breakdown_from_component") is not None:
-        left.axvline(table["breakdown_from_component"], color="#9467bd", ls=":", lw=1.2,
-                     label=f"breakdown from component {table['breakdown_from_component']}")
+    errors = []
+    for columns, color, marker in measurements:
+        measured = np.asarray(columns["histogram_fwhm"], dtype=float)
+        ratio = 1.0 + np.asarray(columns["relative_error"], dtype=float)
+        errors.append(ratio)
+        left.semilogy(k, measured, marker, ms=2.5, color=color, label=f"histogram FWHM, {label(columns)}")
+        if columns.get("bin_width") is not None:
+            left.axhline(columns["bin_width"], color=color, ls="--", lw=1, alpha=0.7)
+        if columns.get("breakdown_from_component") is not None:
+            left.axvline(columns["breakdown_from_component"], color=color, ls=":", lw=1.2,
+                         label=f"breakdown from component {columns['breakdown_from_component']}")
+        right.loglog(np.asarray(columns["std_in_bins"], dtype=float), ratio, marker, ms=3, color=color,
+                     label=label(columns))
     left.set_xlabel("PCA component (0 = largest variance)")
     left.set_ylabel("full width at half maximum")
-    left.set_title("Half-widths of the PCA components")
-    left.legend()
-    right.semilogx(in_bins, 100 * error, "o", ms=3, color="#d62728", label="histogram vs Gaussian FWHM")
-    limit = 100 * table["breakdown_relative_error"]
-    right.axhspan(-limit, limit, color="#2ca02c", alpha=0.15, label=f"within \u00b1{limit:g}%")
-    right.axhline(0, color="black", lw=0.8)
-    right.set_xlabel("component std / bin width (bins per std)")
-    right.set_ylabel("relative error of the measured FWHM (%)")
-    right.set_ylim(max(-100, np.nanmin(100 * error) - 10) if np.isfinite(error).any() else -100,
-                   min(500, np.nanmax(100 * error) + 10) if np.isfinite(error).any() else 100)
-    right.set_title("The measurement breaks down for narrow components")
-    right.legend(loc="upper right")
-    fig.suptitle(f"FWHM of each PCA component from a histogram of bin width {table['bin_width']:.3g} "
-                 f"(N = {table['n_points']:,} points)")
+    left.set_title("Half-widths of the PCA components (dashed: a common bin width)")
+    left.legend(fontsize=8, loc="upper right")
+    limit = table["breakdown_relative_error"]
+    right.axhspan(1 - limit, 1 + limit, color="#2ca02c", alpha=0.15, label=f"within \u00b1{100 * limit:g}%")
+    right.axhline(1, color="black", lw=0.8)
+    right.set_xlabel("component std / its bin width (bins per std)")
+    right.set_ylabel("measured FWHM / (2.3548 x std)")
+    every = np.concatenate(errors)
+    finite = every[np.isfinite(every) & (every > 0)]
+    if finite.size:
+        right.set_ylim(min(0.5, finite.min() / 1.2), max(2.0, finite.max() * 1.2))
+    right.set_title("One bin for all breaks down for narrow components")
+    right.legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"FWHM of each PCA component measured on histograms (N = {table['n_points']:,} points)")
     return save_figure(fig, path)
 
 

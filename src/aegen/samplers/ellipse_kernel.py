@@ -1,9 +1,11 @@
 """Compiled (numba) kernel of the seed's pairwise-ellipse process, one vector at a time.
 
 Importing this module needs numba; :mod:`aegen.samplers.ellipse_process` imports it only for
-the ``numba`` backend. Entry point: :func:`unit_process`. The kernel simulates the same jump
-chain as the numpy backend (see the proof there, points 1-4 and 6): squared magnitudes
-s_k = u_k^2 with unset stored as 2; the rule "s_i <- w1^2 if s_i > 1; then
+the ``numba`` backend. Entry points: :func:`unit_process` (the PCA frame, below) and
+:func:`original_process` (the process in the original coordinates of
+:mod:`aegen.samplers.ellipse_original`, at the end of this module, a plain simulation of its
+sweeps). The PCA kernel simulates the same jump chain as the numpy backend (see the proof
+there, points 1-4 and 6): squared magnitudes s_k = u_k^2 with unset stored as 2; the rule "s_i <- w1^2 if s_i > 1; then
 s_j <- (1 - s_i) w2^2 if s_i + s_j > 1"; the next visit that changes anything drawn uniformly
 among the active pairs, by proposing uniformly from a superset of them and applying the rule
 (a no-op on an inactive pair); finally an independent fair sign per component.
@@ -286,3 +288,103 @@ def unit_process(n: int, n_components: int, rng: np.random.Generator, n_jobs: in
         # The kernel releases the GIL: the threads really run at once.
         list(pool.map(lambda k: simulate_rows(seeds, out, bounds[k], bounds[k + 1]), range(len(bounds) - 1)))
     return out
+
+
+# -- the pairwise process in the original coordinates (aegen.samplers.ellipse_original) ----------
+
+@njit(cache=True)
+def _original_vector(y, unset, order, pair_i, pair_j, rho, root, max_sweeps, state):
+    """One vector of the original-coordinate process: y (d,) <- its normalised coordinates.
+
+    Sweeps visit every pair (pair_i[p], pair_j[p]) once in a fresh uniformly random order
+    (Fisher-Yates drawn on the fly) with a fair coin for the fixed component, until every
+    pair condition holds after a sweep. Returns the number of sweeps, or -1 when conditions
+    still fail after ``max_sweeps`` (the caller then starts the vector afresh).
+    """
+    n_pairs = pair_i.size
+    for k in range(y.size):
+        unset[k] = True
+    for p in range(n_pairs):
+        order[p] = p
+    for sweep in range(1, max_sweeps + 1):
+        for t in range(n_pairs):
+            bits = _next_u64(state)
+            s = t + _below_from(state, bits >> np.uint64(32), n_pairs - t)
+            p = order[s]
+            order[s] = order[t]
+            order[t] = p
+            if bits & np.uint64(1):
+                i, j = pair_j[p], pair_i[p]
+            else:
+                i, j = pair_i[p], pair_j[p]
+            if unset[i]:
+                y[i] = 2.0 * _uniform(state) - 1.0
+                unset[i] = False
+            centre = rho[p] * y[i]
+            half = root[p] * np.sqrt(max(0.0, 1.0 - y[i] * y[i]))
+            if unset[j] or abs(y[j] - centre) > half:
+                y[j] = centre + half * (2.0 * _uniform(state) - 1.0)
+                unset[j] = False
+        if _all_pairs_hold(y, pair_i, pair_j, rho, root):
+            return sweep
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _all_pairs_hold(y, pair_i, pair_j, rho, root):
+    for p in range(pair_i.size):
+        i, j = pair_i[p], pair_j[p]
+        if abs(y[j] - rho[p] * y[i]) > root[p] * np.sqrt(max(0.0, 1.0 - y[i] * y[i])) + 1e-12:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def original_rows(seeds, out, sweeps, pair_i, pair_j, rho, root, max_sweeps, max_restarts, start, stop):
+    """Fill out[start:stop] (n, d) from seeds[start:stop]; sweeps[row] <- sweeps used in all.
+
+    A vector that misses its conditions after ``max_sweeps`` sweeps starts afresh, at most
+    ``max_restarts`` times; sweeps[row] is -1 when it never met them.
+    """
+    d = out.shape[1]
+    unset = np.empty(d, np.bool_)
+    order = np.empty(pair_i.size, np.int64)
+    state = np.empty(4, np.uint64)
+    for row in range(start, stop):
+        _seed_state(state, seeds[row])
+        total = 0
+        sweeps[row] = -1
+        for _ in range(max_restarts + 1):
+            used = _original_vector(out[row], unset, order, pair_i, pair_j, rho, root, max_sweeps, state)
+            if used > 0:
+                sweeps[row] = total + used
+                break
+            total += max_sweeps
+
+
+def original_process(n: int, correlation: np.ndarray, rng: np.random.Generator, max_sweeps: int,
+                     max_restarts: int, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """y (n, d) of the original-coordinate process and the sweeps (n,) each vector took (-1: failed).
+
+    One 64-bit seed per vector is drawn from ``rng``: the result depends on ``rng``'s state
+    only, not on ``n_jobs``.
+    """
+    d = correlation.shape[0]
+    pair_i, pair_j = (index.astype(np.int64) for index in np.triu_indices(d, k=1))
+    rho = np.ascontiguousarray(correlation[pair_i, pair_j], dtype=np.float64)
+    root = np.sqrt(np.clip(1.0 - rho * rho, 0.0, None))
+    seeds = rng.integers(0, 2**64, size=n, dtype=np.uint64)
+    out = np.zeros((n, d))
+    sweeps = np.zeros(n, np.int64)
+    bounds = list(range(0, n, max(1, _ROWS_PER_TASK // 16))) + [n]
+    args = (pair_i, pair_j, rho, root, int(max_sweeps), int(max_restarts))
+    if n_jobs == 1 or len(bounds) <= 2:
+        original_rows(seeds, out, sweeps, *args, 0, n)
+    else:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            list(pool.map(lambda k: original_rows(seeds, out, sweeps, *args, bounds[k], bounds[k + 1]),
+                          range(len(bounds) - 1)))
+    if d == 1:  # no pair: the single component is uniform on [-1, 1]
+        out[:, 0] = rng.uniform(-1.0, 1.0, size=n)
+        sweeps[:] = 1
+    return out, sweeps

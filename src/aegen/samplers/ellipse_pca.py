@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from aegen.latent.fwhm import gaussian_fwhm, histogram_fwhm
-from aegen.latent.sigma import mahalanobis_radius
-from aegen.samplers.base import CHUNK_ROWS, BaseSampler, check_int, check_number, mean_and_covariance
+from aegen.latent.fwhm import LEGACY_BIN_RULES, check_bin_width
+from aegen.samplers.base import BaseSampler, check_int, check_number
+from aegen.samplers.core import WIDTHS, fit_core, measure_widths, pca_axes, project_rows
 from aegen.samplers.ellipse_process import BACKENDS, resolve_backend, unit_ellipse_process
-
-# Eigenvalues below this fraction of the largest count as zero when measuring Mahalanobis radii.
-_RANK_TOLERANCE = 1e-9
-# Fewest z-points (within fit_sigma) accepted for the PCA and the histograms.
-_MIN_CORE_POINTS = 10
 
 
 class EllipsePCASampler(BaseSampler):
     """The seed's method: random vectors obeying every pairwise ellipse condition in PCA space.
 
-    Fit: the z-points within ``fit_sigma`` of the centre (Mahalanobis ellipsoid of that sigma
-    level, see :mod:`aegen.latent.sigma`), at most ``max_fit_points`` of them (a seeded
-    subsample), define a PCA. For each of the first ``n_components`` axes the width a_k is the
-    full width at half maximum of the histogram of the projections, bin width ``bin_width``
-    ("auto": Scott's rule for the widest axis, one width for all axes as in the seed, which is
-    why narrow axes lose resolution); ``width="std"`` uses 2.3548 standard deviations instead.
-    a_k is the seed's "half-width" (Halbwertsbreite), used as the semi-axis of the ellipses.
+    Fit (:mod:`aegen.samplers.core`): the z-points within ``fit_sigma`` of the centre
+    (Mahalanobis ellipsoid of that sigma level, see :mod:`aegen.latent.sigma`), at most
+    ``max_fit_points`` of them (a seeded subsample), define a PCA. For each of the first
+    ``n_components`` axes the width a_k is the full width at half maximum of the histogram of
+    the projections (``width="fwhm"``) or 2.3548 standard deviations (``width="std"``). a_k is
+    the seed's "half-width" (Halbwertsbreite), used as the semi-axis of the ellipses.
+    ``bin_width`` chooses the histogram's bins (:func:`aegen.latent.fwhm.component_bin_widths`):
+    "per-component" (default) gives each axis its own bin, so that its FWHM stays within a
+    few percent of 2.3548 std at any width; "seed" is the seed's choice, one bin from the
+    widest axis (Scott's rule) for all, which measures axes narrower than about a bin about a
+    bin wide; "auto" is the earlier name of "seed" (samplers saved before per-component bins
+    carry it; fitting with it warns); a number is one bin for all. An axis narrower than one
+    bin gets a one-line warning. ``core_correction`` (default True, right for normal data)
+    undoes the shrinking of widths by the cut at ``fit_sigma`` (one step; see
+    :mod:`aegen.samplers.core`).
 
     Sample: every pair (i, j) of the axes once, in random order; a coin picks which is fixed;
     an unset fixed v_i is uniform in [-fact a_i, fact a_i]; v_j must satisfy
@@ -37,24 +42,28 @@ class EllipsePCASampler(BaseSampler):
     vectors.
 
     Fitted: ``mean_`` (d,), ``components_`` (n_components, d), ``half_widths_``
-    (n_components,), ``component_stds_`` (n_components,). For generated V,
-    ``((V - mean_) @ components_.T) / (fact * half_widths_)`` are the normalised coordinates u,
-    with u_i^2 + u_j^2 <= 1 for every pair.
+    (n_components,), ``component_stds_`` (n_components,), ``std_in_bins_`` (n_components,):
+    each axis's measured std over its histogram bin (its resolution; below 1 the FWHM is
+    about a bin wide). For generated V, ``((V - mean_) @ components_.T) / (fact * half_widths_)``
+    are the normalised coordinates u, with u_i^2 + u_j^2 <= 1 for every pair.
+
+    Samplers saved by earlier versions load unchanged: their saved widths are used as they are
+    (so they sample as before), and they report ``core_correction=False``, as they were
+    fitted. ``EllipsePCASampler(bin_width="seed", core_correction=False)`` refits the earlier
+    default exactly.
     """
 
     method = "ellipse-pca"
 
     def __init__(self, n_components: int = 100, fact: float = 0.7, fit_sigma: float = 3.0,
-                 max_fit_points: int = 100_000, bin_width: float | str = "auto", width: str = "fwhm",
-                 random_state: int = 0, n_jobs: int = 1, backend: str = "auto"):
+                 max_fit_points: int = 100_000, bin_width: float | str = "per-component", width: str = "fwhm",
+                 random_state: int = 0, n_jobs: int = 1, backend: str = "auto", core_correction: bool = True):
         self.n_components = check_int("n_components", n_components, low=1)
         self.fact = check_number("fact", fact, low=0.0, high=1.0, low_open=True)
         self.fit_sigma = check_number("fit_sigma", fit_sigma, low=0.0, high=8.0, low_open=True)
-        self.max_fit_points = check_int("max_fit_points", max_fit_points, low=_MIN_CORE_POINTS)
-        if bin_width != "auto":
-            bin_width = check_number("bin_width", bin_width, low=0.0, low_open=True)
-        self.bin_width = bin_width
-        if width not in ("fwhm", "std"):
+        self.max_fit_points = check_int("max_fit_points", max_fit_points, low=10)
+        self.bin_width = check_bin_width(bin_width)
+        if width not in WIDTHS:
             raise ValueError(f"width must be 'fwhm' or 'std', got {width!r}")
         self.width = width
         self.random_state = check_int("random_state", random_state, low=0)
@@ -62,49 +71,48 @@ class EllipsePCASampler(BaseSampler):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         self.backend = backend
+        if not isinstance(core_correction, (bool, np.bool_)):
+            raise ValueError(f"core_correction must be True or False, got {core_correction!r}")
+        self.core_correction = bool(core_correction)
 
     def _fit(self, Z):
-        n_points, d = Z.shape
+        d = Z.shape[1]
         if self.n_components > d:
             raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {self.n_components}")
+        if self.bin_width in LEGACY_BIN_RULES:
+            warnings.warn(f"ellipse-pca: bin_width={self.bin_width!r} is the earlier name of "
+                          f"{LEGACY_BIN_RULES[self.bin_width]!r} (the seed's one bin for all components); "
+                          f"say bin_width='seed' for it, or use the default 'per-component'", FutureWarning,
+                          stacklevel=3)
         rng = np.random.default_rng(self.random_state)
-        core_rows, radius = _rows_within_sigma(Z, self.fit_sigma)
-        if core_rows.size < max(_MIN_CORE_POINTS, self.n_components + 1):
-            raise ValueError(f"too few points to fit: {core_rows.size} z-points lie within fit_sigma="
-                             f"{self.fit_sigma:g}, need at least {max(_MIN_CORE_POINTS, self.n_components + 1)}")
-        fit_rows = core_rows
-        if core_rows.size > self.max_fit_points:
-            fit_rows = np.sort(rng.choice(core_rows, size=self.max_fit_points, replace=False))
+        core = fit_core(Z, self.fit_sigma, self.max_fit_points, self.n_components + 1, rng, self.core_correction)
+        axes, variances = pca_axes(core.covariance, self.n_components)
+        projections = project_rows(Z, core.rows, core.mean, axes)
+        widths = measure_widths(projections, self.bin_width, self.width, core, self.method)
 
-        mean, cov = mean_and_covariance(Z, fit_rows)
-        variances, axes = np.linalg.eigh(cov)
-        order = np.argsort(variances)[::-1][: self.n_components]
-        axes = axes[:, order].T
-        # Orientation convention: the largest loading of each axis is positive.
-        axes *= np.where(axes[np.arange(len(axes)), np.argmax(np.abs(axes), axis=1)] < 0, -1.0, 1.0)[:, None]
-        projections = np.concatenate([
-            (np.asarray(Z[fit_rows[start:start + CHUNK_ROWS]], dtype=float) - mean) @ axes.T
-            for start in range(0, fit_rows.size, CHUNK_ROWS)
-        ])
-        stds = projections.std(axis=0, ddof=1)
-        bin_width = self.bin_width
-        if bin_width == "auto":
-            bin_width = 3.49 * stds[0] * fit_rows.size ** (-1.0 / 3.0)  # Scott's rule, widest axis
-        if self.width == "std":
-            half_widths = np.asarray(gaussian_fwhm(stds), dtype=float)
-        else:
-            half_widths = np.array([histogram_fwhm(projections[:, k], bin_width) for k in range(self.n_components)])
-        if np.any(half_widths <= 0):
-            raise ValueError("a PCA axis has zero width on the fit points; use fewer n_components")
-
-        self.mean_, self.components_ = mean, axes
-        self.half_widths_, self.component_stds_ = half_widths, stds
+        self.mean_, self.components_ = core.mean, axes
+        self.half_widths_, self.component_stds_ = widths.half_widths, widths.stds
+        total_variance = np.trace(core.covariance)
         self.fit_info_.update(
-            n_within_fit_sigma=int(core_rows.size), n_pca_points=int(fit_rows.size),
-            fit_mahalanobis_radius=radius, bin_width=float(bin_width),
-            explained_variance_ratio=float(variances[order].sum() / max(variances.sum(), 1e-300)),
+            **core.info(), **widths.info(), core_correction=self.core_correction,
+            explained_variance_ratio=float(variances.sum() / max(total_variance, 1e-300)),
             random_state=self.random_state,
         )
+        self._after_load()
+
+    def _restore_params_from_fit(self):
+        # Saved before the core correction existed: fitted without it.
+        if "core_correction" not in self.fit_info_:
+            self.core_correction = False
+
+    def _after_load(self):
+        ratios = self.fit_info_.get("std_in_bins")
+        if ratios is not None and len(ratios) == self.n_components:
+            self.std_in_bins_ = np.asarray(ratios, dtype=float)
+        elif self.fit_info_.get("bin_width"):  # saved before per-component bins: one bin for all
+            self.std_in_bins_ = self.component_stds_ / float(self.fit_info_["bin_width"])
+        else:
+            self.std_in_bins_ = np.full(self.n_components, np.nan)
 
     def _sample(self, n, rng):
         backend = resolve_backend(self.backend)
@@ -131,21 +139,3 @@ class EllipsePCASampler(BaseSampler):
         k = self.n_components
         return {"mean_": (d,), "components_": (k, d), "half_widths_": (k,), "component_stds_": (k,)}
 
-
-def _rows_within_sigma(Z: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
-    """Indices of the rows of Z inside the Mahalanobis ellipsoid of level ``sigma``, and its radius.
-
-    Directions in which the cloud has no extent are left out (dof = rank of the covariance).
-    """
-    mean, cov = mean_and_covariance(Z)
-    variances, axes = np.linalg.eigh(cov)
-    keep = variances > _RANK_TOLERANCE * max(variances.max(), 1e-300)
-    if not keep.any():
-        raise ValueError("all z-points coincide: nothing to fit")
-    scaled_axes = axes[:, keep] / np.sqrt(variances[keep])
-    radius = mahalanobis_radius(sigma, int(keep.sum()))
-    inside = []
-    for start in range(0, Z.shape[0], CHUNK_ROWS):
-        whitened = (np.asarray(Z[start:start + CHUNK_ROWS], dtype=float) - mean) @ scaled_axes
-        inside.append(start + np.flatnonzero(np.einsum("ij,ij->i", whitened, whitened) <= radius**2))
-    return np.concatenate(inside), float(radius)
