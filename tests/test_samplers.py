@@ -17,7 +17,9 @@ from aegen.samplers import (
 
 D = 12
 # Small, quick-to-fit parameters for every method.
-QUICK = {"gmm": {"k": 2, "max_iter": 50}, "ellipse-pca": {"n_components": 6}}
+QUICK = {"gmm": {"k": 2, "max_iter": 50}, "ellipse-pca": {"n_components": 6}, "ellipsoid": {"n_components": 6},
+         "flow": {"transforms": 1, "hidden_features": 16, "hidden_layers": 1, "epochs": 1, "progress": False},
+         "flow-matching": {"width": 16, "blocks": 1, "epochs": 1, "steps": 2, "progress": False}}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,8 @@ def fitted(cloud):
 
 
 def test_registry_names_and_unknown_method():
-    assert set(SAMPLERS) == {"uniform", "diag-gaussian", "ellipse-pca", "gaussian", "truncated-gaussian", "gmm"}
+    assert set(SAMPLERS) == {"uniform", "diag-gaussian", "ellipse-pca", "ellipse-original", "ellipsoid", "gaussian",
+                             "truncated-gaussian", "gmm", "flow", "flow-matching"}
     with pytest.raises(ValueError, match="unknown sampling method 'vae'.*ellipse-pca"):
         make_sampler("vae")
     with pytest.raises(ValueError, match="unknown parameter.*fact"):
@@ -217,3 +220,22 @@ def test_fit_reads_memory_mapped_zpoints(cloud, tmp_path):
     np.testing.assert_allclose(a.covariance_, b.covariance_, rtol=1e-10)
     c = EllipsePCASampler(n_components=5, max_fit_points=500).fit(mapped)
     assert c.fit_info_["n_pca_points"] == 500 and c.components_.shape == (5, D)
+
+
+def test_sobol_base_noise_is_normal_and_steadier_than_random():
+    from aegen.samplers.base import standard_normal
+
+    d, n = 8, 1024
+    sobol_means = [standard_normal(np.random.default_rng(s), n, d, "sobol").mean(axis=0) for s in range(20)]
+    random_means = [standard_normal(np.random.default_rng(s), n, d, "random").mean(axis=0) for s in range(20)]
+    # Both are standard normal; the quasi-random sets' means scatter far less between seeds.
+    one = standard_normal(np.random.default_rng(0), n, d, "sobol")
+    assert abs(one.std() - 1.0) < 0.02 and np.all(np.isfinite(one))
+    assert np.std(sobol_means) < 0.3 * np.std(random_means)
+    cloud = np.random.default_rng(1).normal(size=(500, d)) @ np.diag(np.arange(1.0, d + 1)) + 3.0
+    sampler = make_sampler("gaussian", base_noise="sobol").fit(cloud)
+    V = sampler.sample(512, random_state=4)
+    assert np.array_equal(V, sampler.sample(512, random_state=4))
+    assert np.allclose(V.mean(axis=0), cloud.mean(axis=0), atol=0.15)
+    with pytest.raises(ValueError, match="base_noise"):
+        make_sampler("gaussian", base_noise="halton")

@@ -9,26 +9,28 @@ autoencoder::
     sampler.save("folder"); sampler = load_sampler("folder")
 
 ``SAMPLERS`` maps the command line's method names to the classes; :func:`make_sampler`
-builds one by name. :func:`sample_run` runs a method on an aegen run folder.
+builds one by name. Running a method on an aegen run folder
+(fit on its z-points, cache, decode, figures) is :func:`aegen.sample.sample_run`: this
+package stays in z-space.
 """
 
 from aegen.samplers.base import BaseSampler, load_sampler
+from aegen.samplers.ellipse_original import EllipseOriginalSampler
 from aegen.samplers.ellipse_pca import EllipsePCASampler
+from aegen.samplers.ellipsoid import EllipsoidSampler
 from aegen.samplers.ellipse_process import ellipse_pca_literal, unit_ellipse_process
+from aegen.samplers.flow import FlowSampler
+from aegen.samplers.flow_matching import FlowMatchingSampler
 from aegen.samplers.gaussian import GaussianSampler, TruncatedGaussianSampler
 from aegen.samplers.gmm import GMMSampler
 from aegen.samplers.registry import SAMPLERS, make_sampler
 from aegen.samplers.simple import DiagGaussianSampler, UniformSampler
 
 __all__ = [
-    "SAMPLERS", "BaseSampler", "DiagGaussianSampler", "EllipsePCASampler", "GMMSampler", "GaussianSampler",
+    "SAMPLERS", "BaseSampler", "DiagGaussianSampler", "EllipseOriginalSampler", "EllipsePCASampler",
+    "EllipsoidSampler", "FlowMatchingSampler", "FlowSampler",
+    "GMMSampler", "GaussianSampler",
     "TruncatedGaussianSampler", "UniformSampler", "ellipse_pca_literal", "load_sampler", "make_sampler",
-    "sample_run", "unit_ellipse_process",
+    "unit_ellipse_process",
 ]
 
-
-def sample_run(*args, **kwargs):
-    """Fit (cached) and sample a method on an aegen run; see :func:`aegen.samplers.pipeline.sample_run`."""
-    from aegen.samplers.pipeline import sample_run as _sample_run  # imports torch-side modules lazily
-
-    return _sample_run(*args, **kwargs)

@@ -43,6 +43,31 @@ def resolve_random_state(random_state) -> tuple[np.random.Generator, int | str]:
     return np.random.default_rng(int(random_state)), int(random_state)
 
 
+BASE_NOISE = ("random", "sobol")
+
+
+def standard_normal(rng: np.random.Generator, n: int, d: int, base_noise: str = "random") -> np.ndarray:
+    """(n, d) standard normal base noise: pseudo-random, or scrambled Sobol points through the normal quantile.
+
+    Quasi-random base noise covers the normal more evenly than independent draws, so sample
+    statistics such as FID vary less between seeds (Chong & Forsyth 2020). Sobol sets are
+    balanced at powers of two; other n still work.
+    """
+    if base_noise == "random":
+        return rng.standard_normal((n, d))
+    if base_noise != "sobol":
+        raise ValueError(f"base_noise must be one of {BASE_NOISE}, got {base_noise!r}")
+    import warnings
+
+    from scipy.stats import norm, qmc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "balance properties" at n not a power of two
+        uniform = qmc.Sobol(d, scramble=True, seed=rng).random(n)
+    tiny = np.finfo(float).eps
+    return norm.ppf(np.clip(uniform, tiny, 1.0 - tiny))
+
+
 def check_number(name: str, value, low: float = -np.inf, high: float = np.inf,
                  low_open: bool = False, high_open: bool = False) -> float:
     """``value`` as a float, or ValueError unless it is a real number within the bounds."""
@@ -191,6 +216,7 @@ class BaseSampler:
         shapes = self._state_shapes(self.n_features_in_)
         arrays = {name: np.asarray(getattr(self, name), dtype=np.float64) for name in shapes}
         save_npz(path / STATE_FILE, **arrays)
+        extra = self._save_extra(path)
         write_json(path / PARAMS_FILE, {
             "format": SAVE_FORMAT,
             "format_version": SAVE_FORMAT_VERSION,
@@ -201,6 +227,7 @@ class BaseSampler:
             "n_features_in": self.n_features_in_,
             "fit_info": self.fit_info_,
             "arrays": {name: list(shape) for name, shape in shapes.items()},
+            **({"extra": extra} if extra else {}),
         })
         return path
 
@@ -244,6 +271,7 @@ class BaseSampler:
             if not np.all(np.isfinite(array)):
                 raise AegenError(f"refusing {path}: {name} contains NaN or Inf")
             setattr(sampler, name, array)
+        sampler._load_extra(path, meta.get("extra") or {})
         sampler._after_load()
         return sampler
 
@@ -252,6 +280,17 @@ class BaseSampler:
 
     def _after_load(self) -> None:
         """Hook: rebuild derived, unsaved attributes (e.g. Cholesky factors) after loading."""
+
+    def _save_extra(self, path: Path) -> dict:
+        """Hook: write files beyond state.npz (e.g. network weights in safetensors) into ``path``.
+
+        Returns what params.json records about them under "extra" (nothing when empty); it is
+        written last, so a folder with params.json holds complete files.
+        """
+        return {}
+
+    def _load_extra(self, path: Path, extra: dict) -> None:
+        """Hook: read back what :meth:`_save_extra` wrote; AegenError when it is missing or wrong."""
 
 
 def load_sampler(path: str | os.PathLike) -> BaseSampler:

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import linalg, stats
 
 from aegen.latent.sigma import mahalanobis_radius
-from aegen.samplers.base import BaseSampler, check_number, mean_and_covariance
+from aegen.samplers.base import BASE_NOISE, BaseSampler, check_number, mean_and_covariance, standard_normal
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -38,8 +38,11 @@ class GaussianSampler(BaseSampler):
 
     method = "gaussian"
 
-    def __init__(self, reg_covar: float = 1e-6):
+    def __init__(self, reg_covar: float = 1e-6, base_noise: str = "random"):
         self.reg_covar = check_number("reg_covar", reg_covar, low=0.0)
+        if base_noise not in BASE_NOISE:
+            raise ValueError(f"base_noise must be one of {BASE_NOISE}, got {base_noise!r}")
+        self.base_noise = base_noise
 
     def _fit(self, Z):
         mean, cov = mean_and_covariance(Z)
@@ -54,7 +57,7 @@ class GaussianSampler(BaseSampler):
         return self.mean_ + whitened @ self.cholesky_.T
 
     def _sample(self, n, rng):
-        return self._whitened_to_z(rng.standard_normal((n, self.mean_.size)))
+        return self._whitened_to_z(standard_normal(rng, n, self.mean_.size, self.base_noise))
 
     def log_prob(self, Z):
         return gaussian_log_density(self._check_input(Z), self.mean_, self.cholesky_)[0]

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from aegen.samplers.base import BaseSampler
+from aegen.samplers.ellipse_original import EllipseOriginalSampler
 from aegen.samplers.ellipse_pca import EllipsePCASampler
+from aegen.samplers.ellipsoid import EllipsoidSampler
+from aegen.samplers.flow import FlowSampler
+from aegen.samplers.flow_matching import FlowMatchingSampler
 from aegen.samplers.gaussian import GaussianSampler, TruncatedGaussianSampler
 from aegen.samplers.gmm import GMMSampler
 from aegen.samplers.simple import DiagGaussianSampler, UniformSampler
 
 SAMPLERS: dict[str, type[BaseSampler]] = {
     klass.method: klass
-    for klass in (UniformSampler, DiagGaussianSampler, EllipsePCASampler, GaussianSampler,
-                  TruncatedGaussianSampler, GMMSampler)
+    for klass in (UniformSampler, DiagGaussianSampler, EllipsePCASampler, EllipseOriginalSampler,
+                  EllipsoidSampler, GaussianSampler,
+                  TruncatedGaussianSampler, GMMSampler, FlowSampler, FlowMatchingSampler)
 }
 
 

@@ -1,0 +1,133 @@
+"""A normalizing flow on the whitened z-points, with an exact log-density (zuko's layers)."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+import torch
+
+from aegen.samplers.base import check_int, check_number
+from aegen.samplers.learned import INFERENCE_ROWS, LearnedSampler
+
+TRANSFORMS = ("spline", "affine")
+
+
+class FlowSampler(LearnedSampler):
+    """Coupling normalizing flow (neural spline or affine/RealNVP) fitted by maximum likelihood.
+
+    The z-points are PCA-whitened (:mod:`aegen.samplers.learned`); ``transforms`` coupling
+    layers, each with its own seeded random half of the coordinates as the condition, map them
+    to a standard normal. A layer's condition network is an MLP of ``hidden_layers`` layers of
+    ``hidden_features`` units; ``transform="spline"`` uses monotonic rational-quadratic splines
+    of ``bins`` bins on [-``bound``, ``bound``] (identity outside), ``"affine"`` a scale and a
+    shift. Coupling keeps sampling at two network passes per layer, where a fully
+    autoregressive flow would need d = 256 passes. The layers come from ``zuko``
+    (``pip install aegen[prior]``).
+
+    ``temperature`` scales the base noise: samples come from the flow pushed from
+    N(0, temperature^2 I), and :meth:`log_prob` is the exact density of that distribution.
+
+    Defaults from held-out measurements on the CelebA run's 14,999 z-points (benchmarks/
+    bench_learned_prior.py, docs/RESULTS.md): 6 affine layers of 256 units for 10 epochs gave
+    held-out log-likelihood -2.307 nats/dim and a classifier two-sample accuracy of 0.54 against
+    held-out z-points, better than splines (-2.322, 0.57, 2.4x the fit time) and than the radial
+    Gaussianization (-2.303 but 0.63, and vectors nearer the training points); the held-out
+    likelihood peaks near epoch 8 and then falls as the flow overfits.
+
+    Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) and ``network_``.
+    """
+
+    method = "flow"
+
+    def __init__(self, transforms: int = 6, hidden_features: int = 256, hidden_layers: int = 2,
+                 transform: str = "affine", bins: int = 8, bound: float = 5.0, epochs: int = 40,
+                 batch_size: int = 256, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 ema_decay: float = 0.998, validation_fraction: float = 0.1, patience: int = 5,
+                 temperature: float = 1.0, gaussianize_radius: bool = False, device: str = "auto",
+                 random_state: int = 0, progress: bool = True):
+        self.transforms = transforms
+        self.hidden_features = hidden_features
+        self.hidden_layers = hidden_layers
+        self.transform = transform
+        self.bins = bins
+        self.bound = bound
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.ema_decay = ema_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.temperature = temperature
+        self.gaussianize_radius = gaussianize_radius
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check_params(self):
+        super()._check_params()
+        check_int("transforms", self.transforms, low=1, high=64)
+        check_int("hidden_features", self.hidden_features, low=1, high=16384)
+        check_int("hidden_layers", self.hidden_layers, low=1, high=16)
+        check_int("bins", self.bins, low=2, high=128)
+        check_number("bound", self.bound, low=0.0, high=100.0, low_open=True)
+        if self.transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {self.transform!r}")
+
+    def _build_network(self, d):
+        if d < 2:
+            raise ValueError("a coupling flow needs z-points of at least 2 dimensions")
+        zuko = _import_zuko()
+        if self.transform == "spline":
+            univariate = partial(zuko.transforms.MonotonicRQSTransform, bound=float(self.bound))
+            shapes = [(self.bins,), (self.bins,), (self.bins - 1,)]
+        else:
+            univariate, shapes = zuko.transforms.MonotonicAffineTransform, [(), ()]
+        layers = []
+        for _ in range(int(self.transforms)):
+            # A random half per layer (drawn from the seeded torch generator), saved with the weights.
+            mask = torch.randperm(d) < d // 2
+            layer = zuko.flows.GeneralCouplingTransform(
+                d, mask=mask, univariate=univariate, shapes=shapes,
+                hidden_features=[int(self.hidden_features)] * int(self.hidden_layers), activation=torch.nn.SiLU)
+            # Start every layer at the identity: zero last-layer weights give unit spline slopes / scales.
+            last = layer.hyper[-1]
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
+            layers.append(layer)
+        return zuko.lazy.LazyComposedTransform(*layers)
+
+    def _base_log_density(self, u: torch.Tensor) -> torch.Tensor:
+        t = float(self.temperature)
+        d = u.shape[-1]
+        return -0.5 * (u.double() ** 2).sum(-1) / t**2 - d * (math.log(t) + 0.5 * math.log(2 * math.pi))
+
+    def _loss(self, network, batch):
+        u, ladj = network().call_and_ladj(batch)
+        # Mean negative log-likelihood per dimension (at temperature 1) of the whitened batch.
+        return -(-0.5 * (u**2).sum(-1) + ladj).mean() / batch.shape[1] + 0.5 * math.log(2 * math.pi)
+
+    def _model_from_noise(self, noise):
+        return self.network_().inv(noise)
+
+    def log_prob(self, Z) -> np.ndarray:
+        """Exact log density (n,) at Z (n, d) of the distribution :meth:`sample` draws from."""
+        W, log_det = self._to_model(self._check_input(Z))
+        W = W.astype(np.float32)
+        out = np.empty(W.shape[0])
+        with torch.no_grad():
+            for start in range(0, W.shape[0], INFERENCE_ROWS):
+                block = torch.from_numpy(W[start:start + INFERENCE_ROWS]).to(self.device_)
+                u, ladj = self.network_().call_and_ladj(block)
+                out[start:start + block.shape[0]] = (self._base_log_density(u) + ladj.double()).cpu().numpy()
+        return out + log_det
+
+
+def _import_zuko():
+    try:
+        import zuko
+    except ImportError:
+        raise ValueError("the flow sampler needs the zuko package: pip install 'aegen[prior]'") from None
+    return zuko
