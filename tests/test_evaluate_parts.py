@@ -262,3 +262,15 @@ def test_markdown_table_states_n_features_and_gaps():
     assert "faces 99.0%" in inception and "[13.1, 17.7]" in inception
     pixels = markdown_table(rows, protocol_for({"id": "pixels-16x16", "name": "pixels 16x16 (not Inception)"}))
     assert "FID [pixels-16x16] [95%]" in pixels and "not comparable" in pixels
+
+
+def test_copying_test_counts_near_duplicates_once():
+    # 300 generated items that all share one nearest neighbour, a training item: one trial, not
+    # 300, so a generator collapsed to one blur is not called a copier.
+    blob = train_vs_heldout_test(np.full(300, 0.2), np.full(300, 0.3), 900, 100,
+                                 train_index=np.zeros(300, dtype=int), heldout_index=np.zeros(300, dtype=int))
+    assert blob["copy_trials"] == 1 and not blob["copy_flagged"]
+    # 300 copies of 300 different training items stay 300 trials and are flagged.
+    copies = train_vs_heldout_test(np.zeros(300), np.full(300, 0.3), 900, 100,
+                                   train_index=np.arange(300), heldout_index=np.zeros(300, dtype=int))
+    assert copies["copy_trials"] == 300 and copies["copy_flagged"]

@@ -248,9 +248,10 @@ class Evaluator:
         Z_all = np.concatenate(Z)
         row.update(self.ellipsoid_.summary(Z_all))
         if not heldout_itself:  # the held-out reference images are one of the copying test's two sets
-            row.update(stage("memorisation", lambda: train_vs_heldout_test(
-                self.copy_train_.distances(images[0])[0], self.copy_heldout_.distances(images[0])[0],
-                len(self.copy_train_index_), self.n)))
+            to_train, train_index = self.copy_train_.distances(images[0])
+            to_heldout, heldout_index = self.copy_heldout_.distances(images[0])
+            row.update(train_vs_heldout_test(to_train, to_heldout, len(self.copy_train_index_), self.n,
+                                             train_index, heldout_index))
             row.update(self.ellipsoid_.copy_test(Z[0]))
         row.update(self._provenance(against))
         row["seconds"] = timings

@@ -83,15 +83,19 @@ class LatentEllipsoid:
         return linalg.solve_triangular(self._cholesky, (Z - self.mean_).T, lower=True).T
 
     @staticmethod
-    def _nearest_distance(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """Distance (n,) from each query row to its nearest row of ``points`` (float32 blocks)."""
+    def _nearest(queries: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (n,) from each query row to its nearest row of ``points``, and that row (n,)."""
         q_norms = np.einsum("ij,ij->i", queries, queries)
         best = np.full(len(queries), np.inf, dtype=np.float64)
+        best_index = np.zeros(len(queries), dtype=np.int64)
         for start in range(0, len(points), NN_BLOCK_ROWS):
             block = points[start:start + NN_BLOCK_ROWS]
             squared = q_norms[:, None] + np.einsum("ij,ij->i", block, block)[None, :] - 2.0 * queries @ block.T
-            best = np.minimum(best, squared.min(axis=1))
-        return np.sqrt(np.clip(best, 0.0, None))
+            index = squared.argmin(axis=1)
+            value = squared[np.arange(len(queries)), index]
+            better = value < best
+            best[better], best_index[better] = value[better], index[better] + start
+        return np.sqrt(np.clip(best, 0.0, None)), best_index
 
     def copy_test(self, Z: np.ndarray) -> dict:
         """The copying guard for vectors Z (n, d): nearest training vs nearest held-out z-point.
@@ -102,9 +106,10 @@ class LatentEllipsoid:
         band, ``latent_copy_applicable`` is False and nothing is flagged.
         """
         queries = self.whiten(Z).astype(np.float32)
-        result = train_vs_heldout_test(self._nearest_distance(queries, self._train_white),
-                                       self._nearest_distance(queries, self._heldout_white),
-                                       len(self._train_white), len(self._heldout_white))
+        to_train, train_index = self._nearest(queries, self._train_white)
+        to_heldout, heldout_index = self._nearest(queries, self._heldout_white)
+        result = train_vs_heldout_test(to_train, to_heldout, len(self._train_white), len(self._heldout_white),
+                                       train_index, heldout_index)
         radii = np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64))
         applicable = bool(np.mean((radii >= self.band_[0]) & (radii <= self.band_[1])) >= 0.5)
         result["copy_flagged"] = result["copy_flagged"] and applicable

@@ -165,28 +165,43 @@ def mann_whitney_z(generated, heldout) -> float:
     return float((u - m * n / 2.0) / np.sqrt(m * n * (m + n + 1) / 12.0))
 
 
-def train_vs_heldout_test(to_train, to_heldout, n_train: int, n_heldout: int) -> dict:
+def train_vs_heldout_test(to_train, to_heldout, n_train: int, n_heldout: int,
+                          train_index=None, heldout_index=None) -> dict:
     """Copying test: is each generated item's nearest neighbour in train ∪ held-out a training item?
 
     to_train, to_heldout (m,): distances to the nearest of the ``n_train`` training and of the
     ``n_heldout`` held-out items. For a generator that never saw either set the two sets are
     exchangeable, so the nearest item is a training item with probability
-    p0 = n_train / (n_train + n_heldout), however the generated items look. Returns
-    copy_share_train_closer (ties count half), copy_share_expected (p0), copy_z =
-    (p0 - share) / sqrt(p0 (1 - p0) / m) (below 0 when items sit nearer the training set) and
-    copy_flagged (copy_z below :data:`COPYING_Z`).
+    p0 = n_train / (n_train + n_heldout), however the generated items look. The two sets must be
+    drawn at the same rate from their pools (a training subset of the size the held-out set's
+    rate gives), or people with more images on one side break the symmetry.
+
+    train_index, heldout_index (m,), optional: which item is the nearest on each side. Generated
+    items that share their nearest neighbour (near-duplicates, a collapse to one blur) are one
+    trial, not many: with the indices the share is taken over the distinct nearest neighbours.
+
+    Returns copy_share_train_closer (ties count half), copy_share_expected (p0), copy_trials,
+    copy_z = (p0 - share) / sqrt(p0 (1 - p0) / trials) (below 0 when items sit nearer the
+    training set), copy_excess = (share - p0) / (1 - p0) (0 for independence, 1 for copies) and
+    copy_flagged (copy_z below :data:`COPYING_Z` and copy_excess at least :data:`COPYING_EXCESS`).
     """
     to_train, to_heldout = np.asarray(to_train, dtype=float), np.asarray(to_heldout, dtype=float)
     if to_train.shape != to_heldout.shape or to_train.size < 1:
         raise ValueError(f"need paired distances of equal shape, got {to_train.shape} and {to_heldout.shape}")
     if n_train < 1 or n_heldout < 1:
         raise ValueError(f"need at least one training and one held-out item, got {n_train} and {n_heldout}")
-    share = float(np.mean(to_train < to_heldout) + 0.5 * np.mean(to_train == to_heldout))
+    outcome = (to_train < to_heldout) + 0.5 * (to_train == to_heldout)
+    if train_index is not None and heldout_index is not None:
+        # The winning neighbour's identity: training item i -> i, held-out item j -> n_train + j.
+        winner = np.where(to_train <= to_heldout, np.asarray(train_index), n_train + np.asarray(heldout_index))
+        _, first = np.unique(winner, return_index=True)
+        outcome = outcome[first]
+    share = float(np.mean(outcome))
     expected = n_train / (n_train + n_heldout)
-    z = float((expected - share) / np.sqrt(expected * (1.0 - expected) / to_train.size))
+    z = float((expected - share) / np.sqrt(expected * (1.0 - expected) / outcome.size))
     excess = float((share - expected) / (1.0 - expected))
-    return {"copy_share_train_closer": share, "copy_share_expected": expected, "copy_z": z, "copy_excess": excess,
-            "copy_flagged": bool(z < COPYING_Z and excess >= COPYING_EXCESS)}
+    return {"copy_share_train_closer": share, "copy_share_expected": expected, "copy_trials": int(outcome.size),
+            "copy_z": z, "copy_excess": excess, "copy_flagged": bool(z < COPYING_Z and excess >= COPYING_EXCESS)}
 
 
 def data_copying_test(generated, generated_cells, heldout, heldout_cells) -> dict:
