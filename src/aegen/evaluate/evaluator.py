@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aegen import AegenError
+from aegen.checkpoint import CHECKPOINT
 from aegen.evaluate import metrics
 from aegen.evaluate.cache import FeatureCache, subset_indices
 from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
@@ -287,8 +288,9 @@ class Evaluator:
         """Features of one sample set, cached so that an interrupted evaluation resumes."""
         if self.extractor_ is None:
             return compute()
-        checkpoint = next(iter(sorted(self.run_.path.glob("*.safetensors"))), None)
-        stamp = [] if checkpoint is None else [checkpoint.name, checkpoint.stat().st_size, checkpoint.stat().st_mtime_ns]
+        # Decoder weights and fitted z-points are in the key: a retrained run never reuses old features.
+        checkpoint = self.run_.path / CHECKPOINT
+        stamp = [CHECKPOINT, checkpoint.stat().st_size, checkpoint.stat().st_mtime_ns] if checkpoint.exists() else []
         zfile = self.run_.path / "zpoints" / "train.npy"
         key = {"kind": "generated", "method": name, "params": params, "n": self.n, "seed": int(seed),
                "image_size": int(self.run_.image_size), "extractor": self.extractor_.id, "checkpoint": stamp,
@@ -366,7 +368,7 @@ class Evaluator:
         return {
             "n": self.n, "seed": self.seed, "repeats": self.repeats, "bootstrap": self.bootstrap,
             "seeds": self.seeds_, "image_size": int(self.run_.image_size),
-            "z_dim": int(self.run_.z_dim), "split_sizes": self.split_sizes_, "split_rule": self._split_rule(),
+            "z_dim": int(self.run_.z_dim), "split_sizes": self.split_sizes_, "split_rule": getattr(self.run_, "split_rule", None),
             "reference": {"split": "heldout", "n": int(len(self.heldout_index_)), "seed": self.seeds_["heldout-reference"],
                           "chosen": "a seeded subset of the held-out split (identity-disjoint from training)",
                           "n_train_reference": int(len(self.train_index_)),
@@ -396,6 +398,3 @@ class Evaluator:
             "timings_s": dict(self.timings_),
             "versions": self.versions_,
         }
-
-    def _split_rule(self):
-        return getattr(self.run_, "split_rule", None)
