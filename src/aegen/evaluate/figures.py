@@ -13,7 +13,7 @@ SAMPLER_COLOUR = "tab:blue"
 REFERENCE_COLOUR = "tab:gray"
 
 
-def _interval_errors(rows: list[dict], key: str, scale: float) -> np.ndarray:
+def interval_errors(rows: list[dict], key: str, scale: float) -> np.ndarray:
     """(2, n) distances from each value down to its interval's low and up to its high (0 without one)."""
     errors = np.zeros((2, len(rows)))
     for i, r in enumerate(rows):
@@ -25,7 +25,7 @@ def _interval_errors(rows: list[dict], key: str, scale: float) -> np.ndarray:
 def _bars(ax, rows: list[dict], key: str, title: str, ylabel: str, scale: float = 1.0):
     names = [r["method"] for r in rows]
     values = [np.nan if r.get(key) is None else scale * r[key] for r in rows]
-    errors = _interval_errors(rows, key, scale)
+    errors = interval_errors(rows, key, scale)
     colours = [REFERENCE_COLOUR if r.get("kind") == "reference" else SAMPLER_COLOUR for r in rows]
     ax.bar(range(len(rows)), values, yerr=errors, color=colours, capsize=3)
     ax.set_xticks(range(len(rows)), names, rotation=30, ha="right")

@@ -1,4 +1,4 @@
-"""Plots of a sweep: FID, KID (with its spread), precision and recall against one parameter."""
+"""Plots of a sweep: FID and KID (with their 95% intervals), precision and recall against one parameter."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from aegen.evaluate.figures import interval_errors
 from aegen.evaluate.tables import feature_label
 from aegen.plots import save_figure, use_agg
 
-PANELS = (("fid", None, "FID", "lower is better"), ("kid", "kid_std", "KID × 10³ (± std over subsets)", "lower is better"),
-          ("precision", None, "precision (k = 3)", "higher is better"), ("recall", None, "recall (k = 3)", "higher is better"))
+PANELS = (("fid", "FID (95% interval)", "lower is better"), ("kid", "KID × 10³ (95% interval)", "lower is better"),
+          ("precision", "precision (k = 3)", "higher is better"), ("recall", "recall (k = 3)", "higher is better"))
 
 
 def _is_numeric(values: list) -> bool:
@@ -43,13 +44,13 @@ def sweep_figure(result: dict, param: str, path: str | Path) -> Path:
     label = feature_label(protocol)
     tag = "" if label == "Inception" else f" [{label}]"
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharex=True)
-    for ax, (key, err_key, title, hint) in zip(axes.ravel(), PANELS, strict=True):
+    for ax, (key, title, hint) in zip(axes.ravel(), PANELS, strict=True):
         scale = 1e3 if key == "kid" else 1.0
         for colour, (group, members) in zip(colours, groups.items(), strict=True):
             x = [positions[r["params"].get(param)] for r in members]
             y = [np.nan if r.get(key) is None else scale * r[key] for r in members]
-            err = None if err_key is None else [0.0 if r.get(err_key) is None else scale * r[err_key] for r in members]
-            ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=3, color=colour, label=group)
+            ax.errorbar(x, y, yerr=interval_errors(members, key, scale), marker="o", ms=4, capsize=3, color=colour,
+                        label=group)
         for b_index, baseline in enumerate(result.get("baselines", [])):
             if baseline.get(key) is not None:
                 ax.axhline(scale * baseline[key], ls="--", lw=1, color=f"C{(b_index + 3) % 10}",

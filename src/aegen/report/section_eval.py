@@ -147,7 +147,7 @@ def sweep_blocks(folder: Path) -> list:
     if messages:
         blocks.append(Items(messages))
     plots = [Figure(path, title=f"{method}: metrics against {path.stem}", caption=(
-        f"FID, KID with its spread, precision and recall at each value of {path.stem}; baselines as horizontal "
+        f"FID and KID with their 95% intervals, precision and recall at each value of {path.stem}; baselines as horizontal "
         f"lines. N = {num(protocol.get('n'))} generated images per point.")) for path in pngs(folder)]
     if plots:
         blocks.append(Gallery(plots, min_width=FIGURE_CARD))
