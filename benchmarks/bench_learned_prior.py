@@ -125,6 +125,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=5000, help="vectors generated per row")
     parser.add_argument("--params", default="{}", help='JSON {method or METHOD@LABEL: {parameter: value}}')
     parser.add_argument("--flip", action="store_true", help="also fit on the z-points of flipped training faces")
+    parser.add_argument("--flip-file", help="the flipped faces' z-points from an earlier run of --flip (.npy)")
+    parser.add_argument("--save-flip", help="write the flipped faces' z-points here (.npy)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write the rows here")
@@ -142,7 +144,12 @@ def main(argv=None) -> int:
         train, heldout = np.asarray(run.zpoints("train")), np.asarray(run.zpoints("heldout"))
     fit_points = train
     if args.flip:
-        fit_points = np.concatenate([train, flipped_zpoints(run)])
+        flipped = np.load(args.flip_file, allow_pickle=False) if args.flip_file else flipped_zpoints(run)
+        if flipped.shape != train.shape:
+            raise SystemExit(f"{args.flip_file} has shape {flipped.shape}, expected {train.shape}")
+        if args.save_flip:
+            np.save(args.save_flip, flipped)
+        fit_points = np.concatenate([train, flipped])
     print(f"{len(fit_points):,} fit points, {len(heldout):,} held-out, d = {train.shape[1]}", file=sys.stderr)
 
     frame = Frame(train, heldout)
@@ -176,7 +183,8 @@ def main(argv=None) -> int:
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for row in rows:
         cells = [row.get(c) for c in columns]
-        print("| " + " | ".join("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells) + " |")
+        text = ["" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
+        print("| " + " | ".join(text) + " |")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "rows": rows}, fh, indent=2)
