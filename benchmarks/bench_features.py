@@ -2,6 +2,7 @@
 
     python benchmarks/bench_features.py [--n 500] [--batch-size 32] [--threads T] [--out bench.json]
                                         [--data celeba:PATH] [--variants torch-fp32,openvino-bf16,...]
+                                        [--features-out features.npz]
 
 Images: the first 2N CelebA images, cropped and resized to 64 px by aegen's own loader
 (:func:`aegen.data.load_dataset`, so its preprocessing cache is used): set A = images 1..N,
@@ -33,7 +34,7 @@ from aegen.data import load_dataset
 from aegen.evaluate.feature_backends import feature_difference
 from aegen.evaluate.features import FeaturesUnavailable, InceptionFeatures
 from aegen.evaluate.metrics import fid_from_features
-from aegen.io import write_json
+from aegen.io import save_npz, write_json
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba" / "img_align_celeba.zip"
 VARIANTS = ("torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16", "onnxruntime-fp32")
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=f"celeba:{DEFAULT_DATA}", help="aegen data spec of the real images")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {VARIANTS}")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--features-out", default=None, help="save every variant's (3N, 2048) features as .npz here")
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if args.n < 2 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
@@ -157,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:17} unavailable: {reason}")
     if args.out:
         write_json(args.out, report)
+    if args.features_out:
+        save_npz(args.features_out, **{name.replace("-", "_"): res["features"] for name, res in results.items()})
     return 0
 
 
