@@ -23,13 +23,19 @@ from aegen import AegenError, __version__
 from aegen.attributes.labels import parse_where, select_rows
 from aegen.io import save_npy, write_json
 from aegen.plots import save_image_grid
-from aegen.run import open_run
+from aegen.run import MIRRORED, open_run
 from aegen.samplers.base import BaseSampler, load_sampler
+from aegen.samplers.learned import LearnedSampler
 from aegen.samplers.registry import make_sampler
 
 GRID_FACES = 64
 # Parameters that change how fast a sampler runs, not what it learns.
 _NOT_IN_CACHE_KEY = {"n_jobs", "backend"}
+# The run-level parameter that picks the z-points a sampler is fitted on; every other
+# parameter goes to the sampler. "train+mirrored" adds the training faces flipped left to
+# right (aegen encode --mirrored): twice the points, all of them faces.
+FIT_ON = "fit_on"
+FIT_ON_CHOICES = ("train", "train+mirrored")
 
 
 def condition_suffix(condition: dict[str, int]) -> str:
@@ -37,8 +43,9 @@ def condition_suffix(condition: dict[str, int]) -> str:
     return "".join(f"{name}{'+' if value > 0 else '-'}" for name, value in condition.items())
 
 
-def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path) -> str:
-    """Short hash of everything a fitted sampler depends on."""
+def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path,
+              mirrored_file: Path | None = None) -> str:
+    """Short hash of everything a fitted sampler depends on (``mirrored_file`` when fitted on it too)."""
     stat = zpoints_file.stat()
     payload = {
         "method": method,
@@ -46,6 +53,9 @@ def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path) ->
         "where": condition,
         "zpoints": [stat.st_size, stat.st_mtime_ns],
     }
+    if mirrored_file is not None:  # absent otherwise, so the keys of existing caches do not change
+        mirrored = mirrored_file.stat()
+        payload["mirrored"] = [mirrored.st_size, mirrored.st_mtime_ns]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -63,16 +73,25 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
                    progress: bool = True) -> tuple[BaseSampler, dict]:
     """The sampler of ``method`` fitted on ``run``'s training z-points (those matching ``where``).
 
-    Loads it from the cache when present; returns (sampler, info) where info records the
-    cache folder, whether it was a cache hit, the condition and the number of fit points.
+    ``params`` go to the sampler, except ``fit_on`` (:data:`FIT_ON_CHOICES`): "train" (the
+    default) or "train+mirrored", which fits on the training z-points and those of the same
+    faces flipped left to right (``aegen encode --mirrored``). Loads the sampler from the cache
+    when present; returns (sampler, info) where info records the cache folder, whether it was
+    a cache hit, the condition, ``fit_on`` and the number of fit points.
     """
     run = open_run(run)
     condition = _condition(run, where)
-    sampler = make_sampler(method, **(params or {}))
+    params = dict(params or {})
+    fit_on = params.pop(FIT_ON, "train")
+    if fit_on not in FIT_ON_CHOICES:
+        raise ValueError(f"{FIT_ON} must be one of {', '.join(FIT_ON_CHOICES)}, got {fit_on!r}")
+    sampler = make_sampler(method, **params)
     Z = run.zpoints("train")
-    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy")
+    mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None
+    mirrored_file = run.path / "zpoints" / f"{MIRRORED}.npy" if mirrored is not None else None
+    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy", mirrored_file)
     folder = run.path / "samplers" / f"{method}-{key}"
-    info = {"cache": str(folder.relative_to(run.path)), "where": condition or None}
+    info = {"cache": str(folder.relative_to(run.path)), "where": condition or None, FIT_ON: fit_on}
     if (folder / "params.json").exists():
         try:
             cached = load_sampler(folder)
@@ -86,11 +105,18 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
         except AegenError as exc:
             print(f"aegen sample: refitting: cached sampler unusable ({exc})", file=sys.stderr)
     if condition:
-        Z = np.asarray(Z[select_rows(run.zpoint_meta("train"), condition)])
+        rows = select_rows(run.zpoint_meta("train"), condition)
+        Z = np.asarray(Z[rows])
+        mirrored = None if mirrored is None else np.asarray(mirrored[rows])
+    fit_kwargs = {}
+    if mirrored is not None:
+        Z = np.concatenate([np.asarray(Z), np.asarray(mirrored)])
+        if isinstance(sampler, LearnedSampler):  # a face and its mirror image: same side of the validation split
+            fit_kwargs["groups"] = np.tile(np.arange(len(Z) // 2), 2)
     if progress:
         print(f"fitting {method} on {Z.shape[0]:,} z-points (cached in {info['cache']})", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    sampler.fit(Z)
+    sampler.fit(Z, **fit_kwargs)
     info.update(cache_hit=False, fit_seconds=round(time.perf_counter() - start, 3), n_zpoints=int(Z.shape[0]))
     sampler.save(folder)
     return sampler, info

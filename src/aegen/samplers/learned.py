@@ -99,7 +99,11 @@ class LearnedSampler(BaseSampler):
     Simoncelli 2009): each point keeps its direction and its radius is mapped so that the radii
     follow those of a standard normal (:func:`radius_knots`). The z-point clouds of autoencoders
     are elliptic but far from normal in radius (heavy-tailed and hollow at the centre), and this
-    fixed, exact bijection removes most of that before the network sees the points.
+    fixed, exact bijection removes most of that before the network sees the points. It is off by
+    default: on the CelebA run it alone lifts the Gaussian's held-out log-likelihood from -2.369
+    to -2.326 nats/dim, but under a flow it gained little (-2.303 against -2.307) and made the
+    samples worse (two-sample accuracy 0.63 against 0.54): the inverse map stretches log radii
+    about fivefold, so small radial errors of the network become large ones in z-space.
 
     Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) (the whitening),
     ``radius_knots_`` (K,) and ``radius_targets_`` (K,) (the radial map, with
@@ -126,10 +130,24 @@ class LearnedSampler(BaseSampler):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
-    def fit(self, Z) -> "LearnedSampler":
-        """Learn the whitening and train the network on z-points Z (N, d); returns self."""
+    def fit(self, Z, groups=None) -> "LearnedSampler":
+        """Learn the whitening and train the network on z-points Z (N, d); returns self.
+
+        groups: optional (N,) integer labels; rows with the same label stay on the same side of
+        the validation split, as a face and its mirror image must, or early stopping would
+        score the network on near-copies of its training points.
+        """
         self._check_params()
-        return super().fit(Z)
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (np.shape(Z)[0],) or not np.issubdtype(groups.dtype, np.integer):
+                raise ValueError(f"groups must be {np.shape(Z)[0]} integer labels, one per z-point, "
+                                 f"got {groups.dtype} of shape {groups.shape}")
+        self._groups = groups
+        try:
+            return super().fit(Z)
+        finally:
+            del self._groups
 
     def _restore_params_from_fit(self):
         self._check_params()
@@ -146,15 +164,27 @@ class LearnedSampler(BaseSampler):
             if n_validation and points.shape[0] - n_validation < 2:
                 raise ValueError(f"too few points to fit: {points.shape[0]} z-points leave "
                                  f"{points.shape[0] - n_validation} for training after validation_fraction")
-            order = torch.randperm(points.shape[0])
-            validation, train = points[order[:n_validation]], points[order[n_validation:]]
+            validation, train = self._validation_split(points, n_validation, self._groups)
             network = self._build_network(points.shape[1]).to(device)
             network, record = self._train(network, train.to(device), validation.to(device))
         self.network_ = network.eval()
         self.device_ = device
-        self.fit_info_.update(device=str(device), n_train=int(train.shape[0]), n_validation=n_validation,
+        self.fit_info_.update(device=str(device), n_train=int(train.shape[0]), n_validation=int(validation.shape[0]),
                               n_parameters=int(sum(p.numel() for p in network.parameters())),
                               random_state=int(self.random_state), **record)
+
+    @staticmethod
+    def _validation_split(points: torch.Tensor, n_validation: int, groups) -> tuple[torch.Tensor, torch.Tensor]:
+        """(validation, train) rows of ``points``: ``n_validation`` random rows, or whole groups
+        drawn at random until about that many rows (torch's seeded generator)."""
+        if groups is None:
+            order = torch.randperm(points.shape[0])
+            return points[order[:n_validation]], points[order[n_validation:]]
+        labels, inverse = np.unique(groups, return_inverse=True)
+        n_groups = int(round(n_validation / points.shape[0] * len(labels)))
+        chosen = torch.randperm(len(labels))[:n_groups].numpy()
+        in_validation = torch.from_numpy(np.isin(inverse, chosen))
+        return points[in_validation], points[~in_validation]
 
     def _train(self, network: torch.nn.Module, data: torch.Tensor, validation: torch.Tensor):
         """AdamW with a short warm-up and a cosine decay, an EMA of the weights, early stopping.
