@@ -272,3 +272,28 @@ def test_fit_with_groups_records_the_split_and_checks_the_labels(cloud):
         _make("flow-matching").fit(cloud, groups=np.zeros(10, dtype=int))
     with pytest.raises(ValueError, match="groups must be"):
         _make("flow-matching").fit(cloud, groups=np.zeros(len(cloud)))
+
+
+@pytest.mark.parametrize("kind", ["flow", "flow-matching"])
+def test_n_components_models_the_leading_axes_and_leaves_the_rest_gaussian(kind, cloud, tmp_path):
+    """Beyond the network's k axes the whitened coordinates are N(0, t^2): in samples and in log_prob."""
+    sampler = _make(kind, n_components=3, temperature=0.8).fit(cloud)
+    assert sampler.fit_info_["n_parameters"] < _make(kind).fit(cloud).fit_info_["n_parameters"]
+    V = sampler.sample(4000, random_state=0)
+    tail = sampler._whiten(V)[:, 3:]
+    np.testing.assert_allclose(tail.std(axis=0), 0.8, rtol=0.06)
+    assert abs(np.corrcoef(tail[:, 0], sampler._whiten(V)[:, 0])[0, 1]) < 0.06
+    loaded = load_sampler(sampler.save(tmp_path / kind))
+    np.testing.assert_array_equal(loaded.sample(20, random_state=1), sampler.sample(20, random_state=1))
+    if kind == "flow":
+        W = sampler._whiten(cloud[:5])
+        moved = W.copy()
+        moved[:, 4] += 1.0  # a step along a Gaussian axis changes log p by the normal's log-ratio
+        Z_moved = sampler._from_model(moved)
+        expected = -0.5 * (moved[:, 4] ** 2 - W[:, 4] ** 2) / 0.8**2
+        np.testing.assert_allclose(sampler.log_prob(Z_moved) - sampler.log_prob(cloud[:5]), expected, atol=1e-4)
+        np.testing.assert_allclose(loaded.log_prob(cloud[:5]), sampler.log_prob(cloud[:5]))
+    with pytest.raises(ValueError, match="n_components"):
+        _make(kind, n_components=7).fit(cloud)
+    with pytest.raises(ValueError, match="n_components"):
+        _make(kind, n_components=1).fit(cloud)

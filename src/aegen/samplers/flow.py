@@ -52,8 +52,8 @@ class FlowSampler(LearnedSampler):
                  transform: str = "affine", bins: int = 8, bound: float = 5.0, epochs: int = 40,
                  batch_size: int = 256, learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  ema_decay: float = 0.998, validation_fraction: float = 0.1, patience: int = 5,
-                 temperature: float = 1.0, gaussianize_radius: bool = False, device: str = "auto",
-                 random_state: int = 0, progress: bool = True):
+                 temperature: float = 1.0, gaussianize_radius: bool = False, n_components: int | None = None,
+                 device: str = "auto", random_state: int = 0, progress: bool = True):
         self.transforms = transforms
         self.hidden_features = hidden_features
         self.hidden_layers = hidden_layers
@@ -69,6 +69,7 @@ class FlowSampler(LearnedSampler):
         self.patience = patience
         self.temperature = temperature
         self.gaussianize_radius = gaussianize_radius
+        self.n_components = n_components
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -122,13 +123,15 @@ class FlowSampler(LearnedSampler):
     def log_prob(self, Z) -> np.ndarray:
         """Exact log density (n,) at Z (n, d) of the distribution :meth:`sample` draws from."""
         W, log_det = self._to_model(self._check_input(Z))
-        W = W.astype(np.float32)
-        out = np.empty(W.shape[0])
+        k = self._network_dim(W.shape[1])
+        # The coordinates beyond the network's k are independent N(0, temperature^2).
+        out = self._base_log_density(torch.from_numpy(W[:, k:])).numpy()
+        W = W[:, :k].astype(np.float32)
         with torch.no_grad():
             for start in range(0, W.shape[0], INFERENCE_ROWS):
                 block = torch.from_numpy(W[start:start + INFERENCE_ROWS]).to(self.device_)
                 u, ladj = self.network_().call_and_ladj(block)
-                out[start:start + block.shape[0]] = (self._base_log_density(u) + ladj.double()).cpu().numpy()
+                out[start:start + block.shape[0]] += (self._base_log_density(u) + ladj.double()).cpu().numpy()
         return out + log_det
 
 

@@ -105,6 +105,11 @@ class LearnedSampler(BaseSampler):
     samples worse (two-sample accuracy 0.63 against 0.54): the inverse map stretches log radii
     about fivefold, so small radial errors of the network become large ones in z-space.
 
+    ``n_components`` (None: all d) limits the network to the leading principal components of the
+    whitened points; the other d - k whitened coordinates are modelled as independent standard
+    normal (scaled by the temperature like the rest), as the Gaussian sampler models them. The
+    network's capacity then goes to the directions that change a face most.
+
     Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) (the whitening),
     ``radius_knots_`` (K,) and ``radius_targets_`` (K,) (the radial map, with
     ``gaussianize_radius``) and ``network_`` (a torch module in eval mode holding the
@@ -125,6 +130,8 @@ class LearnedSampler(BaseSampler):
         check_int("random_state", self.random_state, low=0)
         check_number("validation_fraction", self.validation_fraction, low=0.0, high=0.5)
         check_int("patience", self.patience, low=1)
+        if self.n_components is not None:
+            check_int("n_components", self.n_components, low=2)
         resolve_device(self.device)
         for name in ("gaussianize_radius", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
@@ -157,7 +164,9 @@ class LearnedSampler(BaseSampler):
         self.mean_, self.components_, self.scales_ = pca_whitening(Z)
         if self.gaussianize_radius:
             self.radius_knots_, self.radius_targets_ = radius_knots(self._whiten(Z))
-        points = torch.from_numpy(self._to_model(Z)[0].astype(np.float32))
+        if self.n_components is not None and self.n_components > Z.shape[1]:
+            raise ValueError(f"n_components={self.n_components} exceeds the z-points' dimension {Z.shape[1]}")
+        points = torch.from_numpy(self._to_model(Z)[0][:, :self._network_dim(Z.shape[1])].astype(np.float32))
         device = resolve_device(self.device)
         with seeded_torch(self.random_state, device):
             n_validation = int(round(float(self.validation_fraction) * points.shape[0]))
@@ -256,6 +265,10 @@ class LearnedSampler(BaseSampler):
                 total += float(self._loss(network, block)) * block.shape[0]
         return total / validation.shape[0]
 
+    def _network_dim(self, d: int) -> int:
+        """How many leading whitened coordinates the network models (the rest are standard normal)."""
+        return d if self.n_components is None else int(self.n_components)
+
     # -- from z-space to the network's coordinates and back ---------------------------
     def _whiten(self, Z: np.ndarray) -> np.ndarray:
         return ((np.asarray(Z, dtype=float) - self.mean_) @ self.components_.T) / self.scales_
@@ -283,11 +296,12 @@ class LearnedSampler(BaseSampler):
     # -- sampling --------------------------------------------------------------------
     def _sample(self, n, rng):
         noise = rng.standard_normal((n, self.mean_.size)) * float(self.temperature)
-        out = np.empty((n, self.mean_.size))
+        k = self._network_dim(self.mean_.size)
+        out = noise.copy()  # the coordinates beyond the network's k stay Gaussian
         with torch.no_grad():
             for start in range(0, n, INFERENCE_ROWS):
-                block = torch.from_numpy(noise[start:start + INFERENCE_ROWS].astype(np.float32)).to(self.device_)
-                out[start:start + block.shape[0]] = self._model_from_noise(block).double().cpu().numpy()
+                block = torch.from_numpy(noise[start:start + INFERENCE_ROWS, :k].astype(np.float32)).to(self.device_)
+                out[start:start + block.shape[0], :k] = self._model_from_noise(block).double().cpu().numpy()
         return self._from_model(out)
 
     def _state_shapes(self, d):
@@ -332,7 +346,7 @@ class LearnedSampler(BaseSampler):
             raise AegenError(f"refusing {file}: not a readable safetensors file ({exc})") from None
         device = resolve_device(self.device)
         with seeded_torch(self.random_state, device):
-            network = self._build_network(self.n_features_in_)
+            network = self._build_network(self._network_dim(self.n_features_in_))
         expected = network.state_dict()
         for key, value in expected.items():
             got = tensors.get(key)
