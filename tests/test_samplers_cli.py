@@ -158,3 +158,19 @@ def test_mirrored_zpoints_extend_the_fit_and_a_plain_encode_removes_them(tiny_ru
 
     assert main(["encode", str(tiny_run)]) == 0  # a new encoding: the mirrored file would be stale
     assert not (tiny_run / "zpoints" / "train_mirrored.npy").exists()
+
+
+def test_one_fit_serves_every_temperature_of_a_learned_prior(tiny_run):
+    """temperature is read only when sampling: the cached fit is reused, a bad value still refused."""
+    from aegen.sample import fitted_sampler
+
+    pytest.importorskip("zuko")
+    tiny = {"transforms": 1, "hidden_features": 8, "epochs": 1, "progress": False}
+    first, info = fitted_sampler(tiny_run, "flow", tiny, progress=False)
+    warm, info_warm = fitted_sampler(tiny_run, "flow", {**tiny, "temperature": 0.7}, progress=False)
+    assert info_warm["cache_hit"] and info_warm["cache"] == info["cache"] and warm.temperature == 0.7
+    assert warm.sample(500, random_state=0).std() < first.sample(500, random_state=0).std()
+    with pytest.raises(ValueError, match="temperature"):
+        fitted_sampler(tiny_run, "flow", {**tiny, "temperature": -1.0}, progress=False)
+    _, other = fitted_sampler(tiny_run, "flow", {**tiny, "epochs": 2}, progress=False)
+    assert other["cache"] != info["cache"]

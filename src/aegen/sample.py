@@ -31,6 +31,13 @@ from aegen.samplers.registry import make_sampler
 GRID_FACES = 64
 # Parameters that change how fast a sampler runs, not what it learns.
 _NOT_IN_CACHE_KEY = {"n_jobs", "backend"}
+
+
+def _unfitted_params(sampler: BaseSampler) -> set[str]:
+    """Parameters the fit does not depend on: speed knobs, and those a sampler reads only when
+    sampling (its ``sample_params``, e.g. a learned prior's temperature), so one fit serves all."""
+    return _NOT_IN_CACHE_KEY | set(getattr(type(sampler), "sample_params", ()))
+
 # The run-level parameter that picks the z-points a sampler is fitted on; every other
 # parameter goes to the sampler. "train+mirrored" adds the training faces flipped left to
 # right (aegen encode --mirrored): twice the points, all of them faces.
@@ -44,12 +51,13 @@ def condition_suffix(condition: dict[str, int]) -> str:
 
 
 def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path,
-              mirrored_file: Path | None = None) -> str:
-    """Short hash of everything a fitted sampler depends on (``mirrored_file`` when fitted on it too)."""
+              mirrored_file: Path | None = None, unfitted: set[str] = _NOT_IN_CACHE_KEY) -> str:
+    """Short hash of everything a fitted sampler depends on (``mirrored_file`` when fitted on it
+    too); ``unfitted`` names the parameters left out."""
     stat = zpoints_file.stat()
     payload = {
         "method": method,
-        "params": {k: v for k, v in params.items() if k not in _NOT_IN_CACHE_KEY},
+        "params": {k: v for k, v in params.items() if k not in unfitted},
         "where": condition,
         "zpoints": [stat.st_size, stat.st_mtime_ns],
     }
@@ -89,7 +97,9 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
     Z = run.zpoints("train")
     mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None
     mirrored_file = run.path / "zpoints" / f"{MIRRORED}.npy" if mirrored is not None else None
-    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy", mirrored_file)
+    unfitted = _unfitted_params(sampler)
+    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy", mirrored_file,
+                    unfitted)
     folder = run.path / "samplers" / f"{method}-{key}"
     info = {"cache": str(folder.relative_to(run.path)), "where": condition or None, FIT_ON: fit_on}
     if (folder / "params.json").exists():
@@ -98,8 +108,10 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
             if type(cached) is not type(sampler):
                 raise AegenError(f"it holds a {type(cached).__name__}")
             for name, value in sampler.get_params().items():
-                if name in _NOT_IN_CACHE_KEY:
+                if name in unfitted:
                     setattr(cached, name, value)
+            if unfitted & set(sampler.get_params()) and hasattr(cached, "_check_params"):
+                cached._check_params()  # the new sampling parameters, checked as fit would have
             info.update(cache_hit=True, fit_seconds=0.0, n_zpoints=cached.fit_info_.get("n_points"))
             return cached, info
         except AegenError as exc:

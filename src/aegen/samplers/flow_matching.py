@@ -31,6 +31,7 @@ class FlowMatchingSampler(LearnedSampler):
     """
 
     method = "flow-matching"
+    sample_params = ("temperature", "steps", "solver", "progress")
 
     def __init__(self, width: int = 512, blocks: int = 4, epochs: int = 20, batch_size: int = 256,
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, ema_decay: float = 0.999,

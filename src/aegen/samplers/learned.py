@@ -118,6 +118,8 @@ class LearnedSampler(BaseSampler):
     """
 
     min_fit_points = 10
+    # Read only when sampling: a run's sampler cache fits once for every value of these.
+    sample_params = ("temperature", "progress")
 
     # -- parameters (checked in fit and on load, stored untouched in __init__) --------
     def _check_params(self) -> None:
