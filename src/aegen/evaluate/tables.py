@@ -177,7 +177,10 @@ def group_skipped(skipped: dict[str, str]) -> dict[str, str]:
 def markdown_table(rows: list[dict], protocol: dict, leading: list[tuple[str, callable]] | None = None,
                    title: str | None = None, with_caption: bool = True, differences: dict | None = None) -> str:
     """A markdown document: title, caption lines, one table row per result row, then notes."""
-    leading = leading or [("method", lambda r: f"`{r['method']}`"), ("N", lambda r: str(r.get("n", "–")))]
+    from aegen.evaluate.summary import row_label
+
+    # A row's label names its parameters when it has any, as the ranking below does.
+    leading = leading or [("method", lambda r: f"`{row_label(r)}`"), ("N", lambda r: str(r.get("n", "–")))]
     columns = leading + metric_columns(protocol)
     lines = [f"# {title}", ""] if title else []
     if with_caption:
