@@ -68,7 +68,7 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
     """
     run = open_run(run)
     condition = _condition(run, where)
-    sampler = make_sampler(method, **(params or {}))
+    sampler = make_sampler(method, **(params or {})).check_params()
     Z = run.zpoints("train")
     key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy")
     folder = run.path / "samplers" / f"{method}-{key}"
@@ -78,9 +78,8 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
             cached = load_sampler(folder)
             if type(cached) is not type(sampler):
                 raise AegenError(f"it holds a {type(cached).__name__}")
-            for name, value in sampler.get_params().items():
-                if name in _NOT_IN_CACHE_KEY:
-                    setattr(cached, name, value)
+            cached.set_params(**{name: value for name, value in sampler.get_params().items()
+                                 if name in _NOT_IN_CACHE_KEY})
             info.update(cache_hit=True, fit_seconds=0.0, n_zpoints=cached.fit_info_.get("n_points"))
             return cached, info
         except AegenError as exc:
@@ -153,6 +152,7 @@ def sample_run(run, method: str, n: int, seed: int, params: dict | None = None, 
         "seed": seed,
         "where": condition or None,
         "fit": {**info, **sampler.fit_info_},
+        "sample": sampler.last_sample_info,
         "timings_s": timings,
         "files": files + ["params.json"],
         "aegen_version": __version__,
