@@ -1,11 +1,12 @@
 """Latent-space check of the samplers: held-out log-likelihood and sample-vs-held-out distances.
 
     python benchmarks/bench_learned_prior.py --run runs/celeba64 [--methods gaussian gmm flow flow-matching]
-        [--temperatures 1.0 0.9] [--n 5000] [--params '{"flow": {"epochs": 40}}'] [--flip] [--json out.json]
+        [--temperatures 1.0 0.9] [--n 5000] [--params '{"flow": {"epochs": 40}}'] [--mirrored] [--json out.json]
     python benchmarks/bench_learned_prior.py --synthetic      # a heavy-tailed 256-d stand-in cloud
 
-Every method is fitted on the run's training z-points (``--flip``: plus the z-points of the
-horizontally flipped training faces, encoded with the run's encoder) and judged against the
+Every method is fitted on the run's training z-points (``--mirrored``: plus the z-points of the
+training faces flipped left to right, from ``aegen encode RUN --mirrored``, each face and its
+mirror image on one side of a learned sampler's validation split) and judged against the
 held-out z-points, in the whitened frame of the training cloud (Cholesky of its covariance):
 
 - ``ll/dim``: mean held-out log density per dimension (nats), for methods with a density;
@@ -38,6 +39,7 @@ from scipy import linalg, stats
 
 from aegen.evaluate.metrics import fid_from_features, fidelity_diversity
 from aegen.samplers import make_sampler
+from aegen.samplers.learned import LearnedSampler
 
 
 def synthetic_cloud(seed: int = 0, d: int = 256, n: int = 20_000) -> np.ndarray:
@@ -107,12 +109,6 @@ def judge(V: np.ndarray, frame: Frame) -> dict:
             "copy Z": float((u - m * n / 2.0) / np.sqrt(m * n * (m + n + 1) / 12.0))}
 
 
-def flipped_zpoints(run) -> np.ndarray:
-    """z-points of the horizontally flipped training faces (the run's encoder)."""
-    images = np.asarray(run.images("train"))[:, :, ::-1]
-    return run.encode_images(np.ascontiguousarray(images), progress=False, device="cpu")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -124,9 +120,8 @@ def main(argv=None) -> int:
                         help="temperatures for the methods that have one")
     parser.add_argument("--n", type=int, default=5000, help="vectors generated per row")
     parser.add_argument("--params", default="{}", help='JSON {method or METHOD@LABEL: {parameter: value}}')
-    parser.add_argument("--flip", action="store_true", help="also fit on the z-points of flipped training faces")
-    parser.add_argument("--flip-file", help="the flipped faces' z-points from an earlier run of --flip (.npy)")
-    parser.add_argument("--save-flip", help="write the flipped faces' z-points here (.npy)")
+    parser.add_argument("--mirrored", action="store_true",
+                        help="also fit on the mirrored training faces' z-points (aegen encode RUN --mirrored)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write the rows here")
@@ -142,14 +137,12 @@ def main(argv=None) -> int:
 
         run = Run.open(args.run)
         train, heldout = np.asarray(run.zpoints("train")), np.asarray(run.zpoints("heldout"))
-    fit_points = train
-    if args.flip:
-        flipped = np.load(args.flip_file, allow_pickle=False) if args.flip_file else flipped_zpoints(run)
-        if flipped.shape != train.shape:
-            raise SystemExit(f"{args.flip_file} has shape {flipped.shape}, expected {train.shape}")
-        if args.save_flip:
-            np.save(args.save_flip, flipped)
-        fit_points = np.concatenate([train, flipped])
+    fit_points, groups = train, None
+    if args.mirrored:
+        if args.synthetic:
+            raise SystemExit("--mirrored needs --run")
+        fit_points = np.concatenate([train, np.asarray(run.mirrored_zpoints())])
+        groups = np.tile(np.arange(len(train)), 2)  # a face and its mirror image stay together
     print(f"{len(fit_points):,} fit points, {len(heldout):,} held-out, d = {train.shape[1]}", file=sys.stderr)
 
     frame = Frame(train, heldout)
@@ -161,7 +154,7 @@ def main(argv=None) -> int:
         method = label.split("@")[0]  # "flow@wide": the flow with the parameters given under that label
         sampler = make_sampler(method, **params.get(label, {}))
         start = time.perf_counter()
-        sampler.fit(fit_points)
+        sampler.fit(fit_points, groups=groups) if isinstance(sampler, LearnedSampler) else sampler.fit(fit_points)
         fit_s = time.perf_counter() - start
         has_temperature = "temperature" in sampler.get_params()
         for temperature in (args.temperatures if has_temperature else [None]):

@@ -14,7 +14,8 @@ import pytest
 
 from aegen.data.synthetic import render_faces
 from aegen.evaluate import feature_backends
-from aegen.evaluate.feature_backends import cached_conversion, feature_difference, resolve
+from aegen.evaluate.feature_backends import (bf16_scale, cached_conversion, calibration_images, feature_difference,
+                                             resolve)
 from aegen.evaluate.features import FeaturesUnavailable, find_inception_file, make_features
 
 # bf16 tolerance: bfloat16 keeps 8 bits of mantissa; through Inception's 94 convolutions the
@@ -50,12 +51,19 @@ def test_bad_backend_precision_or_mode_is_a_value_error(kind, options):
 
 def test_modes_resolve_to_a_backend_and_precision(monkeypatch):
     assert resolve(None) == ("torch", "fp32", None)
+    assert resolve("exact") == ("torch", "fp32", None)
     assert resolve("exact", "openvino") == ("openvino", "fp32", None)
     assert resolve("fast", "onnxruntime") == ("onnxruntime", "fp32", None)
     assert resolve(None, "torch", "bf16") == ("torch", "bf16", None)
-    monkeypatch.setitem(sys.modules, "openvino", None)  # an import of openvino now fails
+    assert resolve("fast", "torch") == ("torch", feature_backends.FAST_PRECISION, None)
+    if has("openvino"):
+        assert resolve("fast") == ("openvino", feature_backends.FAST_PRECISION, None)
+        assert resolve(None, precision="bf16") == ("openvino", "bf16", None)
+    monkeypatch.setitem(sys.modules, "openvino", None)  # openvino now counts as not installed
     backend, precision, note = resolve("fast")
-    assert (backend, precision) == ("torch", "fp32") and "pip install" in note
+    assert backend != "openvino" and "openvino" in note and "pip install" in note
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert resolve("fast")[0] == "torch" and resolve(None, precision="bf16")[:2] == ("torch", "bf16")
 
 
 @pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
@@ -71,10 +79,12 @@ def test_missing_package_is_a_one_line_error_naming_the_install(backend, monkeyp
 def test_auto_falls_back_to_torch_and_says_so(monkeypatch):
     need_inception()
     monkeypatch.setitem(sys.modules, "openvino", None)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
     extractor = make_features("inception", progress=False, mode="fast")
     described = extractor.describe()
-    assert described["backend"] == "torch" and described["mode"] == "exact"
+    assert described["backend"] == "torch" and described["mode"] == "fast" and described["precision"] == "bf16"
     assert "openvino" in described["fallback"] and described["requested"]["mode"] == "fast"
+    assert extractor.id.endswith("-bf16-cal")
 
 
 def test_default_extractor_is_torch_float32():
@@ -181,3 +191,46 @@ def test_describe_records_the_measurement_of_a_fast_path():
     for (backend, precision), measured in feature_backends.MEASURED.items():
         assert backend in feature_backends.BACKENDS and precision in feature_backends.PRECISIONS
         assert {"fid_rel_deviation", "speedup", "n_per_set", "command"} <= set(measured)
+
+
+def test_calibration_images_are_fixed_and_varied():
+    images = calibration_images()
+    assert images.shape == (feature_backends.CALIBRATION_IMAGES, 64, 64, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, calibration_images())
+    assert not np.array_equal(images[0], images[1]) and 60 < images.mean() < 200 and images.std() > 30
+
+
+def test_bf16_scale_is_the_ratio_of_sums_cached_per_runtime_and_machine(tmp_path):
+    calls = []
+
+    def exact(images):
+        calls.append("exact")
+        return images.reshape(len(images), -1)[:, :8].astype(np.float64) + 1.0
+
+    def shrunk(images):
+        calls.append("bf16")
+        return 0.995 * exact(images)
+
+    record = bf16_scale("net-bf16", shrunk, exact, tmp_path)
+    assert record["scale"] == pytest.approx(1 / 0.995) and record["images"] == feature_backends.CALIBRATION_IMAGES
+    assert record["rel_error_after"] < 1e-12 and len(calls) == 3
+    assert bf16_scale("net-bf16", shrunk, exact, tmp_path) == record and len(calls) == 3  # cached
+    path = next((tmp_path / "models" / "calibration").glob("net-bf16-*.json"))
+    assert record["machine"] in path.name
+    path.write_text("{broken")
+    assert bf16_scale("net-bf16", shrunk, exact, tmp_path)["scale"] == pytest.approx(1 / 0.995) and len(calls) == 6
+    with pytest.raises(FeaturesUnavailable, match="exact"):
+        bf16_scale("other-bf16", lambda images: 0.5 * exact(images), exact, tmp_path)
+
+
+@pytest.mark.slow
+def test_calibrated_bf16_features_have_the_float32_scale(faces, reference, model_cache):
+    """Raw bfloat16 features shrink by about 0.5 %; the calibrated ones keep float32's sum to 0.2 %."""
+    backend = "openvino" if has("openvino") else "torch"
+    extractor = make_features("inception", batch_size=2, progress=False, backend=backend, precision="bf16",
+                              threads=2, cache_dir=model_cache)
+    features = extractor.transform(faces)
+    calibration = extractor.describe()["calibration"]
+    assert 1.0 < calibration["scale"] < 1.02
+    assert abs(features.sum() / reference.sum() - 1) < 2e-3
+    assert abs(features.sum() / calibration["scale"] / reference.sum() - 1) > abs(features.sum() / reference.sum() - 1)

@@ -131,3 +131,46 @@ def test_where_without_a_match(tiny_run, capsys):
     where = ",".join(f"{n}={v}" for n, v in zip(names, combo))
     assert main(["sample", str(tiny_run), "--method", "gaussian", "--where", where, "--no-figures"]) == 2
     assert "no training z-point matches" in capsys.readouterr().err
+
+
+def test_mirrored_zpoints_extend_the_fit_and_a_plain_encode_removes_them(tiny_run, capsys):
+    """`aegen encode --mirrored` then fit_on=train+mirrored: twice the points, the mirror images' codes."""
+    from aegen.run import Run
+    from aegen.sample import fitted_sampler
+
+    with pytest.raises(Exception, match="--mirrored"):
+        fitted_sampler(tiny_run, "gaussian", {"fit_on": "train+mirrored"}, progress=False)
+    assert main(["encode", str(tiny_run), "--mirrored"]) == 0
+    assert "mirrored training" in capsys.readouterr().out
+    run = Run.open(tiny_run)
+    train, mirrored = np.asarray(run.zpoints("train")), np.asarray(run.mirrored_zpoints())
+    assert mirrored.shape == train.shape and not np.allclose(mirrored, train)
+    flipped = np.ascontiguousarray(np.asarray(run.images("train"))[:3, :, ::-1])
+    np.testing.assert_allclose(mirrored[:3], run.encode_images(flipped, progress=False), rtol=1e-4, atol=1e-5)
+
+    plain, info = fitted_sampler(tiny_run, "gaussian", {}, progress=False)
+    both, info_both = fitted_sampler(tiny_run, "gaussian", {"fit_on": "train+mirrored"}, progress=False)
+    assert info["fit_on"] == "train" and info_both["fit_on"] == "train+mirrored"
+    assert info_both["cache"] != info["cache"] and info_both["n_zpoints"] == 2 * len(train)
+    np.testing.assert_allclose(both.mean_, np.concatenate([train, mirrored]).mean(axis=0), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="fit_on must be one of"):
+        fitted_sampler(tiny_run, "gaussian", {"fit_on": "heldout"}, progress=False)
+
+    assert main(["encode", str(tiny_run)]) == 0  # a new encoding: the mirrored file would be stale
+    assert not (tiny_run / "zpoints" / "train_mirrored.npy").exists()
+
+
+def test_one_fit_serves_every_temperature_of_a_learned_prior(tiny_run):
+    """temperature is read only when sampling: the cached fit is reused, a bad value still refused."""
+    from aegen.sample import fitted_sampler
+
+    pytest.importorskip("zuko")
+    tiny = {"transforms": 1, "hidden_features": 8, "epochs": 1, "progress": False}
+    first, info = fitted_sampler(tiny_run, "flow", tiny, progress=False)
+    warm, info_warm = fitted_sampler(tiny_run, "flow", {**tiny, "temperature": 0.7}, progress=False)
+    assert info_warm["cache_hit"] and info_warm["cache"] == info["cache"] and warm.temperature == 0.7
+    assert warm.sample(500, random_state=0).std() < first.sample(500, random_state=0).std()
+    with pytest.raises(ValueError, match="temperature"):
+        fitted_sampler(tiny_run, "flow", {**tiny, "temperature": -1.0}, progress=False)
+    _, other = fitted_sampler(tiny_run, "flow", {**tiny, "epochs": 2}, progress=False)
+    assert other["cache"] != info["cache"]

@@ -45,6 +45,7 @@ def _weights_digest(sampler) -> str:
     return hashlib.sha256(b"".join(state[k].cpu().numpy().tobytes() for k in sorted(state))).hexdigest()
 
 
+@pytest.mark.slow
 def test_flow_fitted_to_a_gaussian_recovers_its_log_density(zuko, cloud):
     """On held-out points the flow's log density is within 0.05 nats per dimension of the truth."""
     rng = np.random.default_rng(1)
@@ -60,6 +61,7 @@ def test_flow_fitted_to_a_gaussian_recovers_its_log_density(zuko, cloud):
     np.testing.assert_allclose(np.cov(samples, rowvar=False), cov, atol=0.15 * np.abs(cov).max())
 
 
+@pytest.mark.slow
 def test_flow_density_integrates_to_one_at_every_temperature_and_beats_the_gaussian(zuko):
     """A 2-D two-moons cloud: exp(log_prob) sums to 1 (to 3%) on a grid, at temperatures 1 and 0.6."""
     rng = np.random.default_rng(2)
@@ -246,3 +248,52 @@ def test_registered_and_progress_bar(cloud, capsys):
     sampler.fit(cloud)
     assert "fit flow-matching" in capsys.readouterr().err
     assert sampler.fit_info_["device"] == str(resolve_device("auto")) and sampler.fit_info_["n_parameters"] > 0
+
+
+def test_groups_keep_a_point_and_its_twin_on_one_side_of_the_validation_split():
+    """Rows sharing a group (a face and its mirror image) never straddle the split."""
+    torch.manual_seed(0)
+    n = 400
+    points = torch.arange(2 * n, dtype=torch.float32)[:, None]
+    groups = np.tile(np.arange(n), 2)
+    validation, train = FlowMatchingSampler._validation_split(points, 80, groups)
+    val_groups = set(groups[validation[:, 0].long().numpy()])
+    train_groups = set(groups[train[:, 0].long().numpy()])
+    assert not val_groups & train_groups and len(val_groups) == 40
+    assert validation.shape[0] == 80 and validation.shape[0] + train.shape[0] == 2 * n
+
+
+def test_fit_with_groups_records_the_split_and_checks_the_labels(cloud):
+    sampler = _make("flow-matching", validation_fraction=0.2)
+    sampler.fit(np.concatenate([cloud, cloud]), groups=np.tile(np.arange(len(cloud)), 2))
+    assert sampler.fit_info_["n_validation"] == 600 and sampler.fit_info_["n_train"] == 2400
+    assert not hasattr(sampler, "_groups")
+    with pytest.raises(ValueError, match="groups must be"):
+        _make("flow-matching").fit(cloud, groups=np.zeros(10, dtype=int))
+    with pytest.raises(ValueError, match="groups must be"):
+        _make("flow-matching").fit(cloud, groups=np.zeros(len(cloud)))
+
+
+@pytest.mark.parametrize("kind", ["flow", "flow-matching"])
+def test_n_components_models_the_leading_axes_and_leaves_the_rest_gaussian(kind, cloud, tmp_path):
+    """Beyond the network's k axes the whitened coordinates are N(0, t^2): in samples and in log_prob."""
+    sampler = _make(kind, n_components=3, temperature=0.8).fit(cloud)
+    assert sampler.fit_info_["n_parameters"] < _make(kind).fit(cloud).fit_info_["n_parameters"]
+    V = sampler.sample(4000, random_state=0)
+    tail = sampler._whiten(V)[:, 3:]
+    np.testing.assert_allclose(tail.std(axis=0), 0.8, rtol=0.06)
+    assert abs(np.corrcoef(tail[:, 0], sampler._whiten(V)[:, 0])[0, 1]) < 0.06
+    loaded = load_sampler(sampler.save(tmp_path / kind))
+    np.testing.assert_array_equal(loaded.sample(20, random_state=1), sampler.sample(20, random_state=1))
+    if kind == "flow":
+        W = sampler._whiten(cloud[:5])
+        moved = W.copy()
+        moved[:, 4] += 1.0  # a step along a Gaussian axis changes log p by the normal's log-ratio
+        Z_moved = sampler._from_model(moved)
+        expected = -0.5 * (moved[:, 4] ** 2 - W[:, 4] ** 2) / 0.8**2
+        np.testing.assert_allclose(sampler.log_prob(Z_moved) - sampler.log_prob(cloud[:5]), expected, atol=1e-4)
+        np.testing.assert_allclose(loaded.log_prob(cloud[:5]), sampler.log_prob(cloud[:5]))
+    with pytest.raises(ValueError, match="n_components"):
+        _make(kind, n_components=7).fit(cloud)
+    with pytest.raises(ValueError, match="n_components"):
+        _make(kind, n_components=1).fit(cloud)

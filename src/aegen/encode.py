@@ -20,17 +20,18 @@ from tqdm.auto import tqdm
 
 from aegen.distributed import DistContext
 from aegen.io import atomic_path, open_memmap_reserved, save_npy, write_json
-from aegen.run import SPLITS, Run
+from aegen.run import MIRRORED, SPLITS, Run
 
 BLOCK = 4096
 
 
 def _encoded_blocks(run: Run, images: np.ndarray, rows: np.ndarray, dist: DistContext, batch_size: int,
-                    device: str, bar: tqdm) -> Iterator[tuple[int, np.ndarray | None]]:
+                    device: str, bar: tqdm, mirrored: bool = False) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield (first row, (n, d) float32 z-points) for consecutive blocks of ``rows``.
 
     Each block spans ``BLOCK`` rows per rank; rank r encodes the r-th contiguous part. The
-    z-points are yielded on rank 0 and None on the other ranks.
+    z-points are yielded on rank 0 and None on the other ranks. ``mirrored`` encodes the
+    images flipped left to right.
     """
     span = BLOCK * dist.world_size
     for start in range(0, len(rows), span):
@@ -38,14 +39,21 @@ def _encoded_blocks(run: Run, images: np.ndarray, rows: np.ndarray, dist: DistCo
         mine = np.array_split(block, dist.world_size)[dist.rank]
         Z = np.empty((0, run.z_dim), dtype=np.float32)
         if len(mine):
-            Z = run.encode_images(images[mine], batch_size, progress=False, device=device)
+            block_images = images[mine][:, :, ::-1] if mirrored else images[mine]
+            Z = run.encode_images(np.ascontiguousarray(block_images), batch_size, progress=False, device=device)
         gathered = dist.gather_rows(Z)
         bar.update(len(block))
         yield start, gathered
 
 
-def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: str = "auto") -> Path:
+def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: str = "auto",
+               mirrored: bool = False) -> Path:
     """Write ``RUN/zpoints/{split}.npy`` (N, d) float32 with ids and attributes beside them.
+
+    ``mirrored`` also writes ``RUN/zpoints/train_mirrored.npy``: the z-points of the training
+    faces flipped left to right, rows aligned with ``train.npy``. A mirrored face is a face,
+    so these are extra points for a sampler to fit (``fit_on="train+mirrored"``, see
+    :mod:`aegen.sample`); they are never used as held-out data.
 
     Returns the folder ``RUN/zpoints``. Under ``torchrun`` the ranks share the encoding and
     rank 0 writes; all ranks return once the files are complete.
@@ -56,25 +64,31 @@ def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: s
     with dist.main_first():
         dataset = run.dataset  # may build the preprocessing cache: once, on rank 0 first
     out = run.path / "zpoints"  # created by the first atomic write, which reports a read-only disk
-    total = sum(len(run.split_index[s]) for s in SPLITS)
+    # (file stem, split, mirrored): the splits, then the mirrored training faces when asked.
+    jobs = [(split, split, False) for split in SPLITS] + ([(MIRRORED, "train", True)] if mirrored else [])
+    total = sum(len(run.split_index[split]) for _, split, _ in jobs)
     # A context manager: on an error the bar ends its line before the error is printed.
     with tqdm(total=total, desc="encode", unit="img", disable=not (progress and dist.is_main)) as bar:
-        for split in SPLITS:
+        for stem, split, flip in jobs:
             rows = run.split_index[split]
-            blocks = _encoded_blocks(run, dataset.images, rows, dist, batch_size, device, bar)
+            blocks = _encoded_blocks(run, dataset.images, rows, dist, batch_size, device, bar, mirrored=flip)
             if not dist.is_main:
                 for _ in blocks:
                     pass  # this rank's share goes to rank 0 inside the generator
                 continue
-            with atomic_path(out / f"{split}.npy") as tmp:
+            with atomic_path(out / f"{stem}.npy") as tmp:
                 Z = open_memmap_reserved(tmp, np.float32, (len(rows), run.z_dim))
                 for start, block in blocks:
                     Z[start:start + len(block)] = block
                 Z.flush()
                 del Z
+            if flip:
+                continue  # ids and attributes are those of train.npy, row for row
             save_npy(out / f"{split}_ids.npy", dataset.ids[rows])
             if dataset.annotations.attrs is not None:
                 save_npy(out / f"{split}_attrs.npy", dataset.annotations.attrs[rows])
+    if dist.is_main and not mirrored:
+        (out / f"{MIRRORED}.npy").unlink(missing_ok=True)  # made by the previous encoding: stale now
     if dist.is_main and dataset.annotations.attrs is not None:
         write_json(out / "attr_names.json", dataset.annotations.attr_names)
     dist.close()  # the other ranks return only once rank 0's files are in place

@@ -28,6 +28,8 @@ from aegen.io import load_npy, load_npz, read_json
 from aegen.model import ConvAutoencoder, ModelConfig, pick_device, to_images, to_tensor
 
 SPLITS = ("train", "heldout")
+# File stem of the z-points of the mirrored training faces (aegen encode --mirrored).
+MIRRORED = "train_mirrored"
 
 
 def _check_config(path: Path, config: dict) -> None:
@@ -186,6 +188,20 @@ class Run:
         Z = load_npy(path, mmap=True)
         if Z.ndim != 2 or Z.shape[1] != self.z_dim:
             raise AegenError(f"{path} has shape {Z.shape}, expected (N, {self.z_dim})")
+        return Z
+
+    def mirrored_zpoints(self) -> np.ndarray:
+        """(N_train, d) float32 z-points of the training faces flipped left to right (memory-mapped).
+
+        Rows align with ``zpoints("train")``; written by ``aegen encode --mirrored``.
+        """
+        path = self.path / "zpoints" / f"{MIRRORED}.npy"
+        if not path.exists():
+            raise AegenError(f"no mirrored z-points in {self.path}: run `aegen encode {self.path} --mirrored` first")
+        Z = load_npy(path, mmap=True)
+        if Z.shape != (len(self.split_index["train"]), self.z_dim):
+            raise AegenError(f"{path} has shape {Z.shape}, expected ({len(self.split_index['train'])}, {self.z_dim}): "
+                             f"run `aegen encode {self.path} --mirrored` again")
         return Z
 
     def zpoint_meta(self, split: str = "train") -> dict:

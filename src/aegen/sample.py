@@ -23,8 +23,9 @@ from aegen import AegenError, __version__
 from aegen.attributes.labels import parse_where, select_rows
 from aegen.io import save_npy, write_json
 from aegen.plots import save_image_grid
-from aegen.run import open_run
+from aegen.run import MIRRORED, open_run
 from aegen.samplers.base import BaseSampler, load_sampler
+from aegen.samplers.learned import LearnedSampler
 from aegen.samplers.registry import make_sampler
 
 GRID_FACES = 64
@@ -32,20 +33,37 @@ GRID_FACES = 64
 _NOT_IN_CACHE_KEY = {"n_jobs", "backend"}
 
 
+def _unfitted_params(sampler: BaseSampler) -> set[str]:
+    """Parameters the fit does not depend on: speed knobs, and those a sampler reads only when
+    sampling (its ``sample_params``, e.g. a learned prior's temperature), so one fit serves all."""
+    return _NOT_IN_CACHE_KEY | set(getattr(type(sampler), "sample_params", ()))
+
+# The run-level parameter that picks the z-points a sampler is fitted on; every other
+# parameter goes to the sampler. "train+mirrored" adds the training faces flipped left to
+# right (aegen encode --mirrored): twice the points, all of them faces.
+FIT_ON = "fit_on"
+FIT_ON_CHOICES = ("train", "train+mirrored")
+
+
 def condition_suffix(condition: dict[str, int]) -> str:
     """Folder-name suffix for a condition: {"Smiling": 1, "Male": -1} -> "Smiling+Male-"."""
     return "".join(f"{name}{'+' if value > 0 else '-'}" for name, value in condition.items())
 
 
-def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path) -> str:
-    """Short hash of everything a fitted sampler depends on."""
+def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path,
+              mirrored_file: Path | None = None, unfitted: set[str] = _NOT_IN_CACHE_KEY) -> str:
+    """Short hash of everything a fitted sampler depends on (``mirrored_file`` when fitted on it
+    too); ``unfitted`` names the parameters left out."""
     stat = zpoints_file.stat()
     payload = {
         "method": method,
-        "params": {k: v for k, v in params.items() if k not in _NOT_IN_CACHE_KEY},
+        "params": {k: v for k, v in params.items() if k not in unfitted},
         "where": condition,
         "zpoints": [stat.st_size, stat.st_mtime_ns],
     }
+    if mirrored_file is not None:  # absent otherwise, so the keys of existing caches do not change
+        mirrored = mirrored_file.stat()
+        payload["mirrored"] = [mirrored.st_size, mirrored.st_mtime_ns]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -63,33 +81,51 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
                    progress: bool = True) -> tuple[BaseSampler, dict]:
     """The sampler of ``method`` fitted on ``run``'s training z-points (those matching ``where``).
 
-    Loads it from the cache when present; returns (sampler, info) where info records the
-    cache folder, whether it was a cache hit, the condition and the number of fit points.
+    ``params`` go to the sampler, except ``fit_on`` (:data:`FIT_ON_CHOICES`): "train" (the
+    default) or "train+mirrored", which fits on the training z-points and those of the same
+    faces flipped left to right (``aegen encode --mirrored``). Loads the sampler from the cache
+    when present; returns (sampler, info) where info records the cache folder, whether it was
+    a cache hit, the condition, ``fit_on`` and the number of fit points.
     """
     run = open_run(run)
     condition = _condition(run, where)
-    sampler = make_sampler(method, **(params or {})).check_params()
+    params = dict(params or {})
+    fit_on = params.pop(FIT_ON, "train")
+    if fit_on not in FIT_ON_CHOICES:
+        raise ValueError(f"{FIT_ON} must be one of {', '.join(FIT_ON_CHOICES)}, got {fit_on!r}")
+    sampler = make_sampler(method, **params).check_params()
     Z = run.zpoints("train")
-    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy")
+    mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None
+    mirrored_file = run.path / "zpoints" / f"{MIRRORED}.npy" if mirrored is not None else None
+    unfitted = _unfitted_params(sampler)
+    key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy", mirrored_file,
+                    unfitted)
     folder = run.path / "samplers" / f"{method}-{key}"
-    info = {"cache": str(folder.relative_to(run.path)), "where": condition or None}
+    info = {"cache": str(folder.relative_to(run.path)), "where": condition or None, FIT_ON: fit_on}
     if (folder / "params.json").exists():
         try:
             cached = load_sampler(folder)
             if type(cached) is not type(sampler):
                 raise AegenError(f"it holds a {type(cached).__name__}")
-            cached.set_params(**{name: value for name, value in sampler.get_params().items()
-                                 if name in _NOT_IN_CACHE_KEY})
+            # The speed and sampling-only parameters of this call, checked already (check_params).
+            cached.set_params(**{name: value for name, value in sampler.get_params().items() if name in unfitted})
             info.update(cache_hit=True, fit_seconds=0.0, n_zpoints=cached.fit_info_.get("n_points"))
             return cached, info
         except AegenError as exc:
             print(f"aegen sample: refitting: cached sampler unusable ({exc})", file=sys.stderr)
     if condition:
-        Z = np.asarray(Z[select_rows(run.zpoint_meta("train"), condition)])
+        rows = select_rows(run.zpoint_meta("train"), condition)
+        Z = np.asarray(Z[rows])
+        mirrored = None if mirrored is None else np.asarray(mirrored[rows])
+    fit_kwargs = {}
+    if mirrored is not None:
+        Z = np.concatenate([np.asarray(Z), np.asarray(mirrored)])
+        if isinstance(sampler, LearnedSampler):  # a face and its mirror image: same side of the validation split
+            fit_kwargs["groups"] = np.tile(np.arange(len(Z) // 2), 2)
     if progress:
         print(f"fitting {method} on {Z.shape[0]:,} z-points (cached in {info['cache']})", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    sampler.fit(Z)
+    sampler.fit(Z, **fit_kwargs)
     info.update(cache_hit=False, fit_seconds=round(time.perf_counter() - start, 3), n_zpoints=int(Z.shape[0]))
     sampler.save(folder)
     return sampler, info

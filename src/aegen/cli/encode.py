@@ -11,6 +11,9 @@ def add_parser(sub) -> None:
     add_run_arg(p)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
+    p.add_argument("--mirrored", action="store_true",
+                   help="also write zpoints/train_mirrored.npy: the training faces flipped left to right, "
+                        "extra points a sampler can fit with --param fit_on=train+mirrored")
     p.set_defaults(func=run)
 
 
@@ -19,7 +22,8 @@ def run(args) -> int:
     from aegen.run import Run
 
     run_ = Run.open(args.run)
-    out = encode_run(run_, batch_size=args.batch_size, device=args.device)
+    out = encode_run(run_, batch_size=args.batch_size, device=args.device, mirrored=args.mirrored)
     n = {s: len(run_.zpoints(s)) for s in ("train", "heldout")}
-    print(f"encoded: {out} ({n['train']} train, {n['heldout']} held-out z-points of dimension {run_.z_dim})")
+    mirrored = f", {len(run_.mirrored_zpoints())} mirrored training" if args.mirrored else ""
+    print(f"encoded: {out} ({n['train']} train, {n['heldout']} held-out{mirrored} z-points of dimension {run_.z_dim})")
     return 0

@@ -45,7 +45,8 @@ def add_parser(subparsers) -> None:
     for flag, dest, kind, _, text in METHOD_OPTIONS:
         group.add_argument(flag, dest=f"opt_{dest}", type=kind, default=None, help=text)
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="any sampler parameter (repeatable), e.g. --param reg_covar=1e-5")
+                   help="any sampler parameter (repeatable), e.g. --param reg_covar=1e-5; also fit_on=train+mirrored "
+                        "to fit on the training faces and their mirror images (after aegen encode --mirrored)")
     p.add_argument("--where", default=None, metavar="ATTR=1,ATTR=-1",
                    help="fit only on training z-points with these attributes, e.g. Smiling=1,Male=-1 "
                         "(values 1 or -1; also 0, true, false)")

@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     add_run_arg(p)
     p.add_argument("--method", required=True, help="sampler method, e.g. ellipse-pca")
     p.add_argument("--param", action="append", required=True, metavar="NAME=VALUES",
-                   help="START:STOP:STEP (stop included when reached) or a,b,c; repeat for a grid, "
+                   help="START:STOP:STEP (stop included when reached) or a,b,c; repeat for a grid; fit_on=train,"
+                        "train+mirrored compares fitting on the mirrored faces too (aegen encode --mirrored); "
                         "e.g. --param fact=0.5:0.9:0.1 --param n_components=25,50,100")
     p.add_argument("--baselines", default="reconstruction,real",
                    help="rows drawn as horizontal lines: reference rows and/or other methods in their default "

