@@ -61,6 +61,9 @@ def test_unusable_data_is_one_line(tmp_path, capsys, case, fragment):
     ("pictures:/tmp", "unknown data spec"),
     ("synthetic:n=0", "at least 1"),
     ("synthetic:size=3", "bad synthetic option"),
+    ("synthetic:blur=-0.5", "bad synthetic option"),
+    ("synthetic:blur=soft", "bad synthetic option"),
+    ("synthetic:blur=nan", "bad synthetic option"),
 ])
 def test_malformed_data_spec_is_one_line(tmp_path, capsys, spec, fragment):
     code, _, err = _train(capsys, spec, tmp_path / "run")
