@@ -61,6 +61,9 @@ def test_unusable_data_is_one_line(tmp_path, capsys, case, fragment):
     ("pictures:/tmp", "unknown data spec"),
     ("synthetic:n=0", "at least 1"),
     ("synthetic:size=3", "bad synthetic option"),
+    ("synthetic:blur=-0.5", "bad synthetic option"),
+    ("synthetic:blur=soft", "bad synthetic option"),
+    ("synthetic:blur=nan", "bad synthetic option"),
 ])
 def test_malformed_data_spec_is_one_line(tmp_path, capsys, spec, fragment):
     code, _, err = _train(capsys, spec, tmp_path / "run")
@@ -177,7 +180,8 @@ def test_nan_or_inf_in_zpoints_is_one_line(tiny_run, capsys, value):
     (["--method", "uniform", "--b", "-1"], "b must be in"),
     (["--method", "uniform", "--fact", "0.5"], "--fact applies to ellipse-pca"),
     (["--method", "truncated-gaussian", "--sigma", "inf"], "sigma must be a finite number"),
-    (["--method", "gmm", "--k", "0"], "k must be >= 1"),
+    (["--method", "gmm", "--n-components", "0"], "n_components must be >= 1"),
+    (["--method", "gmm", "--n-components", "many"], "n_components must be an integer"),
     (["--method", "gaussian", "--param", "reg_covar=-1"], "reg_covar"),
     (["--method", "gaussian", "--param", "nonsense=1"], "unknown parameter"),
     (["--method", "gaussian", "--n", "0"], "--n must be at least 1"),
@@ -201,7 +205,7 @@ def test_python_api_raises_value_error_for_bad_parameters():
     with pytest.raises(ValueError, match="unknown sampling method"):
         make_sampler("ellipse-magic")
     with pytest.raises(ValueError, match="fact"):
-        make_sampler("ellipse-pca", fact=2.0)
+        make_sampler("ellipse-pca", fact=2.0).fit(np.random.default_rng(0).normal(size=(50, 4)))
     fitted = make_sampler("gaussian").fit(np.random.default_rng(0).normal(size=(50, 4)))
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         fitted.sample(0)

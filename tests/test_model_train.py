@@ -114,6 +114,50 @@ def test_resume_equals_uninterrupted(tmp_path, celeba_spec):
     assert len(log) == 4 and log[-1].startswith("3,")
 
 
+def test_cosine_schedule_resumes_exactly_and_ends_near_zero(tmp_path, celeba_spec, monkeypatch):
+    import aegen.train as train_module
+    from aegen.train import learning_rate
+
+    full = train(_cfg(celeba_spec, tmp_path / "full", epochs=3, lr_schedule="cosine"))
+    # A 3-epoch run killed after its first epoch's checkpoint, then resumed: the schedule
+    # depends only on the step and the epoch count, so the resumed run replays it.
+    save_grid = train_module._save_recon_grid
+
+    def killed_after_first_epoch(*args, **kwargs):
+        save_grid(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "_save_recon_grid", killed_after_first_epoch)
+    part_cfg = _cfg(celeba_spec, tmp_path / "part", epochs=3, lr_schedule="cosine")
+    with pytest.raises(KeyboardInterrupt):
+        train(part_cfg)
+    monkeypatch.setattr(train_module, "_save_recon_grid", save_grid)
+    part = train(_cfg(celeba_spec, tmp_path / "part", epochs=3, lr_schedule="cosine", resume=True))
+    a, b = _weights(full), _weights(part)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    with pytest.raises(AegenError, match="different lr_schedule"):
+        train(_cfg(celeba_spec, tmp_path / "part", epochs=4, resume=True))
+    lrs = [float(row.split(",")[-1]) for row in (tmp_path / "full" / "train_log.csv").read_text().splitlines()[1:]]
+    assert lrs[0] > lrs[1] > lrs[2] > 0 and lrs[2] < 0.1 * part_cfg.lr
+    assert learning_rate(part_cfg, 0, 10) == part_cfg.lr and learning_rate(part_cfg, 30, 10) == 0
+    assert learning_rate(_cfg(celeba_spec, tmp_path / "c"), 29, 10) == part_cfg.lr
+    with pytest.raises(ValueError, match="lr_schedule"):
+        _cfg(celeba_spec, tmp_path / "d", lr_schedule="step")
+
+
+def test_runs_without_a_recorded_schedule_resume_as_constant(tmp_path, celeba_spec):
+    import json
+
+    run = train(_cfg(celeba_spec, tmp_path / "old", epochs=1))
+    config = json.loads((run / "config.json").read_text())
+    del config["train"]["lr_schedule"]  # as aegen wrote it before the schedule existed
+    (run / "config.json").write_text(json.dumps(config))
+    train(_cfg(celeba_spec, tmp_path / "old", epochs=2, resume=True))
+    with pytest.raises(AegenError, match="different lr_schedule"):
+        train(_cfg(celeba_spec, tmp_path / "old", epochs=3, resume=True, lr_schedule="cosine"))
+
+
 def test_same_seed_same_weights_and_resume_guards(tmp_path, celeba_spec):
     a = train(_cfg(celeba_spec, tmp_path / "a", epochs=1))
     b = train(_cfg(celeba_spec, tmp_path / "b", epochs=1))

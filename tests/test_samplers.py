@@ -17,7 +17,7 @@ from aegen.samplers import (
 
 D = 12
 # Small, quick-to-fit parameters for every method.
-QUICK = {"gmm": {"k": 2, "max_iter": 50}, "ellipse-pca": {"n_components": 6}, "ellipsoid": {"n_components": 6},
+QUICK = {"gmm": {"n_components": 2, "max_iter": 50}, "ellipse-pca": {"n_components": 6}, "ellipsoid": {"n_components": 6},
          "flow": {"transforms": 1, "hidden_features": 16, "hidden_layers": 1, "epochs": 1, "progress": False},
          "flow-matching": {"width": 16, "blocks": 1, "epochs": 1, "steps": 2, "progress": False}}
 
@@ -95,13 +95,16 @@ def test_load_refuses_wrong_shapes_class_and_garbage(fitted, tmp_path):
     (lambda: UniformSampler(b=float("nan")), "b must be a finite number"),
     (lambda: UniformSampler(bounds="range"), "bounds must be"),
     (lambda: TruncatedGaussianSampler(sigma=0), "sigma must be in"),
-    (lambda: GMMSampler(k=0), "k must be"),
-    (lambda: GMMSampler(k="many"), "k must be an integer"),
+    (lambda: GMMSampler(n_components=0), "n_components must be"),
+    (lambda: GMMSampler(n_components="many"), "n_components must be an integer"),
+    (lambda: GMMSampler(n_components_grid=[]), "n_components_grid must not be empty"),
+    (lambda: GaussianSampler(base_noise="halton"), "base_noise must be"),
     (lambda: DiagGaussianSampler(reg_covar=-1), "reg_covar must be"),
 ])
-def test_invalid_parameters(make, message):
+def test_invalid_parameters_are_refused_at_fit(make, message, cloud):
+    sampler = make()  # stored untouched: scikit-learn's convention
     with pytest.raises(ValueError, match=message):
-        make()
+        sampler.fit(cloud)
 
 
 def test_invalid_data(cloud):
@@ -192,7 +195,7 @@ def test_gmm_auto_picks_k_by_bic_and_matches_sklearn(tmp_path):
     rng = np.random.default_rng(3)
     centres = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 1.0], [0.0, 7.0, -2.0]])
     Z = np.concatenate([c + rng.normal(size=(600, 3)) for c in centres])
-    sampler = GMMSampler(k="auto", k_grid=[1, 2, 3, 5], random_state=0).fit(Z)
+    sampler = GMMSampler(n_components="auto", n_components_grid=[1, 2, 3, 5], random_state=0).fit(Z)
     bic = sampler.fit_info_["bic"]
     assert sampler.n_components_ == 3 == min(bic, key=bic.get) and set(bic) == {1, 2, 3, 5}
     V = sampler.sample(3000, random_state=0)
@@ -238,4 +241,4 @@ def test_sobol_base_noise_is_normal_and_steadier_than_random():
     assert np.array_equal(V, sampler.sample(512, random_state=4))
     assert np.allclose(V.mean(axis=0), cloud.mean(axis=0), atol=0.15)
     with pytest.raises(ValueError, match="base_noise"):
-        make_sampler("gaussian", base_noise="halton")
+        make_sampler("gaussian", base_noise="halton").check_params()

@@ -94,7 +94,7 @@ def test_the_old_import_path_still_samples_with_a_deprecation_warning(tiny_run):
 
 
 # Small settings for the methods whose defaults take long on any data.
-FAST_PARAMS = {"gmm": {"k": 2}, "ellipse-pca": {"n_components": 4}, "ellipsoid": {"n_components": 4},
+FAST_PARAMS = {"gmm": {"n_components": 2}, "ellipse-pca": {"n_components": 4}, "ellipsoid": {"n_components": 4},
                "flow": {"transforms": 1, "hidden_features": 8, "epochs": 1, "progress": False},
                "flow-matching": {"width": 8, "blocks": 1, "epochs": 1, "steps": 2, "progress": False}}
 

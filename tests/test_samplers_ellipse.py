@@ -144,7 +144,7 @@ def test_backend_choice(monkeypatch):
     with pytest.raises(ValueError, match="backend must be one of auto, numba, numpy"):
         unit_ellipse_process(5, 3, backend="cuda")
     with pytest.raises(ValueError, match="backend must be"):
-        EllipsePCASampler(backend="fortran")
+        EllipsePCASampler(backend="fortran").check_params()
     # Without numba, "auto" falls back to numpy and "numba" says what is missing.
     monkeypatch.setattr(ellipse_process, "_numba_kernel", lambda: None)
     assert ellipse_process.resolve_backend("auto") == "numpy"
@@ -178,7 +178,7 @@ def test_sampler_vectors_obey_the_ellipses(cloud, backend):
     assert sampler.half_widths_.shape == (16,)
     np.testing.assert_allclose(sampler.components_ @ sampler.components_.T, np.eye(16), atol=1e-10)
     V = sampler.sample(5000, random_state=0)
-    assert sampler.fit_info_["sample_backend"] == backend
+    assert sampler.last_sample_info["backend"] == backend
     u = ((V - sampler.mean_) @ sampler.components_.T) / (sampler.fact * sampler.half_widths_)
     np.testing.assert_allclose(u, sampler.to_unit(V))
     # V is float32: allow for its rounding, nothing more.
@@ -312,4 +312,4 @@ def test_old_saved_sampler_with_auto_still_loads_and_samples_as_before(cloud, tm
 @pytest.mark.parametrize("bad", ["scott", -1.0, 0.0, float("nan"), True, [0.1]])
 def test_bad_bin_width(bad):
     with pytest.raises(ValueError, match="bin_width must be 'per-component', 'seed'"):
-        EllipsePCASampler(bin_width=bad)
+        EllipsePCASampler(bin_width=bad).check_params()

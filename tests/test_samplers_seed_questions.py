@@ -186,8 +186,8 @@ def test_ellipse_original_sampler_meets_every_pair_condition(cloud, backend):
     strong = np.abs(sampler.correlation_[pairs]) > 0.3
     sample_corr = np.corrcoef(y, rowvar=False)[pairs]
     assert np.all(np.sign(sample_corr[strong]) == np.sign(sampler.correlation_[pairs][strong]))
-    info = sampler.fit_info_["sample_sweeps"]
-    assert info["mean"] >= 1 and info["restarts"] == 0 and sampler.fit_info_["sample_backend"] == backend
+    info = sampler.last_sample_info["sweeps"]
+    assert info["mean"] >= 1 and info["restarts"] == 0 and sampler.last_sample_info["backend"] == backend
 
 
 def test_ellipse_original_gives_up_with_a_clear_error():
@@ -240,7 +240,7 @@ NEW = {"ellipse-original": {"backend": "numpy"}, "ellipsoid": {"n_components": 6
 @pytest.mark.parametrize("name", NEW)
 def test_registered_with_the_common_parameter_names(name):
     klass = SAMPLERS[name]
-    params = set(klass._param_names())
+    params = set(klass().get_params())
     assert {"fact", "fit_sigma", "random_state", "core_correction", "bin_width", "width", "max_fit_points"} <= params
     assert ("n_components" in params) == (name == "ellipsoid")
 

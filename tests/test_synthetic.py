@@ -162,6 +162,8 @@ def test_bald_heads_have_no_hair_on_top():
     dict(start=-1, count=3), dict(start=0, count=-1), dict(start=0, count=2, image_size=15),
     dict(start=0, count=2, image_size=4096), dict(start=0, count=2, image_size=64.0),
     dict(start=0.5, count=2), dict(start=0, count=2, seed=1.5), dict(start=0, count=2, seed="a"),
+    dict(start=0, count=2, blur=-0.1), dict(start=0, count=2, blur=float("nan")), dict(start=0, count=2, blur=100),
+    dict(start=0, count=2, blur="soft"),
 ])
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
@@ -176,3 +178,49 @@ def test_invalid_factor_table():
         render_factors({**factors, "smile": factors["smile"][:2]})
     with pytest.raises(ValueError):
         synthetic_factors(-1, 4)
+
+
+def test_blur_softens_each_face_on_its_own():
+    crisp, labels = render_faces(250, 12, image_size=32, seed=4)
+    soft, soft_labels = render_faces(250, 12, image_size=32, seed=4, blur=0.6)
+    np.testing.assert_array_equal(labels, soft_labels)
+    np.testing.assert_array_equal(render_faces(250, 12, image_size=32, seed=4, blur=0)[0], crisp)
+    # Deterministic and per index: the same faces whatever range they are rendered in.
+    np.testing.assert_array_equal(render_faces(250, 12, image_size=32, seed=4, blur=0.6)[0], soft)
+    np.testing.assert_array_equal(render_faces(255, 3, image_size=32, seed=4, blur=0.6)[0], soft[5:8])
+    assert soft.dtype == np.uint8 and soft.shape == crisp.shape
+
+    def roughness(images):  # mean squared difference of horizontal neighbours
+        x = images.astype(float)
+        return ((x[:, :, 1:] - x[:, :, :-1]) ** 2).mean(axis=(1, 2, 3))
+
+    # Every face gets smoother, keeps its colours on average, and stays far from a blank frame.
+    assert (roughness(soft) < 0.8 * roughness(crisp)).all()
+    np.testing.assert_allclose(soft.mean(axis=(1, 2)), crisp.mean(axis=(1, 2)), atol=2.0)
+    assert soft.reshape(12, -1).std(axis=1).min() > 20
+
+
+def test_soften_is_a_normalised_gaussian():
+    from aegen.data.synthetic import soften
+
+    flat = np.full((2, 16, 16, 3), 77, np.uint8)
+    np.testing.assert_array_equal(soften(flat, 1.3), flat)
+    dot = np.zeros((1, 21, 21, 3), np.uint8)
+    dot[0, 10, 10] = 255
+    blurred = soften(dot, 1.0).astype(float)
+    # A point spreads symmetrically, with most of its weight within a pixel of where it was.
+    np.testing.assert_array_equal(blurred[0], blurred[0, ::-1])
+    np.testing.assert_array_equal(blurred[0], blurred[0].transpose(1, 0, 2))
+    assert blurred[0, 10, 10, 0] == blurred.max() and abs(blurred.sum() / 3 - 255) < 25
+
+
+def test_blurred_data_spec_is_its_own_data_set(tmp_path):
+    from aegen.data import load_dataset
+    from aegen.data.synthetic import soften
+
+    crisp = load_dataset("synthetic:n=20,seed=6", 32, cache_dir=tmp_path, progress=False)
+    soft = load_dataset("synthetic:n=20,seed=6,blur=0.6", 32, cache_dir=tmp_path, progress=False)
+    # A cache of its own (the crisp one keeps its old key), holding the softened drawing.
+    assert soft.info["cache"] != crisp.info["cache"]
+    np.testing.assert_array_equal(np.asarray(soft.images), soften(np.asarray(crisp.images), 0.6))
+    np.testing.assert_array_equal(soft.annotations.attrs, crisp.annotations.attrs)

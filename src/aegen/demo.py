@@ -27,6 +27,14 @@ class DemoConfig:
     # costs about a third as much, so 30 epochs fit; reconstructions then reach precision > 0.
     image_size: int = 32
     epochs: int = 30
+    # Levers for issue 12's demo goal, left at the settings of R7 (docs/RESULTS.md) until one
+    # is measured to make reconstruction the best row: softening the faces (Gaussian sigma,
+    # pixels; blur 1.0 raised reconstruction's precision from 0.015 to 0.145 but cut the
+    # detector's face rate on real images from 97% to 75%) and the learning-rate schedule
+    # (cosine with blur 0.6 reached held-out MSE 0.0012 but a worse reconstruction FID).
+    blur: float = 0.0
+    batch_size: int = 128
+    lr_schedule: str = "constant"
     seed: int = 0
     n_samples: int = 64
     eval_n: int = 200
@@ -50,9 +58,10 @@ def run_demo(cfg: DemoConfig) -> Path:
     timings: dict[str, float] = {}
     out = Path(cfg.out)
     t = _step(f"train on {cfg.n_images} synthetic faces, {cfg.epochs} epochs")
-    train_cfg = TrainConfig(data=f"synthetic:n={cfg.n_images},seed={cfg.seed}", out=str(out),
-                            image_size=cfg.image_size, epochs=cfg.epochs, seed=cfg.seed, heldout_size=cfg.heldout_size,
-                            resume=(out / CHECKPOINT).exists(), progress=cfg.progress)
+    data = f"synthetic:n={cfg.n_images},seed={cfg.seed}" + (f",blur={cfg.blur:g}" if cfg.blur else "")
+    train_cfg = TrainConfig(data=data, out=str(out), image_size=cfg.image_size, epochs=cfg.epochs,
+                            batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule, seed=cfg.seed,
+                            heldout_size=cfg.heldout_size, resume=(out / CHECKPOINT).exists(), progress=cfg.progress)
     train(train_cfg)
     timings["train"] = time.perf_counter() - t
 

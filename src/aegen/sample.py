@@ -93,7 +93,7 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
     fit_on = params.pop(FIT_ON, "train")
     if fit_on not in FIT_ON_CHOICES:
         raise ValueError(f"{FIT_ON} must be one of {', '.join(FIT_ON_CHOICES)}, got {fit_on!r}")
-    sampler = make_sampler(method, **params)
+    sampler = make_sampler(method, **params).check_params()
     Z = run.zpoints("train")
     mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None
     mirrored_file = run.path / "zpoints" / f"{MIRRORED}.npy" if mirrored is not None else None
@@ -107,11 +107,8 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
             cached = load_sampler(folder)
             if type(cached) is not type(sampler):
                 raise AegenError(f"it holds a {type(cached).__name__}")
-            for name, value in sampler.get_params().items():
-                if name in unfitted:
-                    setattr(cached, name, value)
-            if unfitted & set(sampler.get_params()) and hasattr(cached, "_check_params"):
-                cached._check_params()  # the new sampling parameters, checked as fit would have
+            # The speed and sampling-only parameters of this call, checked already (check_params).
+            cached.set_params(**{name: value for name, value in sampler.get_params().items() if name in unfitted})
             info.update(cache_hit=True, fit_seconds=0.0, n_zpoints=cached.fit_info_.get("n_points"))
             return cached, info
         except AegenError as exc:
@@ -191,6 +188,7 @@ def sample_run(run, method: str, n: int, seed: int, params: dict | None = None, 
         "seed": seed,
         "where": condition or None,
         "fit": {**info, **sampler.fit_info_},
+        "sample": sampler.last_sample_info,
         "timings_s": timings,
         "files": files + ["params.json"],
         "aegen_version": __version__,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import time
 from dataclasses import InitVar, dataclass, field, fields, replace
@@ -28,6 +29,7 @@ from aegen.io import load_npz, read_json, save_npz, write_json, write_text
 from aegen.model import ConvAutoencoder, ModelConfig, pick_device, to_images, to_tensor
 from aegen.plots import save_image_grid
 
+LR_SCHEDULES = ("constant", "cosine")
 LOG_COLUMNS = ["epoch", "train_mse", "heldout_mse", "images_per_s", "epoch_seconds", "lr"]
 MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
 # A field with this metadata may change on --resume (where and how long, not what is trained).
@@ -50,6 +52,10 @@ class TrainConfig:
     epochs: int = field(default=20, metadata=_FREE)
     batch_size: int = 128
     lr: float = 1e-3
+    # "constant": Adam at ``lr`` throughout; "cosine": the rate falls from ``lr`` to 0 along a
+    # half cosine over the run's steps (set per step from the epoch count, so a resumed run
+    # replays it as long as --epochs is unchanged).
+    lr_schedule: str = "constant"
     seed: int = 0
     device: str = field(default="auto", metadata=_FREE)
     limit: int | None = None
@@ -73,6 +79,8 @@ class TrainConfig:
             raise ValueError("--heldout-fraction and --heldout-size exclude each other: give one")
         if self.heldout_size is None and self.heldout_fraction is None:
             self.heldout_fraction = DEFAULT_HELDOUT_FRACTION
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
 
     def settings(self) -> dict:
         """The training settings config.json records under ``train`` (the model is recorded once, apart)."""
@@ -84,6 +92,8 @@ class TrainConfig:
 # would become the InitVar's default).
 for _name in MODEL_FIELDS:
     setattr(TrainConfig, _name, property(lambda self, _name=_name: getattr(self.model, _name)))
+
+_TRAIN_DEFAULTS = {"lr_schedule": "constant"}
 
 # Changing any of these would make a resumed run a different run: the model, and every
 # training field not marked free.
@@ -141,7 +151,8 @@ def _resumed_config(cfg: TrainConfig, out: Path, write: bool) -> TrainConfig:
         version = saved.get("format_version") if isinstance(saved, dict) else None
         raise AegenError(f"{out} was written by an incompatible aegen run format ({version})")
     for key in FIXED_ON_RESUME:
-        was = (saved.get("model") or {}).get(key) if key in MODEL_FIELDS else saved["train"].get(key)
+        # A setting that runs of older aegen versions lack had its default then.
+        was = (saved.get("model") or {}).get(key) if key in MODEL_FIELDS else saved["train"].get(key, _TRAIN_DEFAULTS.get(key))
         now = getattr(cfg, key)
         if _as_list(was) != _as_list(now):
             raise AegenError(f"--resume with a different {key} ({was!r} in {out}, {now!r} now)")
@@ -164,6 +175,14 @@ def _recorded_split(out: Path, n_images: int) -> tuple[np.ndarray, np.ndarray]:
         raise AegenError(f"{out / 'split.npz'} names rows beyond the {n_images} images of the data: "
                          "did the data change since the run was started?")
     return train_idx, heldout_idx
+
+
+def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based, counted over the whole run)."""
+    if cfg.lr_schedule == "cosine":
+        total = max(cfg.epochs * steps_per_epoch, 1)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    return cfg.lr
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -229,10 +248,14 @@ def train(cfg: TrainConfig) -> Path:
         batches = range(0, len(order), cfg.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not (cfg.progress and dist.is_main))
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-        for start in bar:
+        lr = learning_rate(cfg, epoch * len(batches), len(batches))
+        for step, start in enumerate(bar, start=epoch * len(batches)):
             batch = order[start:start + cfg.batch_size]
             if not dist.usable_batch(len(batch)):
                 continue  # fewer rows than ranks: every rank must take part in a step
+            lr = learning_rate(cfg, step, len(batches))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             rows = dist.shard_rows(batch)
             x = to_tensor(dataset.images[np.sort(rows)], device)
             with amp:
@@ -248,7 +271,7 @@ def train(cfg: TrainConfig) -> Path:
             save_checkpoint(out / CHECKPOINT, model, optimizer, epoch + 1)
             log_rows.append({"epoch": epoch + 1, "train_mse": loss_sum / max(seen // dist.world_size, 1),
                              "heldout_mse": heldout_mse(model, heldout, device), "images_per_s": seen / seconds,
-                             "epoch_seconds": seconds, "lr": cfg.lr})
+                             "epoch_seconds": seconds, "lr": lr})
             _write_log(out / "train_log.csv", log_rows)
             _save_recon_grid(model, heldout[:32], device, out / "recon_grid.png")
             if cfg.progress:

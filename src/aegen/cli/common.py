@@ -47,7 +47,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--data", default=argparse.SUPPRESS,
                    help="celeba:PATH (zip or folder), folder:PATH (images, recursive, or a zip) or "
-                        f"synthetic[:n=N,seed=S] {default_text(TrainConfig, 'data')}")
+                        f"synthetic[:n=N,seed=S,blur=B] {default_text(TrainConfig, 'data')}")
     p.add_argument("--image-size", type=int, default=argparse.SUPPRESS, choices=list(SUPPORTED_IMAGE_SIZES),
                    help=f"side of the square training images {default_text(ModelConfig, 'image_size')}")
     p.add_argument("--limit", type=int, default=argparse.SUPPRESS, help="use only the first N images")

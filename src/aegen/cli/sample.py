@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from aegen import AegenError
 from aegen.cli.common import add_run_arg
@@ -13,7 +14,8 @@ from aegen.samplers.registry import SAMPLERS
 # Methods that share the seed's fit (a PCA of the z-points within fit_sigma and FWHM widths).
 SEED_FAMILY = ("ellipse-pca", "ellipse-original", "ellipsoid")
 METHOD_OPTIONS = [
-    ("--n-components", "n_components", int, ("ellipse-pca", "ellipsoid"), "PCA components used (default 100)"),
+    ("--n-components", "n_components", str, ("ellipse-pca", "ellipsoid", "gmm"),
+     "PCA components used (default 100); gmm: mixture components (default 10), or 'auto' (BIC)"),
     ("--fact", "fact", float, SEED_FAMILY, "fraction of the half-width, in (0, 1] (default 0.7)"),
     ("--bin-width", "bin_width", str, SEED_FAMILY,
      "histogram bins for the FWHM: 'per-component' (default: each component's own spread), 'seed' (the seed's "
@@ -24,7 +26,7 @@ METHOD_OPTIONS = [
     ("--b", "b", float, ("uniform",), "half-range of the uniform box (default 1.5)"),
     ("--range", "bounds", str, ("uniform",), "'fixed' ([-b, b]) or 'observed' (each component's range)"),
     ("--sigma", "sigma", float, ("truncated-gaussian",), "sigma level of the core ellipsoid (default 2)"),
-    ("--k", "k", str, ("gmm",), "mixture components, or 'auto' (BIC)"),
+    ("--k", "k", str, ("gmm",), "deprecated: the earlier name of --n-components"),
 ]
 
 
@@ -63,8 +65,11 @@ def method_params(args) -> dict:
             continue
         if args.method not in methods:
             raise AegenError(f"{flag} applies to {', '.join(methods)}, not to {args.method}")
-        params[dest] = parse_value(value) if dest in ("bin_width", "k") else value
+        params[dest] = parse_value(value) if dest in ("bin_width", "k", "n_components") else value
     params.update(parse_params(args.param))
+    for old, new in SAMPLERS[args.method]._renamed_params.items():
+        if old in params:
+            print(f"aegen sample: {old} is deprecated, it is now called {new}", file=sys.stderr)
     return params
 
 

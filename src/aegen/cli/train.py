@@ -11,14 +11,14 @@ import argparse
 from aegen.cli.common import add_data_args, default_text, given, parse_int_list
 
 MODEL_OPTIONS = ("image_size", "z_dim", "channels", "kernel_size", "batch_norm", "activation")
-TRAIN_OPTIONS = ("data", "epochs", "batch_size", "lr", "seed", "device", "limit", "heldout_fraction",
+TRAIN_OPTIONS = ("data", "epochs", "batch_size", "lr", "lr_schedule", "seed", "device", "limit", "heldout_fraction",
                  "heldout_size", "resume", "cache_dir")
 
 
 def add_parser(sub) -> None:
     from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
     from aegen.model import ACTIVATIONS, ModelConfig
-    from aegen.train import TrainConfig
+    from aegen.train import LR_SCHEDULES, TrainConfig
 
     def model_default(name):
         return default_text(ModelConfig, name)
@@ -39,6 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, help=f"passes over the training images {train_default('epochs')}")
     p.add_argument("--batch-size", type=int, help=f"images per step {train_default('batch_size')}")
     p.add_argument("--lr", type=float, help=f"Adam learning rate {train_default('lr')}")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help=f"constant, or cosine: decay from --lr to 0 over the run's steps {train_default('lr_schedule')}")
     p.add_argument("--seed", type=int, help=f"seeds initialisation, shuffling and the held-out split "
                                             f"{train_default('seed')}")
     p.add_argument("--device", help=f"auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps {train_default('device')}")

@@ -176,7 +176,7 @@ def _build_cache(folder: Path, source, annotations: Annotations, image_size: int
             batch, labels = 1024, []
             for start in tqdm(range(0, n, batch), desc="render", unit="batch", disable=not progress):
                 count = min(batch, n - start)
-                out[start:start + count], attrs = render_faces(start, count, image_size, source.seed)
+                out[start:start + count], attrs = render_faces(start, count, image_size, source.seed, source.blur)
                 labels.append(attrs)
             annotations.attrs = np.concatenate(labels)
         else:
@@ -232,7 +232,7 @@ def load_dataset(spec: str, image_size: int = 64, limit: int | None = None,
     """Open ``spec``, preprocess it once into the cache, and return the cached dataset.
 
     spec: ``celeba:PATH`` (zip or extracted folder, annotations beside it), ``folder:PATH``
-    (folder or zip of images) or ``synthetic[:n=N,seed=S]``. limit: use only the first N
+    (folder or zip of images) or ``synthetic[:n=N,seed=S,blur=B]`` (blur: Gaussian sigma in pixels softening each image). limit: use only the first N
     images. Corrupt images are skipped and counted in ``info["n_skipped"]``.
     """
     if image_size not in SUPPORTED_IMAGE_SIZES:

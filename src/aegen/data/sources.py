@@ -84,10 +84,12 @@ class FileSource:
 class SyntheticSource:
     count: int
     seed: int
+    blur: float = 0.0
     fingerprint: str = ""
 
     def __post_init__(self):
-        self.fingerprint = f"synthetic-n{self.count}-s{self.seed}"
+        # Unblurred sources keep the fingerprint (and preprocessing cache) they always had.
+        self.fingerprint = f"synthetic-n{self.count}-s{self.seed}" + (f"-b{self.blur!r}" if self.blur else "")
         self.ids = [f"synth-{i:07d}" for i in range(self.count)]
 
     def __len__(self) -> int:
@@ -99,22 +101,33 @@ def parse_spec(spec: str) -> tuple[str, str]:
     kind, _, arg = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in ("celeba", "folder", "synthetic"):
-        raise AegenError(f"unknown data spec {spec!r}: use celeba:PATH, folder:PATH or synthetic[:n=N,seed=S]")
+        raise AegenError(f"unknown data spec {spec!r}: use celeba:PATH, folder:PATH or synthetic[:n=N,seed=S,blur=B]")
     if kind != "synthetic" and not arg:
         raise AegenError(f"data spec {spec!r} needs a path: {kind}:PATH")
     return kind, arg
 
 
-def _synthetic_options(arg: str) -> tuple[int, int]:
-    opts = {"n": SYNTHETIC_DEFAULT_COUNT, "seed": 0}
+def _synthetic_options(arg: str) -> tuple[int, int, float]:
+    from aegen.data.synthetic import MAX_BLUR
+
+    opts = {"n": SYNTHETIC_DEFAULT_COUNT, "seed": 0, "blur": 0.0}
     for item in filter(None, (s.strip() for s in arg.split(","))):
         key, _, value = item.partition("=")
+        if key == "blur":
+            try:
+                blur = float(value)
+            except ValueError:
+                blur = float("nan")
+            if not 0 <= blur <= MAX_BLUR:
+                raise AegenError(f"bad synthetic option {item!r}: blur is a Gaussian sigma in pixels, 0 to {MAX_BLUR:g}")
+            opts["blur"] = blur
+            continue
         if key not in opts or not value.lstrip("-").isdigit():
-            raise AegenError(f"bad synthetic option {item!r}: use synthetic:n=N,seed=S")
+            raise AegenError(f"bad synthetic option {item!r}: use synthetic:n=N,seed=S[,blur=B]")
         opts[key] = int(value)
     if opts["n"] < 1:
         raise AegenError("synthetic:n must be at least 1")
-    return opts["n"], opts["seed"]
+    return opts["n"], opts["seed"], opts["blur"]
 
 
 def open_source(spec: str, limit: int | None = None):
@@ -123,11 +136,11 @@ def open_source(spec: str, limit: int | None = None):
     if limit is not None and limit < 1:
         raise AegenError(f"--limit must be at least 1, got {limit}")
     if kind == "synthetic":
-        n, seed = _synthetic_options(arg)
-        source = SyntheticSource(min(n, limit) if limit else n, seed)
+        n, seed, blur = _synthetic_options(arg)
+        source = SyntheticSource(min(n, limit) if limit else n, seed, blur)
         from aegen.data.synthetic import SYNTHETIC_ATTR_NAMES, render_faces  # noqa: F401
 
-        return source, Annotations(attr_names=list(SYNTHETIC_ATTR_NAMES)), {"kind": kind, "n": n, "seed": seed}
+        return source, Annotations(attr_names=list(SYNTHETIC_ATTR_NAMES)), {"kind": kind, "n": n, "seed": seed, "blur": blur}
 
     path = Path(os.path.expanduser(arg))
     if not path.exists():

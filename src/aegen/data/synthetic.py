@@ -20,7 +20,7 @@ from aegen.data.synthetic_canvas import HAIR_COLOURS, HAIR_STYLES, IRIS_COLOURS
 from aegen.data.synthetic_draw import paint_faces
 
 __all__ = ["FACTOR_NAMES", "HAIR_COLOURS", "HAIR_STYLES", "IRIS_COLOURS", "SYNTHETIC_ATTR_NAMES",
-           "attribute_labels", "render_factors", "render_faces", "synthetic_factors"]
+           "MAX_BLUR", "attribute_labels", "render_factors", "render_faces", "soften", "synthetic_factors"]
 
 # Order of the columns of the label array returned by render_faces.
 SYNTHETIC_ATTR_NAMES: tuple[str, ...] = (
@@ -45,6 +45,8 @@ _PALE_TONE = 0.85
 # stays in cache, large enough that numpy's per-call overhead is spread over many faces.
 _PIXELS_PER_BATCH = 1 << 18
 _MAX_IMAGE_SIZE = 1024
+# Largest softening blur (Gaussian sigma, pixels) render_faces accepts.
+MAX_BLUR = 8.0
 
 
 def _draw_block(seed: int, block: int) -> dict[str, np.ndarray]:
@@ -206,13 +208,53 @@ def attribute_labels(factors: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([np.where(present[name], 1, -1) for name in SYNTHETIC_ATTR_NAMES], axis=1).astype(np.int8)
 
 
-def render_factors(factors: dict[str, np.ndarray], image_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def _check_blur(blur) -> float:
+    try:
+        blur = float(blur)
+    except (TypeError, ValueError):
+        raise ValueError(f"blur must be a number, got {blur!r}") from None
+    if not 0 <= blur <= MAX_BLUR:
+        raise ValueError(f"blur must be between 0 and {MAX_BLUR} pixels, got {blur}")
+    return blur
+
+
+def soften(images: np.ndarray, sigma: float) -> np.ndarray:
+    """Blur (n, S, S, 3) uint8 images with a Gaussian of ``sigma`` pixels, each image on its own.
+
+    Separable, truncated at 3 sigma, edges mirrored (``numpy.pad``'s "symmetric"), float32,
+    rounded back to uint8: a pure function of each image, so a face stays the same whatever
+    batch it is softened in. sigma 0 returns the images unchanged.
+    """
+    if sigma <= 0 or len(images) == 0:
+        return images
+    radius = max(1, int(np.ceil(3 * sigma)))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1, dtype=np.float64) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    x = images.astype(np.float32)
+    for axis in (1, 2):
+        width = [(0, 0)] * 4
+        width[axis] = (radius, radius)
+        padded = np.pad(x, width, mode="symmetric")
+        out = np.zeros_like(x)
+        length = x.shape[axis]
+        for offset, weight in enumerate(taps):
+            out += weight * np.take(padded, np.arange(offset, offset + length), axis=axis)
+        x = out
+    x += 0.5
+    np.clip(x, 0, 255, out=x)
+    return x.astype(np.uint8)
+
+
+def render_factors(factors: dict[str, np.ndarray], image_size: int = 64,
+                   blur: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Draw the faces of a factor table, such as synthetic_factors returns, possibly edited.
 
     Editing one factor (say "glasses" to 0) redraws the same faces with that one change.
+    blur: softens every image with a Gaussian of this many pixels (sigma; see :func:`soften`).
     Returns (n, S, S, 3) uint8 images and (n, len(SYNTHETIC_ATTR_NAMES)) int8 labels.
     """
     image_size = _check_image_size(image_size)
+    blur = _check_blur(blur)
     missing = sorted(set(FACTOR_NAMES) - set(factors))
     if missing:
         raise ValueError(f"factor table lacks {', '.join(missing)}")
@@ -225,16 +267,18 @@ def render_factors(factors: dict[str, np.ndarray], image_size: int = 64) -> tupl
     batch = max(1, _PIXELS_PER_BATCH // (image_size * image_size))
     for lo in range(0, count, batch):
         rows = slice(lo, min(lo + batch, count))
-        images[rows] = paint_faces({name: column[rows] for name, column in factors.items()}, image_size)
+        images[rows] = soften(paint_faces({name: column[rows] for name, column in factors.items()}, image_size), blur)
     return images, attribute_labels(factors)
 
 
-def render_faces(start: int, count: int, image_size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def render_faces(start: int, count: int, image_size: int = 64, seed: int = 0,
+                 blur: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Draw faces ``start .. start + count - 1`` of the synthetic data set ``seed``.
 
     Returns (count, S, S, 3) uint8 RGB images (S = image_size, 16 .. 1024) and
     (count, len(SYNTHETIC_ATTR_NAMES)) int8 labels in {-1, 1}. Face ``i`` depends only on
-    ``(seed, i)``, not on the range it is rendered in.
+    ``(seed, i, image_size, blur)``, not on the range it is rendered in. blur: Gaussian sigma
+    in pixels applied to each finished image (0, the default: the crisp drawing).
     """
     image_size = _check_image_size(image_size)
-    return render_factors(synthetic_factors(start, count, seed), image_size)
+    return render_factors(synthetic_factors(start, count, seed), image_size, blur)

@@ -27,6 +27,7 @@ from sklearn.covariance import LedoitWolf
 
 from aegen.evaluate.memorisation import train_vs_heldout_test
 from aegen.evaluate.metrics import single_threaded_lapack
+from aegen.latent.checks import check_zpoints
 from aegen.latent.sigma import mahalanobis_radius
 
 # The band of held-out radii a generated radius should fall in, in percent.
@@ -58,11 +59,7 @@ class LatentEllipsoid:
         Z_heldout (M, d), optional: held-out z-points whose radii define the two-sided band
         and the KS distance's reference, and which with Z make the copying guard's two sets.
         """
-        Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim != 2 or len(Z) < 2:
-            raise ValueError(f"need z-points of shape (N, d) with N >= 2, got {Z.shape}")
-        if not np.all(np.isfinite(Z)):
-            raise ValueError("z-points contain NaN or Inf")
+        Z = np.asarray(check_zpoints(Z, min_points=2), dtype=np.float64)
         with single_threaded_lapack():
             self._fit(Z)
         if Z_heldout is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from aegen import AegenError
 from aegen.io import write_json
 from aegen.latent import sections
-from aegen.latent.checks import InsufficientDataError, check_zpoints, resolve_seed, subsample_indices
+from aegen.latent.checks import InsufficientDataError, check_zpoints, resolve_random_state, subsample_indices
 from aegen.latent.moments import cloud_moments
 
 DEFAULT_SIGMAS = (1.0, 2.0, 3.0)
@@ -80,7 +80,7 @@ def _nested_skips(obj: Any, path: str = "") -> dict[str, str]:
 
 
 def analyze_zpoints(Z: np.ndarray, out_dir: str | Path, pairs=None, sigmas=DEFAULT_SIGMAS,
-                    max_points: int | None = None, random_state: int | np.random.Generator = 0, *,
+                    max_points: int | None = None, random_state: int | np.random.Generator | None = 0, *,
                     test_points: int = 5000, scatter_points: int = 20_000, fwhm_bin_width: float | None = None,
                     top_k: int = 20, hz_pca_components: int = 10, core_sigma: float = CORE_SIGMA,
                     figures: bool = True, progress: bool = True) -> dict:
@@ -93,6 +93,8 @@ def analyze_zpoints(Z: np.ndarray, out_dir: str | Path, pairs=None, sigmas=DEFAU
     Q-Q, fractions beyond sigma levels, Mardia and Henze-Zirkler on all points and on the
     ``core_sigma`` core).
 
+    ``random_state`` (int, None or Generator; :func:`~aegen.latent.checks.resolve_random_state`)
+    seeds every random choice; the seed used is recorded as ``random_state`` in the summary.
     ``max_points`` analyses a seeded random subsample of at most that many points;
     ``test_points`` caps the subsamples of the O(n^2) tests and Shapiro-Wilk,
     ``scatter_points`` the points drawn in scatter plots; ``figures=False`` writes only the
@@ -103,10 +105,7 @@ def analyze_zpoints(Z: np.ndarray, out_dir: str | Path, pairs=None, sigmas=DEFAU
     Raises ValueError for bad parameters and for NaN/Inf rows (naming how many).
     """
     started = time.perf_counter()
-    if not isinstance(Z, np.ndarray):
-        Z = np.asarray(Z)
-    if Z.ndim != 2:
-        raise ValueError(f"z-points must be a 2-D array of shape (N, d), got shape {Z.shape}")
+    Z = check_zpoints(Z, check_finite=False)  # the moments' pass finds NaN/Inf rows
     n_total, d = Z.shape
     pairs = _check_pairs(pairs, d)
     sigmas = _check_sigmas(sigmas)
@@ -118,8 +117,7 @@ def analyze_zpoints(Z: np.ndarray, out_dir: str | Path, pairs=None, sigmas=DEFAU
             raise ValueError(f"{name} must be >= {low}, got {value}")
     if not core_sigma > 0:
         raise ValueError(f"core_sigma must be > 0, got {core_sigma}")
-    seed = resolve_seed(random_state)
-    rng = np.random.default_rng(seed)
+    rng, seed = resolve_random_state(random_state)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -1,7 +1,13 @@
-"""Input checks, seeds and row chunking shared by the latent-space analysis."""
+"""The one home of the z-point input check, random-state resolution and row chunking.
+
+Shared by the latent-space analysis (:mod:`aegen.latent`) and the samplers
+(:mod:`aegen.samplers`); it imports nothing of aegen, so either can use it without a cycle.
+Chunked mean and covariance live in :mod:`aegen.latent.moments`.
+"""
 
 from __future__ import annotations
 
+import numbers
 from typing import Iterator
 
 import numpy as np
@@ -9,17 +15,22 @@ import numpy as np
 # Rows per chunk in passes over the z-points: 16,384 x 256 float64 is 32 MB, which keeps the
 # memory of a 200,000-point analysis bounded while the matrix products stay efficient.
 CHUNK_ROWS = 16_384
+# Seeds are drawn below this bound: any of them fits a signed 64-bit integer (and JSON).
+SEED_BOUND = 2**63
 
 
 class InsufficientDataError(ValueError):
     """Too few points (or too low a rank) for a statistic; the analysis records it as skipped."""
 
 
-def check_zpoints(Z: np.ndarray, name: str = "z-points") -> np.ndarray:
-    """Check that ``Z`` is an (N, d) array of finite floats and return it without copying.
+def check_zpoints(Z, name: str = "z-points", min_points: int = 1, check_finite: bool = True) -> np.ndarray:
+    """Check that ``Z`` is an (N, d) array of real numbers and return it without copying.
 
-    Raises ValueError for a wrong shape, an empty array, or rows containing NaN or Inf (the
-    message names how many rows). Memory-mapped arrays are scanned chunk by chunk.
+    Raises ValueError for a wrong shape, no columns, a dtype that is not integer or floating
+    (bool and complex included), fewer than ``min_points`` rows ("too few points"), or, with
+    ``check_finite``, rows holding NaN or Inf (the message names how many). Lists are
+    converted with ``np.asarray``; memory-mapped arrays stay mapped and are scanned chunk by
+    chunk.
     """
     if not isinstance(Z, np.ndarray):
         Z = np.asarray(Z)
@@ -28,13 +39,16 @@ def check_zpoints(Z: np.ndarray, name: str = "z-points") -> np.ndarray:
     n, d = Z.shape
     if n == 0 or d == 0:
         raise ValueError(f"{name} are empty (shape {Z.shape})")
-    if not np.issubdtype(Z.dtype, np.floating) and not np.issubdtype(Z.dtype, np.integer):
-        raise ValueError(f"{name} must be numeric, got dtype {Z.dtype}")
-    bad_rows = 0
-    for start, stop in iter_chunks(n):
-        bad_rows += int(np.count_nonzero(~np.isfinite(Z[start:stop]).all(axis=1)))
-    if bad_rows:
-        raise ValueError(f"{name} contain NaN or Inf in {bad_rows} of {n} rows")
+    if not (np.issubdtype(Z.dtype, np.floating) or np.issubdtype(Z.dtype, np.integer)):
+        raise ValueError(f"{name} must hold real numbers, got dtype {Z.dtype}")
+    if n < min_points:
+        raise ValueError(f"too few points: {name} have {n} rows, need at least {min_points}")
+    if check_finite:
+        bad_rows = 0
+        for start, stop in iter_chunks(n):
+            bad_rows += int(np.count_nonzero(~np.isfinite(Z[start:stop]).all(axis=1)))
+        if bad_rows:
+            raise ValueError(f"{name} contain NaN or Inf in {bad_rows} of {n} rows")
     return Z
 
 
@@ -44,17 +58,29 @@ def iter_chunks(n: int, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[int, int
         yield start, min(n, start + chunk_rows)
 
 
-def resolve_seed(random_state: int | np.random.Generator | None) -> int:
-    """Return an int seed to record: ``random_state`` itself, or one drawn from a Generator."""
-    if random_state is None:
-        return 0
+def resolve_random_state(random_state) -> tuple[np.random.Generator, int]:
+    """A fresh Generator for ``random_state`` and the int seed that repeats it (to record).
+
+    The one rule of aegen, for the samplers' draws and the analysis alike:
+
+    - an int >= 0 is the seed;
+    - None draws a seed from fresh OS entropy (as numpy and scikit-learn do, a new result
+      each call), and that seed is returned so that the caller can record and repeat it;
+    - a numpy Generator is not used directly: one seed is drawn from it (advancing it by one
+      draw), so that every result still has an int seed that repeats it.
+
+    ValueError for anything else (bools, negative or non-integral numbers).
+    """
     if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**31 - 1))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, got {random_state}")
-        return int(random_state)
-    raise ValueError(f"random_state must be an int or a numpy Generator, got {type(random_state).__name__}")
+        seed = int(random_state.integers(0, SEED_BOUND))
+    elif random_state is None:
+        seed = int(np.random.SeedSequence().entropy % SEED_BOUND)
+    elif (isinstance(random_state, numbers.Integral) and not isinstance(random_state, (bool, np.bool_))
+          and random_state >= 0):
+        seed = int(random_state)
+    else:
+        raise ValueError(f"random_state must be an int >= 0, a numpy Generator or None, got {random_state!r}")
+    return np.random.default_rng(seed), seed
 
 
 def subsample_indices(n: int, size: int | None, rng: np.random.Generator) -> np.ndarray:

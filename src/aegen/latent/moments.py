@@ -1,4 +1,8 @@
-"""Mean, covariance and per-component moments of a z-point cloud in one chunked pass."""
+"""Mean, covariance and per-component moments of a z-point cloud in one chunked pass.
+
+The one home of chunked moments: the analysis uses :func:`cloud_moments`, the samplers
+:func:`mean_and_covariance` (the same pass, without the higher moments).
+"""
 
 from __future__ import annotations
 
@@ -43,12 +47,13 @@ class CloudMoments:
 
 
 def cloud_moments(Z: np.ndarray, mask: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS,
-                  progress: bool = False) -> CloudMoments:
+                  progress: bool = False, higher: bool = True) -> CloudMoments:
     """Moments of ``Z`` (N, d), read chunk by chunk in float64 (memory-mapped input is fine).
 
     ``mask`` (N,) bool restricts the moments to the selected rows without copying them.
     Rows with NaN or Inf raise ValueError naming how many rows are affected. With fewer
-    than 2 rows the covariance and higher moments are NaN.
+    than 2 rows the covariance and higher moments are NaN. ``higher=False`` skips the
+    minimum, maximum, skewness and kurtosis (left NaN): mean and covariance only, faster.
     """
     if Z.ndim != 2 or Z.shape[0] == 0 or Z.shape[1] == 0:
         raise ValueError(f"z-points must be a non-empty (N, d) array, got shape {Z.shape}")
@@ -71,7 +76,7 @@ def cloud_moments(Z: np.ndarray, mask: np.ndarray | None = None, chunk_rows: int
     bad_rows = 0
     bar = tqdm(total=n_rows, desc="moments", unit="pt", disable=not progress, leave=False)
     for start, stop in iter_chunks(n_rows, chunk_rows):
-        y = np.asarray(Z[start:stop], dtype=np.float64)
+        y = np.array(Z[start:stop], dtype=np.float64)  # a copy: y is shifted in place below
         if mask is not None:
             y = y[mask[start:stop]]
             if len(y) == 0:
@@ -82,15 +87,17 @@ def cloud_moments(Z: np.ndarray, mask: np.ndarray | None = None, chunk_rows: int
             bad_rows += int(np.count_nonzero(~finite))
             bar.update(stop - start)
             continue
-        np.minimum(minimum, y.min(axis=0), out=minimum)
-        np.maximum(maximum, y.max(axis=0), out=maximum)
+        if higher:
+            np.minimum(minimum, y.min(axis=0), out=minimum)
+            np.maximum(maximum, y.max(axis=0), out=maximum)
         y -= shift
-        y2 = y * y
         power[0] += y.sum(axis=0)
-        power[1] += y2.sum(axis=0)
-        power[2] += (y2 * y).sum(axis=0)
-        power[3] += (y2 * y2).sum(axis=0)
         outer += y.T @ y
+        if higher:
+            y2 = y * y
+            power[1] += y2.sum(axis=0)
+            power[2] += (y2 * y).sum(axis=0)
+            power[3] += (y2 * y2).sum(axis=0)
         bar.update(stop - start)
     bar.close()
     if bad_rows:
@@ -112,5 +119,25 @@ def cloud_moments(Z: np.ndarray, mask: np.ndarray | None = None, chunk_rows: int
         cov = np.full((d, d), np.nan)
         skewness[:] = np.nan
         kurtosis[:] = np.nan
+    if not higher:
+        minimum[:], maximum[:], skewness[:], kurtosis[:] = np.nan, np.nan, np.nan, np.nan
     return CloudMoments(n=n, mean=mean, cov=cov, minimum=minimum, maximum=maximum,
                         skewness=skewness, excess_kurtosis=kurtosis)
+
+
+def mean_and_covariance(Z: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and covariance (d, d) (divisor N - 1) of Z (N, d), or of its ``rows`` (distinct indices).
+
+    The pass of :func:`cloud_moments` without the higher moments: float64 chunks, sums taken
+    around a shift near the mean. InsufficientDataError (a ValueError) with fewer than 2 rows;
+    ValueError for rows with NaN or Inf.
+    """
+    mask = None
+    if rows is not None:
+        mask = np.zeros(Z.shape[0], dtype=bool)
+        mask[np.asarray(rows)] = True
+    n = Z.shape[0] if mask is None else int(np.count_nonzero(mask))
+    if n < 2:
+        raise InsufficientDataError(f"need at least 2 points for a covariance, got {n}")
+    moments = cloud_moments(Z, mask, higher=False)
+    return moments.mean, moments.cov

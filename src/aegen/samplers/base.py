@@ -1,46 +1,40 @@
 """Common machinery of the samplers: parameters, input checks, seeds, save and load.
 
-A sampler is a scikit-learn style estimator: ``__init__`` stores parameters (checked at
-once), :meth:`BaseSampler.fit` learns state from an (N, d) z-point array into attributes
-ending in ``_``, :meth:`BaseSampler.sample` draws (n, d) float32 z-vectors. A fitted
-sampler saves to a folder holding ``params.json`` (class, parameters, fit information, the
-shape of every array) and ``state.npz`` (the arrays); nothing is pickled.
+A sampler is a scikit-learn estimator (:class:`sklearn.base.BaseEstimator`: ``get_params``,
+``set_params``, ``sklearn.base.clone`` and the repr come from there). ``__init__`` stores its
+parameters untouched; :meth:`BaseSampler.fit` checks them (``_check_params``), learns state
+from an (N, d) z-point array into attributes ending in ``_`` and returns the sampler;
+:meth:`BaseSampler.sample` draws (n, d) float32 z-vectors and leaves the fitted state alone
+(what it reports, such as the seed it used, goes to ``last_sample_info``). A fitted sampler
+saves to a folder holding ``params.json`` (class, parameters, fit information, the shape of
+every array) and ``state.npz`` (the arrays); nothing is pickled.
+
+The z-point check and the random-state rule are :mod:`aegen.latent.checks`'s, the chunked
+mean and covariance :mod:`aegen.latent.moments`'s; this module imports nothing of the
+registry, so that importing any sampler module alone works.
 """
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import os
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from aegen import AegenError, __version__
 from aegen.io import load_npz, read_json, save_npz, write_json
+from aegen.latent.checks import check_zpoints, resolve_random_state
 
 SAVE_FORMAT = "aegen-sampler"
 SAVE_FORMAT_VERSION = 1
 PARAMS_FILE = "params.json"
 STATE_FILE = "state.npz"
-# Rows read at a time when checking or reducing large (memory-mapped) z-point arrays.
-CHUNK_ROWS = 65536
-
-
-def resolve_random_state(random_state) -> tuple[np.random.Generator, int | str]:
-    """A Generator for ``random_state`` and what to record about it.
-
-    An int (or None, for which fresh OS entropy is drawn and recorded, so that the run can be
-    repeated) seeds a new Generator; a Generator is used as given and recorded as such.
-    """
-    if isinstance(random_state, np.random.Generator):
-        return random_state, "generator"
-    if random_state is None:
-        random_state = int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(random_state, (bool, np.bool_)) or int(random_state) != random_state or random_state < 0:
-        raise ValueError(f"random_state must be a non-negative int, a Generator or None, got {random_state!r}")
-    return np.random.default_rng(int(random_state)), int(random_state)
+# Classes that params.json may name, by class name: every BaseSampler subclass with a method.
+_SAVED_CLASSES: dict[str, type["BaseSampler"]] = {}
 
 
 BASE_NOISE = ("random", "sobol")
@@ -57,8 +51,6 @@ def standard_normal(rng: np.random.Generator, n: int, d: int, base_noise: str = 
         return rng.standard_normal((n, d))
     if base_noise != "sobol":
         raise ValueError(f"base_noise must be one of {BASE_NOISE}, got {base_noise!r}")
-    import warnings
-
     from scipy.stats import norm, qmc
 
     with warnings.catch_warnings():
@@ -92,95 +84,98 @@ def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
     return int(value)
 
 
-def check_zpoints(Z, min_points: int = 1, name: str = "Z") -> np.ndarray:
-    """Validate an (N, d) array of z-points; returns it as an array (memory maps stay mapped).
-
-    Raises ValueError for a wrong shape, fewer than ``min_points`` rows, or NaN/Inf (checked
-    in chunks so that large memory-mapped arrays are never copied whole).
-    """
-    Z = Z if isinstance(Z, np.ndarray) else np.asarray(Z, dtype=float)
-    if Z.ndim != 2 or Z.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (N, d), got {Z.shape}")
-    if not np.issubdtype(Z.dtype, np.number) or np.issubdtype(Z.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {Z.dtype}")
-    if Z.shape[0] < min_points:
-        raise ValueError(f"too few points to fit: {name} has {Z.shape[0]} rows, need at least {min_points}")
-    for start in range(0, Z.shape[0], CHUNK_ROWS):
-        if not np.all(np.isfinite(Z[start:start + CHUNK_ROWS])):
-            raise ValueError(f"{name} contains NaN or Inf")
-    return Z
-
-
-def mean_and_covariance(Z: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (d,) and covariance (d, d) (divisor N - 1) of Z (N, d), in float64 chunks.
-
-    ``rows`` (optional, sorted indices) restricts the computation to those rows.
-    """
-    n_rows = Z.shape[0] if rows is None else rows.size
-    if n_rows < 2:
-        raise ValueError("need at least 2 points for a covariance")
-    shift = np.asarray(Z[0 if rows is None else rows[0]], dtype=float)  # keeps the sums well conditioned
-    total = np.zeros(Z.shape[1])
-    cross = np.zeros((Z.shape[1], Z.shape[1]))
-    for start in range(0, n_rows, CHUNK_ROWS):
-        block = Z[start:start + CHUNK_ROWS] if rows is None else Z[rows[start:start + CHUNK_ROWS]]
-        block = np.asarray(block, dtype=float) - shift
-        total += block.sum(axis=0)
-        cross += block.T @ block
-    mean_shifted = total / n_rows
-    cov = (cross - n_rows * np.outer(mean_shifted, mean_shifted)) / (n_rows - 1)
-    return mean_shifted + shift, (cov + cov.T) / 2.0
-
-
-class BaseSampler:
+class BaseSampler(BaseEstimator):
     """Base class: subclasses set ``method`` and implement ``_fit``, ``_sample``, ``_state_shapes``.
 
-    ``_state_shapes(d)`` maps each fitted array attribute to its expected shape; save and
-    load use it, and load refuses files whose arrays do not match it exactly.
+    Subclasses store every ``__init__`` argument untouched under its own name (no checks,
+    no conversion: scikit-learn's ``clone`` and ``set_params`` rely on it) and check them in
+    ``_check_params``, which :meth:`fit` and :meth:`load` call. ``_state_shapes(d)`` maps each
+    fitted array attribute to its expected shape; save and load use it, and load refuses
+    files whose arrays do not match it exactly.
+
+    Renamed parameters: a subclass lists them in ``_renamed_params`` (old name -> new name)
+    and takes ``**renamed`` in ``__init__``, passed to :meth:`_take_renamed`; the old name then
+    still works (with a DeprecationWarning) in the constructor, ``set_params``,
+    :func:`~aegen.samplers.registry.make_sampler` (``--param``) and saved params.json files.
     """
 
     method: ClassVar[str] = ""
     # Fewest z-points fit() accepts; subclasses raise it where their model needs more.
     min_fit_points: ClassVar[int] = 2
+    # Earlier parameter names still accepted, old name -> current name.
+    _renamed_params: ClassVar[dict[str, str]] = {}
+    # What the last sample() call reports (its seed, ...); None before any. Not fitted state: never saved.
+    last_sample_info: dict[str, Any] | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.method:  # a concrete sampler: params.json may name it (a redefinition replaces it)
+            _SAVED_CLASSES[cls.__name__] = cls
 
     # -- parameters ------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p for p in signature.parameters if p != "self"]
+    def check_params(self) -> "BaseSampler":
+        """Check the parameters now, as :meth:`fit` does first; returns self, ValueError naming the first bad one.
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters, as given (JSON-serialisable)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "BaseSampler":
-        """Change parameters (re-validated); the sampler must be fitted again afterwards."""
-        unknown = set(params) - set(self._param_names())
-        if unknown:
-            raise ValueError(f"unknown parameter(s) for {self.method}: {', '.join(sorted(unknown))}")
-        merged = {**self.get_params(), **params}
-        self.__init__(**merged)
+        For callers that want to fail early (the command line, before any work).
+        """
+        self._check_params()
         return self
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+    def _check_params(self) -> None:
+        """Check the parameters; ValueError naming the first bad one. Subclasses extend it."""
+
+    @classmethod
+    def _current_names(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with renamed parameters under their current names (DeprecationWarning).
+
+        ValueError when a parameter is given under both names.
+        """
+        out = dict(params)
+        for old, new in cls._renamed_params.items():
+            if old not in out:
+                continue
+            if new in out:
+                raise ValueError(f"{cls.method}: give {new} only; {old} is its earlier name")
+            warnings.warn(f"{cls.method}: parameter {old!r} is now called {new!r}; the old name will be removed",
+                          DeprecationWarning, stacklevel=4)
+            out[new] = out.pop(old)
+        return out
+
+    def _take_renamed(self, renamed: dict[str, Any]) -> None:
+        """Store ``__init__``'s ``**renamed`` under the current names; TypeError for unknown names."""
+        unknown = set(renamed) - set(self._renamed_params)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+        for name, value in self._current_names(renamed).items():
+            setattr(self, name, value)
+
+    def set_params(self, **params) -> "BaseSampler":
+        """scikit-learn's ``set_params``, also under renamed parameters' earlier names. Checked at fit."""
+        return super().set_params(**self._current_names(params))
 
     # -- fitting and sampling ----------------------------------------------------------
     def fit(self, Z) -> "BaseSampler":
-        """Learn the sampler's state from z-points Z (N, d); returns self."""
-        Z = check_zpoints(Z, self.min_fit_points)
+        """Check the parameters, learn the sampler's state from z-points Z (N, d); returns self."""
+        self._check_params()
+        Z = check_zpoints(Z, min_points=self.min_fit_points)
         self.n_features_in_ = int(Z.shape[1])
         self.fit_info_ = {"n_points": int(Z.shape[0]), "d": int(Z.shape[1])}
         self._fit(Z)
         return self
 
     def sample(self, n: int, random_state=None) -> np.ndarray:
-        """Draw n z-vectors: (n, d) float32. ``random_state``: int, Generator or None."""
+        """Draw n z-vectors: (n, d) float32.
+
+        ``random_state``: an int seed, None (a seed from fresh entropy) or a numpy Generator
+        (a seed is drawn from it); see :func:`aegen.latent.checks.resolve_random_state`. The
+        seed used is reported in ``last_sample_info["random_state"]``, so that any draw can be
+        repeated; the fitted state is left unchanged.
+        """
         self._check_fitted()
-        if isinstance(n, (bool, np.bool_)) or int(n) != n or n < 1:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Real) or int(n) != n or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        rng, _ = resolve_random_state(random_state)
+        rng, seed = resolve_random_state(random_state)
+        self.last_sample_info = {"n": int(n), "random_state": seed}
         return np.asarray(self._sample(int(n), rng), dtype=np.float32)
 
     def log_prob(self, Z) -> np.ndarray:
@@ -194,8 +189,11 @@ class BaseSampler:
             raise ValueError(f"Z has {Z.shape[1]} columns, the sampler was fitted on {self.n_features_in_}")
         return np.asarray(Z, dtype=float)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "n_features_in_")
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "n_features_in_"):
+        if not self.__sklearn_is_fitted__():
             raise ValueError(f"this {self.method} sampler is not fitted yet: call fit(Z) first")
 
     # -- subclass hooks --------------------------------------------------------------
@@ -237,26 +235,24 @@ class BaseSampler:
 
         Called on a subclass, the folder must hold that class.
         """
-        from aegen.samplers.registry import SAMPLERS  # the registry imports this module
-
         path = Path(path)
         meta = read_json(path / PARAMS_FILE)
         if not isinstance(meta, dict) or meta.get("format") != SAVE_FORMAT:
             raise AegenError(f"{path} is not a saved aegen sampler")
         if meta.get("format_version") != SAVE_FORMAT_VERSION:
             raise AegenError(f"{path}: sampler format version {meta.get('format_version')} is not supported")
-        by_class = {klass.__name__: klass for klass in SAMPLERS.values()}
-        klass = by_class.get(meta.get("class"))
+        klass = _SAVED_CLASSES.get(meta.get("class"))
         if klass is None:
             raise AegenError(f"{path}: unknown sampler class {meta.get('class')!r}")
         if cls is not BaseSampler and klass is not cls:
             raise AegenError(f"{path} holds a {klass.__name__}, not a {cls.__name__}")
         try:
-            sampler = klass(**meta["params"])
+            sampler = klass(**klass._current_names(meta["params"]))
             d = int(meta["n_features_in"])
             sampler.n_features_in_ = d
             sampler.fit_info_ = dict(meta.get("fit_info") or {})
             sampler._restore_params_from_fit()
+            sampler._check_params()  # a hand-edited params.json must not load with bad parameters
             expected = sampler._state_shapes(d)
         except (KeyError, TypeError, ValueError) as exc:
             raise AegenError(f"{path}: invalid sampler parameters: {exc}") from None

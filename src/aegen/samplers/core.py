@@ -23,9 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aegen.latent.checks import iter_chunks
 from aegen.latent.fwhm import check_bin_width, component_bin_widths, gaussian_fwhm, histogram_fwhm
+from aegen.latent.moments import mean_and_covariance
 from aegen.latent.sigma import core_fwhm_ratio, core_variance_ratio, mahalanobis_radius
-from aegen.samplers.base import CHUNK_ROWS, check_int, check_number, mean_and_covariance
+from aegen.samplers.base import check_int, check_number
 
 # Eigenvalues below this fraction of the largest count as zero when measuring Mahalanobis radii.
 RANK_TOLERANCE = 1e-9
@@ -54,15 +56,47 @@ class Core:
                 "core_variance_ratio": self.variance_ratio, "core_fwhm_ratio": self.fwhm_ratio}
 
 
-def check_core_params(fit_sigma, max_fit_points, bin_width, width, core_correction) -> dict:
-    """The core-fit parameters validated (ValueError with the parameter's name otherwise)."""
-    if width not in WIDTHS:
-        raise ValueError(f"width must be 'fwhm' or 'std', got {width!r}")
-    if not isinstance(core_correction, (bool, np.bool_)):
-        raise ValueError(f"core_correction must be True or False, got {core_correction!r}")
-    return {"fit_sigma": check_number("fit_sigma", fit_sigma, low=0.0, high=8.0, low_open=True),
-            "max_fit_points": check_int("max_fit_points", max_fit_points, low=MIN_CORE_POINTS),
-            "bin_width": check_bin_width(bin_width), "width": width, "core_correction": bool(core_correction)}
+def check_core_params(sampler) -> None:
+    """Check the core-fit parameters every sampler of this family has: ``fact``, ``fit_sigma``,
+    ``max_fit_points``, ``bin_width``, ``width``, ``core_correction``, ``random_state``
+    (ValueError with the parameter's name otherwise)."""
+    check_number("fact", sampler.fact, low=0.0, high=1.0, low_open=True)
+    check_number("fit_sigma", sampler.fit_sigma, low=0.0, high=8.0, low_open=True)
+    check_int("max_fit_points", sampler.max_fit_points, low=MIN_CORE_POINTS)
+    check_bin_width(sampler.bin_width)
+    if not isinstance(sampler.width, str) or sampler.width not in WIDTHS:
+        raise ValueError(f"width must be 'fwhm' or 'std', got {sampler.width!r}")
+    if not isinstance(sampler.core_correction, (bool, np.bool_)):
+        raise ValueError(f"core_correction must be True or False, got {sampler.core_correction!r}")
+    check_int("random_state", sampler.random_state, low=0)
+
+
+def sampler_core(sampler, Z: np.ndarray, min_points: int) -> Core:
+    """:func:`fit_core` with a sampler's (checked) parameters; records the core in its ``fit_info_``."""
+    rng = np.random.default_rng(int(sampler.random_state))
+    core = fit_core(Z, float(sampler.fit_sigma), int(sampler.max_fit_points), min_points, rng,
+                    bool(sampler.core_correction))
+    sampler.fit_info_.update(**core.info(), core_correction=bool(sampler.core_correction),
+                             random_state=int(sampler.random_state))
+    return core
+
+
+def fit_pca_core(sampler, Z: np.ndarray) -> tuple[Core, np.ndarray, np.ndarray, "Widths"]:
+    """The fit of the PCA-frame samplers (ellipse-pca, ellipsoid): the core, its leading
+    ``sampler.n_components`` axes (k, d) and their variances (k,), and the axes' widths.
+
+    Records the core and the widths in ``sampler.fit_info_``. ValueError when n_components
+    exceeds the z dimension.
+    """
+    k, d = int(sampler.n_components), Z.shape[1]
+    if k > d:
+        raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {k}")
+    core = sampler_core(sampler, Z, k + 1)
+    axes, variances = pca_axes(core.covariance, k)
+    widths = measure_widths(project_rows(Z, core.rows, core.mean, axes), sampler.bin_width, sampler.width, core,
+                            sampler.method)
+    sampler.fit_info_.update(widths.info())
+    return core, axes, variances, widths
 
 
 def rows_within_sigma(Z: np.ndarray, sigma: float) -> tuple[np.ndarray, float, int]:
@@ -80,8 +114,8 @@ def rows_within_sigma(Z: np.ndarray, sigma: float) -> tuple[np.ndarray, float, i
     scaled_axes = axes[:, keep] / np.sqrt(variances[keep])
     radius = mahalanobis_radius(sigma, dof)
     inside = []
-    for start in range(0, Z.shape[0], CHUNK_ROWS):
-        whitened = (np.asarray(Z[start:start + CHUNK_ROWS], dtype=float) - mean) @ scaled_axes
+    for start, stop in iter_chunks(Z.shape[0]):
+        whitened = (np.asarray(Z[start:stop], dtype=float) - mean) @ scaled_axes
         inside.append(start + np.flatnonzero(np.einsum("ij,ij->i", whitened, whitened) <= radius**2))
     return np.concatenate(inside), float(radius), dof
 
@@ -107,8 +141,8 @@ def fit_core(Z: np.ndarray, fit_sigma: float, max_fit_points: int, min_points: i
 def project_rows(Z: np.ndarray, rows: np.ndarray, mean: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
     """(Z[rows] - mean) (n, d), or its coordinates along ``axes`` (k, d) as (n, k); in chunks."""
     blocks = []
-    for start in range(0, rows.size, CHUNK_ROWS):
-        block = np.asarray(Z[rows[start:start + CHUNK_ROWS]], dtype=float) - mean
+    for start, stop in iter_chunks(rows.size):
+        block = np.asarray(Z[rows[start:stop]], dtype=float) - mean
         blocks.append(block if axes is None else block @ axes.T)
     return np.concatenate(blocks)
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from aegen.samplers.base import BaseSampler, check_int, check_number
-from aegen.samplers.core import check_core_params, fit_core, measure_widths, project_rows
-from aegen.samplers.ellipse_process import BACKENDS, _numba_kernel, resolve_backend
+from aegen.samplers.base import BaseSampler, check_int
+from aegen.samplers.core import check_core_params, measure_widths, project_rows, sampler_core
+from aegen.samplers.ellipse_process import _numba_kernel, check_backend, resolve_backend
 
 # Correlations this close to +-1 leave a pair no ellipse to sample in.
 _MAX_ABS_CORRELATION = 1.0 - 1e-9
@@ -50,7 +50,7 @@ class EllipseOriginalSampler(BaseSampler):
 
     Fitted: ``mean_`` (d,), ``half_widths_`` (d,), ``component_stds_`` (d,), ``correlation_``
     (d, d), ``std_in_bins_`` (d,). The sweeps of the last sampling are summarised in
-    ``fit_info_["sample_sweeps"]`` (mean, max, restarts).
+    ``last_sample_info["sweeps"]`` (mean, max, restarts).
     """
 
     method = "ellipse-original"
@@ -71,23 +71,16 @@ class EllipseOriginalSampler(BaseSampler):
         self.n_jobs = n_jobs
         self.backend = backend
 
-    def _checked(self) -> dict:
-        """The parameters validated; ValueError naming the first bad one."""
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        return {"fact": check_number("fact", self.fact, low=0.0, high=1.0, low_open=True),
-                "max_sweeps": check_int("max_sweeps", self.max_sweeps, low=1),
-                "max_restarts": check_int("max_restarts", self.max_restarts, low=0),
-                "random_state": check_int("random_state", self.random_state, low=0),
-                "n_jobs": check_int("n_jobs", self.n_jobs, low=1),
-                **check_core_params(self.fit_sigma, self.max_fit_points, self.bin_width, self.width,
-                                    self.core_correction)}
+    def _check_params(self):
+        check_backend(self.backend)
+        check_core_params(self)
+        check_int("max_sweeps", self.max_sweeps, low=1)
+        check_int("max_restarts", self.max_restarts, low=0)
+        check_int("n_jobs", self.n_jobs, low=1)
 
     def _fit(self, Z):
-        p = self._checked()
-        rng = np.random.default_rng(p["random_state"])
-        core = fit_core(Z, p["fit_sigma"], p["max_fit_points"], 2, rng, p["core_correction"])
-        widths = measure_widths(project_rows(Z, core.rows, core.mean), p["bin_width"], p["width"], core,
+        core = sampler_core(self, Z, 2)
+        widths = measure_widths(project_rows(Z, core.rows, core.mean), self.bin_width, self.width, core,
                                 self.method, what="component")
         stds = np.sqrt(np.diag(core.covariance))
         correlation = core.covariance / np.outer(stds, stds)
@@ -99,31 +92,28 @@ class EllipseOriginalSampler(BaseSampler):
                              f"their pair has no ellipse to sample in")
         self.mean_, self.correlation_ = core.mean, correlation
         self.half_widths_, self.component_stds_ = widths.half_widths, widths.stds
-        self.fit_info_.update(**core.info(), **widths.info(), core_correction=p["core_correction"],
-                              random_state=p["random_state"])
+        self.fit_info_.update(widths.info())
         self._after_load()
-
-    def _restore_params_from_fit(self):
-        self._checked()  # a hand-edited params.json must not load with bad parameters
 
     def _after_load(self):
         ratios = self.fit_info_.get("std_in_bins")
         self.std_in_bins_ = np.asarray(ratios if ratios is not None else [np.nan] * self.mean_.size, dtype=float)
 
     def _sample(self, n, rng):
-        p = self._checked()
+        self._check_params()  # max_sweeps, max_restarts and n_jobs may have been set after fit
+        max_sweeps, max_restarts = int(self.max_sweeps), int(self.max_restarts)
         backend = resolve_backend(self.backend)
         if backend == "numba":
-            y, sweeps = _numba_kernel().original_process(n, self.correlation_, rng, p["max_sweeps"],
-                                                         p["max_restarts"], n_jobs=p["n_jobs"])
+            y, sweeps = _numba_kernel().original_process(n, self.correlation_, rng, max_sweeps, max_restarts,
+                                                         n_jobs=int(self.n_jobs))
         else:
-            y, sweeps = original_process_numpy(n, self.correlation_, rng, p["max_sweeps"], p["max_restarts"])
+            y, sweeps = original_process_numpy(n, self.correlation_, rng, max_sweeps, max_restarts)
         if np.any(sweeps < 0):
             raise ValueError(f"ellipse-original: {int(np.sum(sweeps < 0))} of {n} vectors missed a pair condition "
-                             f"after {p['max_restarts'] + 1} tries of {p['max_sweeps']} sweeps; raise max_sweeps")
-        self.fit_info_["sample_backend"] = backend
-        self.fit_info_["sample_sweeps"] = {"mean": float(sweeps.mean()), "max": int(sweeps.max()),
-                                           "restarts": int(np.sum((sweeps - 1) // p["max_sweeps"]))}
+                             f"after {max_restarts + 1} tries of {max_sweeps} sweeps; raise max_sweeps")
+        self.last_sample_info.update(backend=backend, sweeps={
+            "mean": float(sweeps.mean()), "max": int(sweeps.max()),
+            "restarts": int(np.sum((sweeps - 1) // max_sweeps))})
         return self.from_unit(y)
 
     def from_unit(self, y: np.ndarray) -> np.ndarray:

@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 
-from aegen.latent.fwhm import LEGACY_BIN_RULES, check_bin_width
-from aegen.samplers.base import BaseSampler, check_int, check_number
-from aegen.samplers.core import WIDTHS, fit_core, measure_widths, pca_axes, project_rows
-from aegen.samplers.ellipse_process import BACKENDS, resolve_backend, unit_ellipse_process
+from aegen.latent.fwhm import LEGACY_BIN_RULES
+from aegen.samplers.base import BaseSampler, check_int
+from aegen.samplers.core import check_core_params, fit_pca_core
+from aegen.samplers.ellipse_process import check_backend, resolve_backend, unit_ellipse_process
 
 
 class EllipsePCASampler(BaseSampler):
@@ -38,7 +38,7 @@ class EllipsePCASampler(BaseSampler):
     :func:`~aegen.samplers.ellipse_process.unit_ellipse_process` (exact, fast); ``backend``
     "auto" uses its compiled numba kernel when numba is installed, else numpy ("numba" and
     "numpy" force one). The backend that drew the last samples is recorded in
-    ``fit_info_["sample_backend"]``; for one seed the two give different, equally distributed
+    ``last_sample_info["backend"]``; for one seed the two give different, equally distributed
     vectors.
 
     Fitted: ``mean_`` (d,), ``components_`` (n_components, d), ``half_widths_``
@@ -58,46 +58,33 @@ class EllipsePCASampler(BaseSampler):
     def __init__(self, n_components: int = 100, fact: float = 0.7, fit_sigma: float = 3.0,
                  max_fit_points: int = 100_000, bin_width: float | str = "per-component", width: str = "fwhm",
                  random_state: int = 0, n_jobs: int = 1, backend: str = "auto", core_correction: bool = True):
-        self.n_components = check_int("n_components", n_components, low=1)
-        self.fact = check_number("fact", fact, low=0.0, high=1.0, low_open=True)
-        self.fit_sigma = check_number("fit_sigma", fit_sigma, low=0.0, high=8.0, low_open=True)
-        self.max_fit_points = check_int("max_fit_points", max_fit_points, low=10)
-        self.bin_width = check_bin_width(bin_width)
-        if width not in WIDTHS:
-            raise ValueError(f"width must be 'fwhm' or 'std', got {width!r}")
+        self.n_components = n_components
+        self.fact = fact
+        self.fit_sigma = fit_sigma
+        self.max_fit_points = max_fit_points
+        self.bin_width = bin_width
         self.width = width
-        self.random_state = check_int("random_state", random_state, low=0)
-        self.n_jobs = check_int("n_jobs", n_jobs, low=1)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        self.random_state = random_state
+        self.n_jobs = n_jobs
         self.backend = backend
-        if not isinstance(core_correction, (bool, np.bool_)):
-            raise ValueError(f"core_correction must be True or False, got {core_correction!r}")
-        self.core_correction = bool(core_correction)
+        self.core_correction = core_correction
+
+    def _check_params(self):
+        check_int("n_components", self.n_components, low=1)
+        check_core_params(self)
+        check_int("n_jobs", self.n_jobs, low=1)
+        check_backend(self.backend)
 
     def _fit(self, Z):
-        d = Z.shape[1]
-        if self.n_components > d:
-            raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {self.n_components}")
-        if self.bin_width in LEGACY_BIN_RULES:
+        if isinstance(self.bin_width, str) and self.bin_width in LEGACY_BIN_RULES:
             warnings.warn(f"ellipse-pca: bin_width={self.bin_width!r} is the earlier name of "
                           f"{LEGACY_BIN_RULES[self.bin_width]!r} (the seed's one bin for all components); "
                           f"say bin_width='seed' for it, or use the default 'per-component'", FutureWarning,
                           stacklevel=3)
-        rng = np.random.default_rng(self.random_state)
-        core = fit_core(Z, self.fit_sigma, self.max_fit_points, self.n_components + 1, rng, self.core_correction)
-        axes, variances = pca_axes(core.covariance, self.n_components)
-        projections = project_rows(Z, core.rows, core.mean, axes)
-        widths = measure_widths(projections, self.bin_width, self.width, core, self.method)
-
+        core, axes, variances, widths = fit_pca_core(self, Z)
         self.mean_, self.components_ = core.mean, axes
         self.half_widths_, self.component_stds_ = widths.half_widths, widths.stds
-        total_variance = np.trace(core.covariance)
-        self.fit_info_.update(
-            **core.info(), **widths.info(), core_correction=self.core_correction,
-            explained_variance_ratio=float(variances.sum() / max(total_variance, 1e-300)),
-            random_state=self.random_state,
-        )
+        self.fit_info_.update(explained_variance_ratio=float(variances.sum() / max(np.trace(core.covariance), 1e-300)))
         self._after_load()
 
     def _restore_params_from_fit(self):
@@ -116,19 +103,19 @@ class EllipsePCASampler(BaseSampler):
 
     def _sample(self, n, rng):
         backend = resolve_backend(self.backend)
-        u = unit_ellipse_process(n, self.n_components, rng, n_jobs=self.n_jobs, backend=backend)
-        self.fit_info_["sample_backend"] = backend
+        u = unit_ellipse_process(n, int(self.n_components), rng, n_jobs=int(self.n_jobs), backend=backend)
+        self.last_sample_info["backend"] = backend
         return self.from_unit(u)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
         """Latent vectors (n, d) from normalised PCA coordinates u (n, n_components)."""
         self._check_fitted()
-        return self.mean_ + (np.asarray(u, dtype=float) * (self.fact * self.half_widths_)) @ self.components_
+        return self.mean_ + (np.asarray(u, dtype=float) * (float(self.fact) * self.half_widths_)) @ self.components_
 
     def to_unit(self, V) -> np.ndarray:
         """Normalised PCA coordinates u (n, n_components) of latent vectors V (n, d)."""
         V = self._check_input(V)
-        return ((V - self.mean_) @ self.components_.T) / (self.fact * self.half_widths_)
+        return ((V - self.mean_) @ self.components_.T) / (float(self.fact) * self.half_widths_)
 
     def log_prob(self, Z):
         raise NotImplementedError(
@@ -136,6 +123,6 @@ class EllipsePCASampler(BaseSampler):
             "process; compare samples instead (e.g. with the evaluation metrics)")
 
     def _state_shapes(self, d):
-        k = self.n_components
+        k = int(self.n_components)
         return {"mean_": (d,), "components_": (k, d), "half_widths_": (k,), "component_stds_": (k,)}
 

@@ -96,14 +96,19 @@ def ellipse_pca_literal(scales: np.ndarray, n: int, random_state=None) -> np.nda
     return out
 
 
+def check_backend(backend) -> None:
+    """ValueError unless ``backend`` is one of :data:`BACKENDS` (a name check only: numba is not imported)."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
 def resolve_backend(backend: str = "auto") -> str:
     """The backend, "numba" or "numpy", that ``backend`` ("auto", "numba" or "numpy") selects here.
 
     "auto" is "numba" when numba is importable (and compiling), else "numpy". ValueError for
     an unknown name, or for "numba" without numba.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend(backend)
     if backend == "numpy":
         return "numpy"
     kernel = _numba_kernel()

@@ -6,8 +6,8 @@ import numpy as np
 
 from aegen.latent.fwhm import FWHM_PER_STD
 from aegen.latent.sigma import mahalanobis_radius
-from aegen.samplers.base import BaseSampler, check_int, check_number
-from aegen.samplers.core import check_core_params, fit_core, measure_widths, pca_axes, project_rows
+from aegen.samplers.base import BaseSampler, check_int
+from aegen.samplers.core import check_core_params, fit_pca_core
 
 
 class EllipsoidSampler(BaseSampler):
@@ -55,32 +55,15 @@ class EllipsoidSampler(BaseSampler):
         self.core_correction = core_correction
         self.random_state = random_state
 
-    def _checked(self) -> dict:
-        """The parameters validated; ValueError naming the first bad one."""
-        return {"n_components": check_int("n_components", self.n_components, low=1),
-                "fact": check_number("fact", self.fact, low=0.0, high=1.0, low_open=True),
-                "random_state": check_int("random_state", self.random_state, low=0),
-                **check_core_params(self.fit_sigma, self.max_fit_points, self.bin_width, self.width,
-                                    self.core_correction)}
+    def _check_params(self):
+        check_int("n_components", self.n_components, low=1)
+        check_core_params(self)
 
     def _fit(self, Z):
-        p = self._checked()
-        d = Z.shape[1]
-        if p["n_components"] > d:
-            raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {p['n_components']}")
-        rng = np.random.default_rng(p["random_state"])
-        core = fit_core(Z, p["fit_sigma"], p["max_fit_points"], p["n_components"] + 1, rng, p["core_correction"])
-        axes, _ = pca_axes(core.covariance, p["n_components"])
-        widths = measure_widths(project_rows(Z, core.rows, core.mean, axes), p["bin_width"], p["width"], core,
-                                self.method)
+        core, axes, _, widths = fit_pca_core(self, Z)
         self.mean_, self.components_ = core.mean, axes
         self.half_widths_, self.component_stds_ = widths.half_widths, widths.stds
-        self.fit_info_.update(**core.info(), **widths.info(), core_correction=p["core_correction"],
-                              random_state=p["random_state"])
         self._after_load()
-
-    def _restore_params_from_fit(self):
-        self._checked()  # a hand-edited params.json must not load with bad parameters
 
     def _after_load(self):
         ratios = self.fit_info_.get("std_in_bins")

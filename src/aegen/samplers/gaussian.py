@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, stats
 
+from aegen.latent.moments import mean_and_covariance
 from aegen.latent.sigma import mahalanobis_radius
-from aegen.samplers.base import BASE_NOISE, BaseSampler, check_number, mean_and_covariance, standard_normal
+from aegen.samplers.base import BASE_NOISE, BaseSampler, check_number, standard_normal
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -39,15 +40,18 @@ class GaussianSampler(BaseSampler):
     method = "gaussian"
 
     def __init__(self, reg_covar: float = 1e-6, base_noise: str = "random"):
-        self.reg_covar = check_number("reg_covar", reg_covar, low=0.0)
-        if base_noise not in BASE_NOISE:
-            raise ValueError(f"base_noise must be one of {BASE_NOISE}, got {base_noise!r}")
+        self.reg_covar = reg_covar
         self.base_noise = base_noise
+
+    def _check_params(self):
+        check_number("reg_covar", self.reg_covar, low=0.0)
+        if self.base_noise not in BASE_NOISE:
+            raise ValueError(f"base_noise must be one of {BASE_NOISE}, got {self.base_noise!r}")
 
     def _fit(self, Z):
         mean, cov = mean_and_covariance(Z)
         self.mean_ = mean
-        self.covariance_ = cov + self.reg_covar * np.eye(cov.shape[0])
+        self.covariance_ = cov + float(self.reg_covar) * np.eye(cov.shape[0])
         self._after_load()
 
     def _after_load(self):
@@ -84,13 +88,17 @@ class TruncatedGaussianSampler(GaussianSampler):
     method = "truncated-gaussian"
 
     def __init__(self, sigma: float = 2.0, reg_covar: float = 1e-6):
-        super().__init__(reg_covar=reg_covar)
-        self.sigma = check_number("sigma", sigma, low=0.0, high=8.0, low_open=True)
+        self.sigma = sigma
+        self.reg_covar = reg_covar
+
+    def _check_params(self):
+        check_number("sigma", self.sigma, low=0.0, high=8.0, low_open=True)
+        check_number("reg_covar", self.reg_covar, low=0.0)
 
     def _after_load(self):
         super()._after_load()
         d = self.mean_.size
-        self.radius_ = mahalanobis_radius(self.sigma, d)
+        self.radius_ = mahalanobis_radius(float(self.sigma), d)
         # Mass of the core under the fitted normal; equals the sigma level's mass up to rounding.
         self.core_mass_ = float(stats.chi2.cdf(self.radius_**2, d))
         if not self.core_mass_ > 0:

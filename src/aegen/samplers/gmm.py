@@ -10,75 +10,95 @@ from scipy.special import logsumexp
 from aegen.samplers.base import BaseSampler, check_int, check_number
 from aegen.samplers.gaussian import cholesky_factor, gaussian_log_density
 
-DEFAULT_K_GRID = (1, 2, 4, 8, 10, 16)
+DEFAULT_N_COMPONENTS_GRID = (1, 2, 4, 8, 10, 16)
 
 
 class GMMSampler(BaseSampler):
     """Mixture of k normals with full covariances (scikit-learn's EM), sampled with numpy.
 
-    k: number of components, or "auto" to pick the k of ``k_grid`` with the lowest BIC on a
-    subsample of at most ``selection_points`` z-points. The final mixture is fitted on at most
+    n_components: the number k of components, or "auto" to pick the k of
+    ``n_components_grid`` (None: 1, 2, 4, 8, 10, 16) with the lowest BIC on a subsample of at
+    most ``selection_points`` z-points. The final mixture is fitted on at most
     ``max_fit_points`` z-points (a seeded subsample, ``random_state``). RAE used k = 10. EM with
     full covariances costs about k * N * d^2 per iteration: at d = 256, k = 10 and N = 10,000
-    a fit takes minutes on a 2-core CPU (the command line caches it).
+    a fit takes minutes on a 2-core CPU (the command line caches it). ``k`` and ``k_grid``
+    are the earlier names of ``n_components`` and ``n_components_grid`` (still accepted, with a
+    DeprecationWarning).
 
     Fitted: ``weights_`` (k,), ``means_`` (k, d), ``covariances_`` (k, d, d); the BIC of
-    every tried k is in ``fit_info_["bic"]``.
+    every tried k is in ``fit_info_["bic"]``, the chosen k in ``n_components_``.
     """
 
     method = "gmm"
+    _renamed_params = {"k": "n_components", "k_grid": "n_components_grid"}
 
-    def __init__(self, k: int | str = 10, k_grid: tuple[int, ...] | list[int] = DEFAULT_K_GRID,
+    def __init__(self, n_components: int | str = 10, n_components_grid: tuple[int, ...] | list[int] | None = None,
                  max_fit_points: int = 10_000, selection_points: int = 5_000, reg_covar: float = 1e-6,
-                 max_iter: int = 100, random_state: int = 0):
-        if k != "auto":
-            check_int("k", k, low=1)
-        if isinstance(k_grid, (str, bytes)) or not hasattr(k_grid, "__iter__"):
-            raise ValueError(f"k_grid must be a list of integers, got {k_grid!r}")
-        self.k_grid = [check_int("k_grid entry", value, low=1) for value in k_grid]
-        if not self.k_grid:
-            raise ValueError("k_grid must not be empty")
-        self.k = k if k == "auto" else int(k)
-        self.max_fit_points = check_int("max_fit_points", max_fit_points, low=2)
-        self.selection_points = check_int("selection_points", selection_points, low=2)
-        self.reg_covar = check_number("reg_covar", reg_covar, low=0.0)
-        self.max_iter = check_int("max_iter", max_iter, low=1)
-        self.random_state = check_int("random_state", random_state, low=0)
+                 max_iter: int = 100, random_state: int = 0, **renamed):
+        self.n_components = n_components
+        self.n_components_grid = n_components_grid
+        self.max_fit_points = max_fit_points
+        self.selection_points = selection_points
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self._take_renamed(renamed)
+
+    def _check_params(self):
+        if self.n_components != "auto":
+            check_int("n_components", self.n_components, low=1)
+        grid = self._grid()
+        if isinstance(grid, (str, bytes)) or not hasattr(grid, "__iter__"):
+            raise ValueError(f"n_components_grid must be a list of integers, got {grid!r}")
+        if not [check_int("n_components_grid entry", value, low=1) for value in grid]:
+            raise ValueError("n_components_grid must not be empty")
+        check_int("max_fit_points", self.max_fit_points, low=2)
+        check_int("selection_points", self.selection_points, low=2)
+        check_number("reg_covar", self.reg_covar, low=0.0)
+        check_int("max_iter", self.max_iter, low=1)
+        check_int("random_state", self.random_state, low=0)
+
+    def _grid(self):
+        return DEFAULT_N_COMPONENTS_GRID if self.n_components_grid is None else self.n_components_grid
 
     def _fit(self, Z):
         rng = np.random.default_rng(self.random_state)
         bic = {}
-        k = self.k
+        k = self.n_components
         if k == "auto":
-            subset = _subsample(Z, self.selection_points, rng)
-            for candidate in sorted(set(self.k_grid)):
+            subset = _subsample(Z, int(self.selection_points), rng)
+            for candidate in sorted({int(value) for value in self._grid()}):
                 if candidate <= subset.shape[0]:
                     bic[candidate] = float(self._mixture(candidate).fit(subset).bic(subset))
             if not bic:
-                raise ValueError(f"too few points ({subset.shape[0]}) for any k in {self.k_grid}")
+                raise ValueError(f"too few points ({subset.shape[0]}) for any k in {list(self._grid())}")
             k = min(bic, key=bic.get)
-        data = _subsample(Z, self.max_fit_points, rng)
+        k = int(k)
+        data = _subsample(Z, int(self.max_fit_points), rng)
         if data.shape[0] < k:
-            raise ValueError(f"too few points to fit: {data.shape[0]} z-points for k={k} components")
+            raise ValueError(f"too few points to fit: {data.shape[0]} z-points for n_components={k}")
         mixture = self._mixture(k).fit(data)
         self.weights_ = mixture.weights_.astype(float)
         self.means_ = mixture.means_.astype(float)
         self.covariances_ = mixture.covariances_.astype(float)
-        self.fit_info_.update(k=int(k), bic=bic, fit_points=int(data.shape[0]), converged=bool(mixture.converged_),
-                              random_state=self.random_state)
+        self.fit_info_.update(n_components=k, bic=bic, fit_points=int(data.shape[0]),
+                              converged=bool(mixture.converged_), random_state=int(self.random_state))
         self._after_load()
 
     def _mixture(self, k):
-        return _QuietMixture(n_components=k, covariance_type="full", reg_covar=self.reg_covar,
-                             max_iter=self.max_iter, random_state=self.random_state)
+        return _QuietMixture(n_components=k, covariance_type="full", reg_covar=float(self.reg_covar),
+                             max_iter=int(self.max_iter), random_state=int(self.random_state))
 
     @property
     def n_components_(self) -> int:
-        return int(self.fit_info_["k"])
+        """The number of components fitted (chosen by BIC with ``n_components="auto"``)."""
+        return int(self.fit_info_["n_components"])
 
     def _restore_params_from_fit(self):
-        if "k" not in self.fit_info_:
-            raise ValueError("fit_info has no k")
+        if "n_components" not in self.fit_info_ and "k" in self.fit_info_:  # saved before the rename
+            self.fit_info_["n_components"] = self.fit_info_.pop("k")
+        if "n_components" not in self.fit_info_:
+            raise ValueError("fit_info has no n_components")
 
     def _after_load(self):
         if not np.isclose(self.weights_.sum(), 1.0) or np.any(self.weights_ < 0):

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from aegen import AegenError
 from aegen.io import atomic_path, file_digest
-from aegen.samplers.base import BaseSampler, check_int, check_number, mean_and_covariance
+from aegen.latent.moments import mean_and_covariance
+from aegen.samplers.base import BaseSampler, check_int, check_number
 
 WEIGHTS_FILE = "weights.safetensors"
 # Rows pushed through a network at a time when sampling or evaluating densities.
@@ -146,7 +147,6 @@ class LearnedSampler(BaseSampler):
         the validation split, as a face and its mirror image must, or early stopping would
         score the network on near-copies of its training points.
         """
-        self._check_params()
         if groups is not None:
             groups = np.asarray(groups)
             if groups.shape != (np.shape(Z)[0],) or not np.issubdtype(groups.dtype, np.integer):
@@ -157,9 +157,6 @@ class LearnedSampler(BaseSampler):
             return super().fit(Z)
         finally:
             del self._groups
-
-    def _restore_params_from_fit(self):
-        self._check_params()
 
     # -- fitting ---------------------------------------------------------------------
     def _fit(self, Z):

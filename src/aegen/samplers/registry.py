@@ -21,13 +21,18 @@ SAMPLERS: dict[str, type[BaseSampler]] = {
 
 
 def make_sampler(name: str, **params) -> BaseSampler:
-    """A new sampler of method ``name`` with ``params``; ValueError for unknown names or parameters."""
+    """A new sampler of method ``name`` with ``params``; ValueError for unknown names or parameters.
+
+    Parameters are checked when the sampler is fitted. A renamed parameter's earlier name
+    (e.g. gmm's ``k``, now ``n_components``) is accepted with a DeprecationWarning.
+    """
     try:
         klass = SAMPLERS[name]
     except KeyError:
         raise ValueError(f"unknown sampling method {name!r}; known: {', '.join(SAMPLERS)}") from None
-    unknown = set(params) - set(klass._param_names())
+    names = klass._get_param_names()
+    unknown = set(params) - set(names) - set(klass._renamed_params)
     if unknown:
         raise ValueError(f"unknown parameter(s) for {name}: {', '.join(sorted(unknown))}; "
-                         f"it takes {', '.join(klass._param_names())}")
-    return klass(**params)
+                         f"it takes {', '.join(names)}")
+    return klass(**klass._current_names(params))

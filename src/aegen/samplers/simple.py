@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aegen.samplers.base import CHUNK_ROWS, BaseSampler, check_number
+from aegen.latent.checks import iter_chunks
+from aegen.samplers.base import BaseSampler, check_number
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -23,19 +24,23 @@ class UniformSampler(BaseSampler):
     min_fit_points = 1
 
     def __init__(self, b: float = 1.5, bounds: str = "fixed"):
-        self.b = check_number("b", b, low=0.0, low_open=True)
-        if bounds not in ("fixed", "observed"):
-            raise ValueError(f"bounds must be 'fixed' or 'observed', got {bounds!r}")
+        self.b = b
         self.bounds = bounds
+
+    def _check_params(self):
+        check_number("b", self.b, low=0.0, low_open=True)
+        if self.bounds not in ("fixed", "observed"):
+            raise ValueError(f"bounds must be 'fixed' or 'observed', got {self.bounds!r}")
 
     def _fit(self, Z):
         d = Z.shape[1]
         if self.bounds == "fixed":
-            self.low_, self.high_ = np.full(d, -self.b), np.full(d, self.b)
+            b = float(self.b)
+            self.low_, self.high_ = np.full(d, -b), np.full(d, b)
             return
         low, high = np.full(d, np.inf), np.full(d, -np.inf)
-        for start in range(0, Z.shape[0], CHUNK_ROWS):
-            block = np.asarray(Z[start:start + CHUNK_ROWS], dtype=float)
+        for start, stop in iter_chunks(Z.shape[0]):
+            block = np.asarray(Z[start:stop], dtype=float)
             low, high = np.minimum(low, block.min(axis=0)), np.maximum(high, block.max(axis=0))
         flat = np.flatnonzero(high <= low)
         if flat.size:
@@ -67,18 +72,22 @@ class DiagGaussianSampler(BaseSampler):
     method = "diag-gaussian"
 
     def __init__(self, reg_covar: float = 1e-6):
-        self.reg_covar = check_number("reg_covar", reg_covar, low=0.0)
+        self.reg_covar = reg_covar
+
+    def _check_params(self):
+        check_number("reg_covar", self.reg_covar, low=0.0)
 
     def _fit(self, Z):
+        # Per-component sums only: O(N d), where the full covariance would cost O(N d^2).
         n, d = Z.shape
         shift = np.asarray(Z[0], dtype=float)
         total, squares = np.zeros(d), np.zeros(d)
-        for start in range(0, n, CHUNK_ROWS):
-            block = np.asarray(Z[start:start + CHUNK_ROWS], dtype=float) - shift
+        for start, stop in iter_chunks(n):
+            block = np.asarray(Z[start:stop], dtype=float) - shift
             total += block.sum(axis=0)
             squares += (block * block).sum(axis=0)
         mean = total / n
-        var = np.maximum(squares / n - mean * mean, 0.0) * n / (n - 1) + self.reg_covar
+        var = np.maximum(squares / n - mean * mean, 0.0) * n / (n - 1) + float(self.reg_covar)
         if np.any(var <= 0):
             raise ValueError("a component has zero variance; set reg_covar > 0")
         self.mean_, self.var_ = mean + shift, var
