@@ -54,10 +54,19 @@ def tiny_run(tiny_run_template, tmp_path) -> Path:
     return Path(shutil.copytree(tiny_run_template, tmp_path / "run"))
 
 
+@pytest.fixture(scope="session")
+def shared_model_cache(tmp_path_factory) -> Path:
+    """Converted Inception models and bfloat16 calibrations, shared by the session's tests:
+    they are keyed by content and versions and checked on load, and cost tens of seconds each."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own preprocessing cache, so tests never see each other's files."""
-    monkeypatch.setenv("AEGEN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def isolated_cache(tmp_path_factory, monkeypatch, shared_model_cache):
+    """Every test gets its own preprocessing cache, so tests never see each other's data files."""
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "models").symlink_to(shared_model_cache, target_is_directory=True)
+    monkeypatch.setenv("AEGEN_CACHE_DIR", str(cache))
 
 
 def jpeg_bytes(rng: np.random.Generator, size=(178, 218)) -> bytes:

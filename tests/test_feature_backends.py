@@ -138,8 +138,15 @@ def test_failed_conversion_leaves_nothing_to_trust(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def model_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
+def model_cache(shared_model_cache):
+    """The session's model cache (conftest.py): conversions and calibrations made here serve later tests.
+
+    ``cache_dir`` takes the cache root, whose ``models`` folder is the shared one."""
+    root = shared_model_cache.parent / "model-cache-root"
+    root.mkdir(exist_ok=True)
+    if not (root / "models").exists():
+        (root / "models").symlink_to(shared_model_cache, target_is_directory=True)
+    return root
 
 
 @pytest.fixture(scope="module")
