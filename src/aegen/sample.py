@@ -36,7 +36,7 @@ _NOT_IN_CACHE_KEY = {"n_jobs", "backend"}
 def _unfitted_params(sampler: BaseSampler) -> set[str]:
     """Parameters the fit does not depend on: speed knobs, and those a sampler reads only when
     sampling (its ``sample_params``, e.g. a learned prior's temperature), so one fit serves all."""
-    return _NOT_IN_CACHE_KEY | set(getattr(type(sampler), "sample_params", ()))
+    return _NOT_IN_CACHE_KEY | set(type(sampler).sample_params)
 
 # The run-level parameter that picks the z-points a sampler is fitted on; every other
 # parameter goes to the sampler. "train+mirrored" adds the training faces flipped left to

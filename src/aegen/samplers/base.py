@@ -102,6 +102,9 @@ class BaseSampler(BaseEstimator):
     method: ClassVar[str] = ""
     # Fewest z-points fit() accepts; subclasses raise it where their model needs more.
     min_fit_points: ClassVar[int] = 2
+    # Parameters read only by sample(), never by fit (a learned prior's temperature): a run's
+    # sampler cache reuses one fit for every value of them (aegen.sample).
+    sample_params: ClassVar[tuple[str, ...]] = ()
     # Earlier parameter names still accepted, old name -> current name.
     _renamed_params: ClassVar[dict[str, str]] = {}
     # What the last sample() call reports (its seed, ...); None before any. Not fitted state: never saved.
