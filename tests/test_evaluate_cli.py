@@ -138,6 +138,8 @@ def test_a_failing_setting_becomes_an_error_row(tiny_run):
     (["--methods", "gaussian", "--param", "gmm:k=3"], "parameters given for gmm, which is not among the methods"),
     (["--methods", "gaussian", "--param", "base_noise=sobol"], "--param expects METHOD:KEY=VALUE"),
     (["--methods", "gaussian", "--param", "gaussian:warp=9", "--n", "8"], "gaussian with {'warp': 9}"),
+    (["--methods", "gaussian", "--param", "gaussian:fit_on=heldout", "--n", "8"], "fit_on must be one of"),
+    (["--methods", "gaussian", "--param", "gaussian:reg_covar=-1", "--n", "8"], "reg_covar"),
 ])
 def test_evaluate_cli_names_bad_arguments(tiny_run, capsys, argv, message):
     assert main(["evaluate", str(tiny_run), "--quiet", "--features", "pixels", *argv]) == 2

@@ -67,6 +67,15 @@ def cache_key(method: str, params: dict, condition: dict, zpoints_file: Path,
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def split_fit_on(params: dict | None) -> tuple[str, dict]:
+    """(``fit_on``, the sampler's own parameters) of ``params``; ValueError for an unknown ``fit_on``."""
+    params = dict(params or {})
+    fit_on = params.pop(FIT_ON, "train")
+    if fit_on not in FIT_ON_CHOICES:
+        raise ValueError(f"{FIT_ON} must be one of {', '.join(FIT_ON_CHOICES)}, got {fit_on!r}")
+    return fit_on, params
+
+
 def _condition(run, where) -> dict[str, int]:
     """``where`` parsed, its names checked against the run's attributes (when it has any)."""
     condition = parse_where(where)
@@ -89,10 +98,7 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
     """
     run = open_run(run)
     condition = _condition(run, where)
-    params = dict(params or {})
-    fit_on = params.pop(FIT_ON, "train")
-    if fit_on not in FIT_ON_CHOICES:
-        raise ValueError(f"{FIT_ON} must be one of {', '.join(FIT_ON_CHOICES)}, got {fit_on!r}")
+    fit_on, params = split_fit_on(params)
     sampler = make_sampler(method, **params).check_params()
     Z = run.zpoints("train")
     mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None

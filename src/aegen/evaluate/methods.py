@@ -44,16 +44,12 @@ def parse_methods(text: str | list[str] | tuple[str, ...]) -> list[str]:
 
 
 def check_sampler_params(name: str, params: dict) -> None:
-    """AegenError when ``params`` are not parameters of sampler ``name`` (``fit_on`` aside)."""
-    from aegen.sample import FIT_ON, FIT_ON_CHOICES
+    """AegenError when ``params`` are not parameters of sampler ``name`` (or a bad ``fit_on``)."""
+    from aegen.sample import split_fit_on
     from aegen.samplers.registry import make_sampler
 
-    given = dict(params)
-    if given.get(FIT_ON, "train") not in FIT_ON_CHOICES:
-        raise AegenError(f"{name}: {FIT_ON} must be one of {', '.join(FIT_ON_CHOICES)}, got {given[FIT_ON]!r}")
-    given.pop(FIT_ON, None)
     try:
-        make_sampler(name, **given)
+        make_sampler(name, **split_fit_on(params)[1]).check_params()
     except (ValueError, TypeError) as exc:
         raise AegenError(f"{name} with {params}: {exc}") from None
 
