@@ -163,17 +163,40 @@ def test_evaluate_cli_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert "not an aegen run" in capsys.readouterr().err
 
 
-def test_evaluate_with_inception_on_the_tiny_run(tiny_run):
+def _need_inception():
     try:
         find_inception_file()
     except FeaturesUnavailable as exc:
         pytest.skip(str(exc))
-    assert main(["evaluate", str(tiny_run), "--methods", "gaussian", "--n", "8", "--no-reference-rows", "--quiet"]) == 0
+
+
+def test_evaluate_with_inception_on_the_tiny_run(tiny_run):
+    """The exact (torch float32) Inception path end to end; the default fast path is the slow test below."""
+    _need_inception()
+    assert main(["evaluate", str(tiny_run), "--methods", "gaussian", "--n", "8", "--no-reference-rows", "--quiet",
+                 "--features-mode", "exact"]) == 0
     result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     (row,) = result["rows"]
     assert row["features"].startswith("inception-v3-fid") and row["fid"] > 0 and row["kid"] is not None
-    assert result["protocol"]["features"]["input_size"] == 299
+    assert result["protocol"]["features"]["input_size"] == 299 and row["features"].endswith("-fp32")
     assert "TensorFlow FID Inception-v3" in (tiny_run / "eval" / "metrics.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_default_fast_features_are_calibrated_and_say_so(tiny_run):
+    """The CLI default (mode fast): bfloat16 features with their calibration factor in the protocol and the table."""
+    _need_inception()
+    assert main(["evaluate", str(tiny_run), "--methods", "gaussian", "--n", "8", "--no-reference-rows", "--quiet"]) == 0
+    result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
+    (row,) = result["rows"]
+    described = result["protocol"]["features"]
+    assert row["fid"] > 0
+    if described["precision"] != "bf16":  # a CPU without bfloat16 units runs OpenVINO in float32, uncalibrated
+        assert described["calibration"] is None and row["features"].endswith("-fp32")
+        return
+    assert described["mode"] == "fast" and row["features"].endswith("-bf16-cal")
+    assert 1.0 < described["calibration"]["scale"] < 1.02
+    assert "calibrated to float32" in (tiny_run / "eval" / "metrics.md").read_text()
 
 
 def test_evaluate_cli_takes_parameters_per_method(tiny_run, capsys):
