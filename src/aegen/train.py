@@ -93,6 +93,8 @@ class TrainConfig:
 for _name in MODEL_FIELDS:
     setattr(TrainConfig, _name, property(lambda self, _name=_name: getattr(self.model, _name)))
 
+# Settings added after runs were first written, with the behaviour those runs had: a run
+# that lacks one resumes with it. Any other missing setting is an error on --resume.
 _TRAIN_DEFAULTS = {"lr_schedule": "constant"}
 
 # Changing any of these would make a resumed run a different run: the model, and every
