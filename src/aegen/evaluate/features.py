@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -186,18 +187,21 @@ class InceptionFeatures:
             self._checked = True
         network = self.runner.load()
         if self.precision == "bf16" and self.calibration is None:
-            self.calibration = bf16_scale(self.id, self._features_with(self.runner), self._features_with(
-                TorchRunner(self.path, INCEPTION_SHA1, "fp32", self.threads, self.optimise, str(self.device))),
-                self.cache_dir)
+            exact = TorchRunner(self.path, INCEPTION_SHA1, "fp32", self.threads, self.optimise, str(self.device))
+            self.calibration = bf16_scale(self.id, partial(self._run, self.runner), partial(self._run, exact),
+                                          self.cache_dir)
         return network
 
-    def _features_with(self, runner):
-        """images -> features through ``runner``, unscaled (for the calibration)."""
-        def featurise(images: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                return np.concatenate([runner(self.preprocess(images[start:start + self.batch_size]))
-                                       for start in range(0, len(images), self.batch_size)])
-        return featurise
+    def _run(self, runner, images: np.ndarray, bar=None) -> np.ndarray:
+        """(n, S, S, 3) uint8 -> (n, 2048) float32 features through ``runner``, batch by batch, unscaled."""
+        out = np.empty((len(images), INCEPTION_DIM), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = self.preprocess(images[start:start + self.batch_size])
+                out[start:start + len(batch)] = runner(batch)
+                if bar is not None:
+                    bar.update(len(batch))
+        return out
 
     def preprocess(self, images: np.ndarray) -> torch.Tensor:
         """(n, S, S, 3) uint8 -> (n, 3, 299, 299) float32 in the network's input range, for every backend."""
@@ -213,13 +217,9 @@ class InceptionFeatures:
         """(n, S, S, 3) uint8 images -> (n, 2048) float32 features."""
         images = check_images(images)
         self.load()
-        out = np.empty((len(images), INCEPTION_DIM), dtype=np.float32)
-        with torch.inference_mode(), tqdm(total=len(images), desc=desc, unit="img",
-                                          disable=not self.progress or len(images) <= self.batch_size) as bar:
-            for start in range(0, len(images), self.batch_size):
-                batch = self.preprocess(images[start:start + self.batch_size])
-                out[start:start + len(batch)] = self.runner(batch)
-                bar.update(len(batch))
+        with tqdm(total=len(images), desc=desc, unit="img",
+                  disable=not self.progress or len(images) <= self.batch_size) as bar:
+            out = self._run(self.runner, images, bar)
         if self.calibration is not None:
             out *= np.float32(self.calibration["scale"])
         return out

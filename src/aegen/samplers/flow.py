@@ -40,8 +40,9 @@ class FlowSampler(LearnedSampler):
     minutes on 2 CPU cores. Splines (4 layers) reached -2.322 and 0.57 in 2.4x the time; 8 layers
     of 384 or 10 of 256 units gain likelihood (-2.245 with flipped faces) but their vectors sit
     nearer the training points (copying Z_U about -5) and separate more easily (0.56-0.57).
-    Fitting on the z-points of the horizontally flipped training faces as well (the caller
-    concatenates them) improves the held-out likelihood to -2.261.
+    Fitting on the z-points of the mirrored training faces as well (``fit_on=train+mirrored`` on a
+    run, see :mod:`aegen.sample`) improves the held-out likelihood to -2.258, and 10 layers of
+    512 units on them to -2.232 (docs/RESULTS.md R4b).
 
     Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) and ``network_``.
     """
