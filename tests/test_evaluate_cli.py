@@ -140,6 +140,10 @@ def test_a_failing_setting_becomes_an_error_row(tiny_run):
     (["--methods", "gaussian", "--param", "gaussian:warp=9", "--n", "8"], "gaussian with {'warp': 9}"),
     (["--methods", "gaussian", "--param", "gaussian:fit_on=heldout", "--n", "8"], "fit_on must be one of"),
     (["--methods", "gaussian", "--param", "gaussian:reg_covar=-1", "--n", "8"], "reg_covar"),
+    (["--methods", "gaussian@a b", "--n", "8"], "bad row name 'gaussian@a b'"),
+    (["--methods", "real@x", "--n", "8"], "bad row name 'real@x'"),
+    (["--methods", "gausian@x", "--n", "8"], "unknown method(s) gausian"),
+    (["--methods", "gaussian@x", "--param", "gaussian@x:warp=9", "--n", "8"], "gaussian@x with {'warp': 9}"),
 ])
 def test_evaluate_cli_names_bad_arguments(tiny_run, capsys, argv, message):
     assert main(["evaluate", str(tiny_run), "--quiet", "--features", "pixels", *argv]) == 2
@@ -208,3 +212,20 @@ def test_evaluate_cli_takes_parameters_per_method(tiny_run, capsys):
     assert rows["gaussian"]["params"] == {"base_noise": "sobol"} and rows["diag-gaussian"]["params"] == {}
     assert rows["gaussian"].get("error") is None and rows["gaussian"]["fid"] is not None
     assert "gaussian(base_noise=sobol)" in (tiny_run / "eval" / "metrics.md").read_text()
+
+
+def test_labelled_rows_set_two_settings_of_one_sampler_side_by_side(tiny_run):
+    """METHOD@LABEL rows: each its own parameters, sampler and cached features, with their paired difference."""
+    result = evaluate_run(tiny_run, methods="gaussian,gaussian@sobol,gaussian@wide", n=8, bootstrap=20,
+                          features="pixels", faces=False, reference_rows=False, progress=False,
+                          params={"gaussian@sobol": {"base_noise": "sobol"}, "gaussian@wide": {"reg_covar": 5.0}})
+    rows = {row["method"]: row for row in result["rows"]}
+    assert list(rows) == ["gaussian", "gaussian@sobol", "gaussian@wide"]
+    assert rows["gaussian@sobol"]["params"] == {"base_noise": "sobol"} and rows["gaussian"]["params"] == {}
+    assert all(row.get("error") is None and row["fid"] is not None for row in rows.values())
+    # Different parameters, different draws: the three rows are three different sets.
+    assert len({row["fid"] for row in rows.values()}) == 3
+    # A covariance inflated by 5 on every axis makes a much wider cloud: the latent check sees it.
+    assert rows["gaussian@wide"]["latent_radius_median"] > 2 * rows["gaussian"]["latent_radius_median"]
+    pairs = {(d["a"], d["b"]) for d in result["differences"]["fid"]}
+    assert ("gaussian", "gaussian@sobol(base_noise=sobol)") in pairs

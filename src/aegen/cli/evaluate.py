@@ -67,7 +67,9 @@ def add_parser(sub) -> None:
                     "metrics.md, figures and sample grids.")
     add_run_arg(p)
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help=f"comma-separated sampler methods (default {','.join(DEFAULT_METHODS)})")
+                   help=f"comma-separated sampler methods (default {','.join(DEFAULT_METHODS)}); METHOD@LABEL "
+                        "adds another row of the same sampler with its own --param settings, e.g. "
+                        "--methods gmm,gmm@all --param gmm@all:max_fit_points=30000")
     p.add_argument("--param", action="append", default=[], metavar="METHOD:KEY=VALUE",
                    help="a sampler parameter of one method (repeatable), e.g. --param flow:transforms=10 "
                         "--param flow:fit_on=train+mirrored; the row is labelled with its parameters")

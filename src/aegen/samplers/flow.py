@@ -12,6 +12,7 @@ from aegen.samplers.base import check_int, check_number
 from aegen.samplers.learned import INFERENCE_ROWS, LearnedSampler
 
 TRANSFORMS = ("spline", "affine")
+BASES = ("normal", "gmm")
 
 
 class FlowSampler(LearnedSampler):
@@ -29,6 +30,13 @@ class FlowSampler(LearnedSampler):
     ``temperature`` scales the base noise: samples come from the flow pushed from
     N(0, temperature^2 I), and :meth:`log_prob` is the exact density of that distribution.
 
+    ``base="gmm"`` replaces the standard normal base by a mixture of ``base_components``
+    full-covariance normals fitted (scikit-learn's EM, :class:`~aegen.samplers.gmm.GMMSampler`)
+    to the whitened training points before the layers are trained: the flow starts as that
+    mixture (every layer begins at the identity) and learns what the mixture misses, a mixture
+    base as in FlowGMM (Izmailov et al. 2020). The temperature then scales each component's
+    spread about its mean.
+
     Training keeps the EMA network with the best likelihood on ``validation_fraction`` of the
     points and stops ``patience`` epochs after it: on the CelebA run's 14,999 z-points the
     held-out likelihood peaks near epoch 8 and then collapses as the flow memorises them.
@@ -44,7 +52,9 @@ class FlowSampler(LearnedSampler):
     run, see :mod:`aegen.sample`) improves the held-out likelihood to -2.258, and 10 layers of
     512 units on them to -2.232 (docs/RESULTS.md R4b).
 
-    Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) and ``network_``.
+    Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) and ``network_``; with
+    ``base="gmm"`` also ``base_weights_`` (c,), ``base_means_`` (c, k) and ``base_covariances_``
+    (c, k, k) in the network's k whitened coordinates.
     """
 
     method = "flow"
@@ -54,6 +64,7 @@ class FlowSampler(LearnedSampler):
                  batch_size: int = 256, learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  ema_decay: float = 0.998, validation_fraction: float = 0.1, patience: int = 5,
                  temperature: float = 1.0, gaussianize_radius: bool = False, n_components: int | None = None,
+                 base: str = "normal", base_components: int = 10,
                  device: str = "auto", random_state: int = 0, progress: bool = True):
         self.transforms = transforms
         self.hidden_features = hidden_features
@@ -71,6 +82,8 @@ class FlowSampler(LearnedSampler):
         self.temperature = temperature
         self.gaussianize_radius = gaussianize_radius
         self.n_components = n_components
+        self.base = base
+        self.base_components = base_components
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -84,6 +97,49 @@ class FlowSampler(LearnedSampler):
         check_number("bound", self.bound, low=0.0, high=100.0, low_open=True)
         if self.transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {self.transform!r}")
+        if self.base not in BASES:
+            raise ValueError(f"base must be one of {', '.join(BASES)}, got {self.base!r}")
+        check_int("base_components", self.base_components, low=1)
+
+    # -- the base distribution ---------------------------------------------------------
+    def _fit_base(self, train):
+        if self.base != "gmm":
+            return
+        from aegen.samplers.gmm import GMMSampler
+
+        mixture = GMMSampler(n_components=self.base_components, max_fit_points=max(train.shape[0], 2),
+                             random_state=self.random_state).fit(train)
+        self.base_weights_, self.base_means_ = mixture.weights_, mixture.means_
+        self.base_covariances_ = mixture.covariances_
+        self._set_base_factors()
+
+    def _set_base_factors(self):
+        from aegen.samplers.gaussian import cholesky_factor
+
+        self.base_cholesky_ = np.stack([cholesky_factor(c) for c in self.base_covariances_])
+        self._base_torch = {}
+
+    def _draw_base(self, noise, rng):
+        if self.base != "gmm":
+            return noise
+        from aegen.samplers.gmm import mixture_sample
+
+        return mixture_sample(self.base_weights_, self.base_means_, self.base_cholesky_, noise.shape[0], rng,
+                              scale=float(self.temperature))
+
+    def _state_shapes(self, d):
+        shapes = super()._state_shapes(d)
+        if self.base == "gmm":
+            k, c = self._network_dim(d), int(self.base_components)
+            shapes.update(base_weights_=(c,), base_means_=(c, k), base_covariances_=(c, k, k))
+        return shapes
+
+    def _after_load(self):
+        super()._after_load()
+        if self.base == "gmm":
+            if not np.isclose(self.base_weights_.sum(), 1.0) or np.any(self.base_weights_ < 0):
+                raise ValueError("mixture weights must be >= 0 and sum to 1")
+            self._set_base_factors()
 
     def _build_network(self, d):
         if d < 2:
@@ -108,15 +164,31 @@ class FlowSampler(LearnedSampler):
             layers.append(layer)
         return zuko.lazy.LazyComposedTransform(*layers)
 
-    def _base_log_density(self, u: torch.Tensor) -> torch.Tensor:
-        t = float(self.temperature)
+    def _normal_log_density(self, u: torch.Tensor, temperature: float) -> torch.Tensor:
         d = u.shape[-1]
-        return -0.5 * (u.double() ** 2).sum(-1) / t**2 - d * (math.log(t) + 0.5 * math.log(2 * math.pi))
+        return -0.5 * (u**2).sum(-1) / temperature**2 - d * (math.log(temperature) + 0.5 * math.log(2 * math.pi))
+
+    def _base_log_density(self, u: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Log density (n,) of the base distribution at u (n, k), each spread scaled by ``temperature``."""
+        if self.base != "gmm":
+            return self._normal_log_density(u, temperature)
+        key = (u.dtype, u.device)
+        if key not in self._base_torch:
+            self._base_torch[key] = tuple(torch.as_tensor(a, dtype=u.dtype, device=u.device) for a in
+                                          (self.base_weights_, self.base_means_, self.base_cholesky_))
+        weights, means, cholesky = self._base_torch[key]
+        k = u.shape[-1]
+        # (c, k, n): each component's whitening of (u - mean), by a triangular solve.
+        y = torch.linalg.solve_triangular(cholesky, (u.unsqueeze(0) - means.unsqueeze(1)).transpose(1, 2), upper=False)
+        log_det = torch.log(torch.diagonal(cholesky, dim1=-2, dim2=-1)).sum(-1) + k * math.log(temperature)
+        per_component = (torch.log(weights)[:, None] - 0.5 * (y**2).sum(1) / temperature**2 - log_det[:, None]
+                         - 0.5 * k * math.log(2 * math.pi))
+        return torch.logsumexp(per_component, dim=0)
 
     def _loss(self, network, batch):
         u, ladj = network().call_and_ladj(batch)
         # Mean negative log-likelihood per dimension (at temperature 1) of the whitened batch.
-        return -(-0.5 * (u**2).sum(-1) + ladj).mean() / batch.shape[1] + 0.5 * math.log(2 * math.pi)
+        return -(self._base_log_density(u, 1.0) + ladj).mean() / batch.shape[1]
 
     def _model_from_noise(self, noise):
         return self.network_().inv(noise)
@@ -126,13 +198,14 @@ class FlowSampler(LearnedSampler):
         W, log_det = self._to_model(self._check_input(Z))
         k = self._network_dim(W.shape[1])
         # The coordinates beyond the network's k are independent N(0, temperature^2).
-        out = self._base_log_density(torch.from_numpy(W[:, k:])).numpy()
+        out = self._normal_log_density(torch.from_numpy(W[:, k:]), float(self.temperature)).numpy()
         W = W[:, :k].astype(np.float32)
         with torch.no_grad():
             for start in range(0, W.shape[0], INFERENCE_ROWS):
                 block = torch.from_numpy(W[start:start + INFERENCE_ROWS]).to(self.device_)
                 u, ladj = self.network_().call_and_ladj(block)
-                out[start:start + block.shape[0]] += (self._base_log_density(u) + ladj.double()).cpu().numpy()
+                out[start:start + block.shape[0]] += (self._base_log_density(u.double(), float(self.temperature))
+                                                      + ladj.double()).cpu().numpy()
         return out + log_det
 
 

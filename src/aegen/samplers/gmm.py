@@ -106,27 +106,41 @@ class GMMSampler(BaseSampler):
         self.cholesky_ = np.stack([cholesky_factor(cov) for cov in self.covariances_])
 
     def _sample(self, n, rng):
-        counts = rng.multinomial(n, self.weights_ / self.weights_.sum())
-        out = np.empty((n, self.means_.shape[1]))
-        start = 0
-        for component, count in enumerate(counts):
-            noise = rng.standard_normal((count, self.means_.shape[1]))
-            out[start:start + count] = self.means_[component] + noise @ self.cholesky_[component].T
-            start += count
-        # Components were drawn in blocks; shuffle so that the order carries no information.
-        return out[rng.permutation(n)]
+        return mixture_sample(self.weights_, self.means_, self.cholesky_, n, rng)
 
     def log_prob(self, Z):
-        Z = self._check_input(Z)
-        per_component = np.stack([
-            np.log(weight) + gaussian_log_density(Z, mean, chol)[0] if weight > 0 else np.full(Z.shape[0], -np.inf)
-            for weight, mean, chol in zip(self.weights_, self.means_, self.cholesky_)
-        ])
-        return logsumexp(per_component, axis=0)
+        return mixture_log_density(self._check_input(Z), self.weights_, self.means_, self.cholesky_)
 
     def _state_shapes(self, d):
         k = self.n_components_
         return {"weights_": (k,), "means_": (k, d), "covariances_": (k, d, d)}
+
+
+def mixture_sample(weights: np.ndarray, means: np.ndarray, cholesky: np.ndarray, n: int,
+                   rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """n draws (n, d) from the mixture of N(means[j], scale^2 L_j L_j^T) with weights (k,).
+
+    means (k, d), cholesky (k, d, d) lower factors; ``scale`` is a temperature on every
+    component's spread (1: the mixture itself).
+    """
+    counts = rng.multinomial(n, weights / weights.sum())
+    out = np.empty((n, means.shape[1]))
+    start = 0
+    for component, count in enumerate(counts):
+        noise = rng.standard_normal((count, means.shape[1]))
+        out[start:start + count] = means[component] + (scale * noise) @ cholesky[component].T
+        start += count
+    # Components were drawn in blocks; shuffle so that the order carries no information.
+    return out[rng.permutation(n)]
+
+
+def mixture_log_density(Z: np.ndarray, weights: np.ndarray, means: np.ndarray, cholesky: np.ndarray) -> np.ndarray:
+    """Log density (n,) at Z (n, d) of the mixture of N(means[j], L_j L_j^T) with weights (k,)."""
+    per_component = np.stack([
+        np.log(weight) + gaussian_log_density(Z, mean, chol)[0] if weight > 0 else np.full(Z.shape[0], -np.inf)
+        for weight, mean, chol in zip(weights, means, cholesky)
+    ])
+    return logsumexp(per_component, axis=0)
 
 
 class _QuietMixture:

@@ -173,6 +173,7 @@ class LearnedSampler(BaseSampler):
                 raise ValueError(f"too few points to fit: {points.shape[0]} z-points leave "
                                  f"{points.shape[0] - n_validation} for training after validation_fraction")
             validation, train = self._validation_split(points, n_validation, self._groups)
+            self._fit_base(train.numpy())
             network = self._build_network(points.shape[1]).to(device)
             network, record = self._train(network, train.to(device), validation.to(device))
         self.network_ = network.eval()
@@ -297,6 +298,7 @@ class LearnedSampler(BaseSampler):
         noise = rng.standard_normal((n, self.mean_.size)) * float(self.temperature)
         k = self._network_dim(self.mean_.size)
         out = noise.copy()  # the coordinates beyond the network's k stay Gaussian
+        noise[:, :k] = self._draw_base(noise[:, :k], rng)
         with torch.no_grad():
             for start in range(0, n, INFERENCE_ROWS):
                 block = torch.from_numpy(noise[start:start + INFERENCE_ROWS, :k].astype(np.float32)).to(self.device_)
@@ -361,6 +363,13 @@ class LearnedSampler(BaseSampler):
         self.device_ = device
 
     # -- subclass hooks --------------------------------------------------------------
+    def _fit_base(self, train: np.ndarray) -> None:
+        """Hook: fit a base distribution on the network's training points (n, k), before the network."""
+
+    def _draw_base(self, noise: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Hook: base draws (n, k) for the network; by default the standard normal ``noise`` (n, k) itself."""
+        return noise
+
     def _build_network(self, d: int) -> torch.nn.Module:
         raise NotImplementedError
 
