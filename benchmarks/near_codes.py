@@ -6,7 +6,7 @@
 Rows (N=2000, seed 1000 reference = R4b's): decoded training z-points (a memoriser's bound),
 held-out z-points plus whitened Gaussian noise, and a Gaussian KDE of the training+mirrored points.
 """
-import json, sys, time
+import json, time
 import numpy as np
 from aegen.run import Run
 from aegen.evaluate.evaluator import Evaluator
