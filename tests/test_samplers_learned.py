@@ -12,7 +12,8 @@ from scipy import stats
 
 from aegen import AegenError
 from aegen.samplers import FlowMatchingSampler, FlowSampler, GaussianSampler, load_sampler, make_sampler
-from aegen.samplers.learned import pca_whitening, radius_knots, resolve_device
+from aegen.model import pick_device
+from aegen.samplers.learned import pca_whitening, radius_knots
 
 # Tiny networks and few epochs: every fit below takes well under a second.
 TINY_FLOW = {"transforms": 2, "hidden_features": 16, "hidden_layers": 1, "epochs": 3, "batch_size": 128,
@@ -253,7 +254,7 @@ def test_registered_and_progress_bar(cloud, capsys):
     sampler = make_sampler("flow-matching", **{**TINY_FM, "progress": True})
     sampler.fit(cloud)
     assert "fit flow-matching" in capsys.readouterr().err
-    assert sampler.fit_info_["device"] == str(resolve_device("auto")) and sampler.fit_info_["n_parameters"] > 0
+    assert sampler.fit_info_["device"] == str(pick_device("auto")) and sampler.fit_info_["n_parameters"] > 0
 
 
 def test_groups_keep_a_point_and_its_twin_on_one_side_of_the_validation_split():

@@ -11,6 +11,7 @@ the conversion between uint8 images and the model's tensors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -93,15 +94,28 @@ class ConvAutoencoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
 def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"``: CUDA, then Apple MPS, then the CPU; any other name as torch reads it."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """The one device rule of aegen (training, decoding, the learned samplers).
+
+    ``"auto"``: CUDA, then Apple MPS, then the CPU; ``"cpu"``, ``"mps"`` or ``"cuda[:N]"`` as
+    named. ValueError for any other name, or for a device torch does not see.
+    """
+    if not isinstance(name, str) or not _DEVICE_PATTERN.match(name):
+        raise ValueError(f"device must be 'auto', 'cpu', 'mps' or 'cuda[:N]', got {name!r}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but torch sees no CUDA device")
+    if name == "mps" and not _mps_available():
+        raise ValueError("device 'mps' requested but it is not available")
+    return torch.device(name)
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import re
 import time
 from pathlib import Path
 
@@ -25,25 +24,12 @@ from tqdm.auto import tqdm
 from aegen import AegenError
 from aegen.io import atomic_path, file_digest
 from aegen.latent.moments import mean_and_covariance
+from aegen.model import pick_device
 from aegen.samplers.base import BaseSampler, check_int, check_number
 
 WEIGHTS_FILE = "weights.safetensors"
 # Rows pushed through a network at a time when sampling or evaluating densities.
 INFERENCE_ROWS = 8192
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; ValueError for unknown or unavailable devices."""
-    if not isinstance(name, str) or not _DEVICE_PATTERN.match(name):
-        raise ValueError(f"device must be 'auto', 'cpu', 'mps' or 'cuda[:N]', got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but torch sees no CUDA device")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' requested but it is not available")
-    return torch.device(name)
 
 
 def pca_whitening(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,7 +121,7 @@ class LearnedSampler(BaseSampler):
         check_int("patience", self.patience, low=1)
         if self.n_components is not None:
             check_int("n_components", self.n_components, low=2)
-        resolve_device(self.device)
+        pick_device(self.device)
         for name in ("gaussianize_radius", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -166,7 +152,7 @@ class LearnedSampler(BaseSampler):
         if self.n_components is not None and self.n_components > Z.shape[1]:
             raise ValueError(f"n_components={self.n_components} exceeds the z-points' dimension {Z.shape[1]}")
         points = torch.from_numpy(self._to_model(Z)[0][:, :self._network_dim(Z.shape[1])].astype(np.float32))
-        device = resolve_device(self.device)
+        device = pick_device(self.device)
         with seeded_torch(self.random_state, device):
             n_validation = int(round(float(self.validation_fraction) * points.shape[0]))
             if n_validation and points.shape[0] - n_validation < 2:
@@ -345,7 +331,7 @@ class LearnedSampler(BaseSampler):
             tensors = load_file(str(file), device="cpu")
         except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
             raise AegenError(f"refusing {file}: not a readable safetensors file ({exc})") from None
-        device = resolve_device(self.device)
+        device = pick_device(self.device)
         with seeded_torch(self.random_state, device):
             network = self._build_network(self._network_dim(self.n_features_in_))
         expected = network.state_dict()
