@@ -143,7 +143,7 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tiny_run, c
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
 
     with monkeypatch.context() as disk:
-        disk.setattr("aegen.checkpoint.save_file", full_disk)
+        disk.setattr("safetensors.torch.save_file", full_disk)
         code, _, err = cli(capsys, "train", *TINY_RUN_FLAGS, "--epochs", "2", "--out", tiny_run,
                            "--resume")
     assert_user_error(code, err, "train", "No space left on device", "last.safetensors")

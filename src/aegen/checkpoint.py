@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from aegen import AegenError
-from aegen.io import atomic_path
+from aegen.io import load_tensors, save_tensors
 
 # Where a run folder keeps its checkpoint (relative to the run), written after every epoch.
 CHECKPOINT = "checkpoints/last.safetensors"
@@ -24,37 +21,21 @@ CHECKPOINT = "checkpoints/last.safetensors"
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
                     epoch: int, extra: dict | None = None) -> None:
-    tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     meta = {"epoch": str(epoch), "extra": json.dumps(extra or {})}
     if optimizer is not None:
         state = optimizer.state_dict()
         for pid, slots in state["state"].items():
             for key, value in slots.items():
                 value = value if torch.is_tensor(value) else torch.tensor(value)
-                tensors[f"optim/{pid}/{key}"] = value.detach().cpu().contiguous()
+                tensors[f"optim/{pid}/{key}"] = value
         meta["param_groups"] = json.dumps(state["param_groups"])
-    with atomic_path(path) as tmp:
-        try:
-            save_file(tensors, str(tmp), metadata=meta)
-        except SafetensorError as exc:
-            # safetensors reports I/O failures (a full disk) in its own type, not as OSError;
-            # as an OSError, atomic_path removes the partial file and names the checkpoint.
-            raise OSError(str(exc)) from None
+    save_tensors(path, tensors, meta)
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Tensors and metadata of a checkpoint, checked to be a readable safetensors file."""
-    path = Path(path)
-    if not path.exists():
-        raise AegenError(f"missing checkpoint: {path}")
-    try:
-        tensors = load_file(str(path), device="cpu")
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise AegenError(f"corrupt or truncated checkpoint {path}: {exc}") from None
+    tensors, meta = load_tensors(path, "checkpoint")
     if "epoch" not in meta:
         raise AegenError(f"{path} is not an aegen checkpoint (no epoch in its metadata)")
     return tensors, meta

@@ -174,6 +174,42 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise AegenError(f"corrupt or truncated archive {path}: {exc}") from None
 
 
+def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
+    """Write torch ``tensors`` (name -> tensor; copied to the CPU, contiguous) to a safetensors file, atomically.
+
+    ``metadata``: string to string, kept in the file's header.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    tensors = {name: value.detach().cpu().contiguous() for name, value in tensors.items()}
+    with atomic_path(path) as tmp:
+        try:
+            save_file(tensors, str(tmp), metadata=metadata)
+        except SafetensorError as exc:
+            # safetensors reports I/O failures (a full disk) in its own type, not as OSError;
+            # as an OSError, atomic_path removes the partial file and names the target.
+            raise OSError(str(exc)) from None
+
+
+def load_tensors(path: str | os.PathLike, what: str = "tensor file") -> tuple[dict, dict[str, str]]:
+    """(tensors on the CPU, header metadata) of a safetensors file; never unpickles.
+
+    AegenError naming ``what`` and the path when the file is missing, truncated or not
+    safetensors at all.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise AegenError(f"missing {what}: {path}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            return {name: fh.get_tensor(name) for name in fh.keys()}, dict(fh.metadata() or {})
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise AegenError(f"corrupt or truncated {what} {path}: not a readable safetensors file ({exc})") from None
+
+
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
     """Hex digest of a file's bytes (``algorithm``: any hashlib name), read in chunks."""
     digest = hashlib.new(algorithm)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from aegen import AegenError
 from aegen.attributes.directions import classification_scores
-from aegen.io import atomic_path, read_json, write_json
+from aegen.io import load_tensors, read_json, save_tensors, write_json
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "classifier.json"
@@ -217,17 +217,9 @@ class AttributeClassifier:
 
     def save(self, folder: str | Path, extra: dict | None = None) -> Path:
         """Write model.safetensors and classifier.json (parameters, names, ``extra``) to ``folder``."""
-        from safetensors import SafetensorError
-        from safetensors.torch import save_file
-
         self._check_fitted()
         folder = Path(folder)
-        state = {key: value.detach().contiguous() for key, value in self.model_.state_dict().items()}
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            try:
-                save_file(state, str(tmp))
-            except SafetensorError as exc:
-                raise OSError(str(exc)) from None  # a full disk: a one-line error from atomic_path
+        save_tensors(folder / WEIGHTS_FILE, self.model_.state_dict())
         write_json(folder / CONFIG_FILE, {
             "params": self.get_params(), "attr_names": self.attr_names_, "n_train": self.n_train_,
             "train_seconds": self.train_seconds_, "train_cpu_seconds": getattr(self, "train_cpu_seconds_", None),
@@ -237,17 +229,14 @@ class AttributeClassifier:
     @classmethod
     def load(cls, folder: str | Path, num_threads: int | None = 1) -> "AttributeClassifier":
         """Load a classifier saved by :meth:`save`; AegenError if files are missing or do not match."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         folder = Path(folder)
         config = read_json(folder / CONFIG_FILE)
         try:
             clf = cls(**config["params"], num_threads=num_threads, progress=False)
             clf.attr_names_ = list(config["attr_names"])
             clf.model_ = AttributeCNN(len(clf.attr_names_), clf.input_size, clf.channels)
-            clf.model_.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
-        except (KeyError, TypeError, ValueError, RuntimeError, OSError, SafetensorError) as exc:
+            clf.model_.load_state_dict(load_tensors(folder / WEIGHTS_FILE, "classifier weights")[0])
+        except (KeyError, TypeError, ValueError, RuntimeError, AegenError) as exc:
             raise AegenError(f"cannot load the attribute classifier in {folder}: {exc}") from None
         clf.model_.eval()
         clf.n_train_ = int(config.get("n_train", 0))

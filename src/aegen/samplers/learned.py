@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aegen import AegenError
-from aegen.io import atomic_path, file_digest
+from aegen.io import file_digest, load_tensors, save_tensors
 from aegen.latent.moments import mean_and_covariance
 from aegen.model import pick_device
 from aegen.samplers.base import BaseSampler, check_int, check_number
@@ -304,21 +304,11 @@ class LearnedSampler(BaseSampler):
 
     # -- weights in safetensors ------------------------------------------------------
     def _save_extra(self, path: Path) -> dict:
-        from safetensors import SafetensorError
-        from safetensors.torch import save_file
-
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
-        with atomic_path(path / WEIGHTS_FILE) as tmp:
-            try:
-                save_file(tensors, str(tmp), metadata={"format": "aegen-sampler-weights", "method": self.method})
-            except SafetensorError as exc:  # I/O failures come in safetensors' own type
-                raise OSError(str(exc)) from None
+        save_tensors(path / WEIGHTS_FILE, self.network_.state_dict(),
+                     {"format": "aegen-sampler-weights", "method": self.method})
         return {"weights": {"file": WEIGHTS_FILE, "sha256": file_digest(path / WEIGHTS_FILE)}}
 
     def _load_extra(self, path: Path, extra: dict) -> None:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         record = extra.get("weights") if isinstance(extra, dict) else None
         if not isinstance(record, dict) or record.get("file") != WEIGHTS_FILE:
             raise AegenError(f"{path}: params.json records no {WEIGHTS_FILE}")
@@ -327,10 +317,7 @@ class LearnedSampler(BaseSampler):
             raise AegenError(f"missing file: {file}")
         if file_digest(file) != record.get("sha256"):
             raise AegenError(f"refusing {file}: its SHA-256 differs from the one in params.json (corrupt or replaced)")
-        try:
-            tensors = load_file(str(file), device="cpu")
-        except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-            raise AegenError(f"refusing {file}: not a readable safetensors file ({exc})") from None
+        tensors, _ = load_tensors(file, "sampler weights")
         device = pick_device(self.device)
         with seeded_torch(self.random_state, device):
             network = self._build_network(self._network_dim(self.n_features_in_))
