@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aegen.latent.checks import iter_chunks
+from aegen.latent.checks import iter_chunks, subsample_indices
 from aegen.latent.fwhm import check_bin_width, component_bin_widths, gaussian_fwhm, histogram_fwhm
 from aegen.latent.moments import mean_and_covariance
 from aegen.latent.sigma import core_fwhm_ratio, core_variance_ratio, mahalanobis_radius
@@ -128,9 +128,7 @@ def fit_core(Z: np.ndarray, fit_sigma: float, max_fit_points: int, min_points: i
     if core_rows.size < need:
         raise ValueError(f"too few points to fit: {core_rows.size} z-points lie within fit_sigma="
                          f"{fit_sigma:g}, need at least {need}")
-    rows = core_rows
-    if core_rows.size > max_fit_points:
-        rows = np.sort(rng.choice(core_rows, size=max_fit_points, replace=False))
+    rows = core_rows[subsample_indices(core_rows.size, max_fit_points, rng)]  # sorted, as core_rows is
     mean, cov = mean_and_covariance(Z, rows)
     variance_ratio = core_variance_ratio(radius, dof) if core_correction else 1.0
     fwhm_ratio = core_fwhm_ratio(radius, dof) if core_correction else 1.0

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 from scipy.special import logsumexp
 
+from aegen.latent.checks import subsample_indices
 from aegen.samplers.base import BaseSampler, check_int, check_number
 from aegen.samplers.gaussian import cholesky_factor, gaussian_log_density
 
@@ -66,7 +67,7 @@ class GMMSampler(BaseSampler):
         bic = {}
         k = self.n_components
         if k == "auto":
-            subset = _subsample(Z, int(self.selection_points), rng)
+            subset = np.asarray(Z[subsample_indices(Z.shape[0], int(self.selection_points), rng)], dtype=float)
             for candidate in sorted({int(value) for value in self._grid()}):
                 if candidate <= subset.shape[0]:
                     bic[candidate] = float(self._mixture(candidate).fit(subset).bic(subset))
@@ -74,7 +75,7 @@ class GMMSampler(BaseSampler):
                 raise ValueError(f"too few points ({subset.shape[0]}) for any k in {list(self._grid())}")
             k = min(bic, key=bic.get)
         k = int(k)
-        data = _subsample(Z, int(self.max_fit_points), rng)
+        data = np.asarray(Z[subsample_indices(Z.shape[0], int(self.max_fit_points), rng)], dtype=float)
         if data.shape[0] < k:
             raise ValueError(f"too few points to fit: {data.shape[0]} z-points for n_components={k}")
         mixture = self._mixture(k).fit(data)
@@ -161,12 +162,3 @@ class _QuietMixture:
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.model.fit(X)
         return self.model
-
-
-def _subsample(Z: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
-    """At most ``limit`` rows of Z as float64, chosen uniformly without replacement (sorted)."""
-    if Z.shape[0] <= limit:
-        return np.asarray(Z, dtype=float)
-    rows = np.sort(rng.choice(Z.shape[0], size=limit, replace=False))
-    return np.asarray(Z[rows], dtype=float)
-
