@@ -1,8 +1,16 @@
-"""PCA of z-points from their covariance, and squared Mahalanobis radii in its frame."""
+"""PCA of z-points from their covariance, and squared Mahalanobis radii in its frame.
+
+The one home of a principal-axis decomposition in aegen: the analysis fits :class:`LatentPCA`
+on a cloud's moments, the samplers (the seed family's PCA frame, the learned samplers'
+whitening) on a covariance of their own with :meth:`LatentPCA.fit_covariance`.
+"""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+from sklearn.utils import check_scalar
 
 from aegen.latent.checks import CHUNK_ROWS, InsufficientDataError, iter_chunks
 from aegen.latent.moments import CloudMoments, cloud_moments
@@ -24,12 +32,10 @@ class LatentPCA:
     - ``explained_variance_`` (d,): variance along each axis (divisor N - 1).
     - ``explained_variance_ratio_`` (d,) and ``cumulative_variance_ratio_`` (d,).
     - ``rank_``: number of axes with variance above ``rank_tolerance`` times the largest.
-    - ``n_samples_``: N.
+    - ``n_samples_``: N (None when fitted from a bare covariance).
     """
 
     def __init__(self, rank_tolerance: float = RANK_TOLERANCE):
-        if not 0 <= rank_tolerance < 1:
-            raise ValueError(f"rank_tolerance must be in [0, 1), got {rank_tolerance}")
         self.rank_tolerance = rank_tolerance
 
     def fit(self, Z: np.ndarray, progress: bool = False) -> "LatentPCA":
@@ -39,7 +45,20 @@ class LatentPCA:
     def fit_moments(self, moments: CloudMoments) -> "LatentPCA":
         """Fit from already computed :class:`CloudMoments`; returns self."""
         moments.require(2, "PCA")
-        variances, axes = np.linalg.eigh(moments.cov)
+        return self.fit_covariance(moments.cov, moments.mean, moments.n)
+
+    def fit_covariance(self, cov: np.ndarray, mean: np.ndarray | None = None,
+                       n_samples: int | None = None) -> "LatentPCA":
+        """Fit from a covariance (d, d), centred at ``mean`` (d,; default the origin); returns self.
+
+        ``n_samples``: the number of points behind the covariance, recorded as ``n_samples_``.
+        """
+        check_scalar(self.rank_tolerance, "rank_tolerance", numbers.Real, min_val=0.0, max_val=1.0,
+                     include_boundaries="left")
+        cov = np.asarray(cov, dtype=np.float64)
+        if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] == 0:
+            raise ValueError(f"a covariance must be a square (d, d) matrix, got shape {cov.shape}")
+        variances, axes = np.linalg.eigh(cov)
         order = np.argsort(variances)[::-1]
         variances = np.clip(variances[order], 0.0, None)
         axes = axes[:, order].T
@@ -48,13 +67,13 @@ class LatentPCA:
         total = variances.sum()
         if total <= 0:
             raise InsufficientDataError("PCA needs a cloud with non-zero spread; all points coincide")
-        self.mean_ = moments.mean.copy()
+        self.mean_ = np.zeros(cov.shape[0]) if mean is None else np.array(mean, dtype=np.float64)
         self.components_ = axes
         self.explained_variance_ = variances
         self.explained_variance_ratio_ = variances / total
         self.cumulative_variance_ratio_ = np.cumsum(self.explained_variance_ratio_)
         self.rank_ = int(np.count_nonzero(variances > self.rank_tolerance * variances[0]))
-        self.n_samples_ = moments.n
+        self.n_samples_ = n_samples
         return self
 
     def _check_fitted(self) -> None:

@@ -26,11 +26,10 @@ import numpy as np
 from aegen.latent.checks import iter_chunks, subsample_indices
 from aegen.latent.fwhm import check_bin_width, component_bin_widths, gaussian_fwhm, histogram_fwhm
 from aegen.latent.moments import mean_and_covariance
+from aegen.latent.pca import LatentPCA
 from aegen.latent.sigma import core_fwhm_ratio, core_variance_ratio, mahalanobis_radius
 from aegen.samplers.base import check_int, check_number
 
-# Eigenvalues below this fraction of the largest count as zero when measuring Mahalanobis radii.
-RANK_TOLERANCE = 1e-9
 # Fewest z-points (within fit_sigma) accepted for a fit.
 MIN_CORE_POINTS = 10
 WIDTHS = ("fwhm", "std")
@@ -92,7 +91,8 @@ def fit_pca_core(sampler, Z: np.ndarray) -> tuple[Core, np.ndarray, np.ndarray, 
     if k > d:
         raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {k}")
     core = sampler_core(sampler, Z, k + 1)
-    axes, variances = pca_axes(core.covariance, k)
+    pca = LatentPCA().fit_covariance(core.covariance, core.mean)
+    axes, variances = pca.components_[:k], pca.explained_variance_[:k]
     widths = measure_widths(project_rows(Z, core.rows, core.mean, axes), sampler.bin_width, sampler.width, core,
                             sampler.method)
     sampler.fit_info_.update(widths.info())
@@ -106,18 +106,11 @@ def rows_within_sigma(Z: np.ndarray, sigma: float) -> tuple[np.ndarray, float, i
     are left out (dof = rank of the covariance).
     """
     mean, cov = mean_and_covariance(Z)
-    variances, axes = np.linalg.eigh(cov)
-    keep = variances > RANK_TOLERANCE * max(variances.max(), 1e-300)
-    if not keep.any():
+    if not np.trace(cov) > 0:
         raise ValueError("all z-points coincide: nothing to fit")
-    dof = int(keep.sum())
-    scaled_axes = axes[:, keep] / np.sqrt(variances[keep])
-    radius = mahalanobis_radius(sigma, dof)
-    inside = []
-    for start, stop in iter_chunks(Z.shape[0]):
-        whitened = (np.asarray(Z[start:stop], dtype=float) - mean) @ scaled_axes
-        inside.append(start + np.flatnonzero(np.einsum("ij,ij->i", whitened, whitened) <= radius**2))
-    return np.concatenate(inside), float(radius), dof
+    pca = LatentPCA().fit_covariance(cov, mean, Z.shape[0])
+    radius = mahalanobis_radius(sigma, pca.rank_)
+    return np.flatnonzero(pca.mahalanobis_sq(Z) <= radius**2), float(radius), pca.rank_
 
 
 def fit_core(Z: np.ndarray, fit_sigma: float, max_fit_points: int, min_points: int,
@@ -143,18 +136,6 @@ def project_rows(Z: np.ndarray, rows: np.ndarray, mean: np.ndarray, axes: np.nda
         block = np.asarray(Z[rows[start:stop]], dtype=float) - mean
         blocks.append(block if axes is None else block @ axes.T)
     return np.concatenate(blocks)
-
-
-def pca_axes(covariance: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
-    """The leading ``n_components`` principal axes (k, d) of ``covariance`` and their variances (k,).
-
-    Orientation convention: the largest loading of each axis is positive.
-    """
-    variances, axes = np.linalg.eigh(covariance)
-    order = np.argsort(variances)[::-1][:n_components]
-    axes = axes[:, order].T
-    axes *= np.where(axes[np.arange(len(axes)), np.argmax(np.abs(axes), axis=1)] < 0, -1.0, 1.0)[:, None]
-    return axes, variances[order]
 
 
 @dataclass

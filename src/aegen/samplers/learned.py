@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from aegen import AegenError
 from aegen.io import file_digest, load_tensors, save_tensors
 from aegen.latent.moments import mean_and_covariance
+from aegen.latent.pca import LatentPCA
 from aegen.model import pick_device
 from aegen.samplers.base import BaseSampler, check_int, check_number
 
@@ -39,13 +40,10 @@ def pca_whitening(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a degenerate cloud (fewer points than dimensions) still gives a finite whitening.
     """
     mean, cov = mean_and_covariance(Z)
-    variances, vectors = np.linalg.eigh(cov)
-    order = np.argsort(variances)[::-1]
-    variances, vectors = variances[order], vectors[:, order]
+    pca = LatentPCA().fit_covariance(cov, mean, Z.shape[0])
+    variances = pca.explained_variance_
     scales = np.sqrt(np.maximum(variances, (1e-6 * np.sqrt(max(variances[0], 1e-300))) ** 2))
-    # A fixed sign per axis (largest entry positive) keeps the whitening reproducible across LAPACKs.
-    signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(vectors.shape[1])])
-    return mean, (vectors * np.where(signs == 0, 1.0, signs)).T, scales
+    return pca.mean_, pca.components_, scales
 
 
 RADIUS_KNOTS = 32
