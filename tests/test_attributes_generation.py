@@ -74,7 +74,7 @@ def tiny_images(n=40, size=16, seed=0):
 def test_classifier_shapes_save_load_and_seed(tmp_path):
     images, labels = tiny_images()
     clf = AttributeClassifier(epochs=1, batch_size=16, random_state=3, progress=False).fit(images, labels, ["A", "B"])
-    assert clf.input_size == 16  # the image size, which is a multiple of 16 and at most 64
+    assert clf.input_size_ == 16  # the image size, which is a multiple of 16 and at most 64
     proba = clf.predict_proba(images)
     assert proba.shape == (40, 2) and proba.dtype == np.float32 and np.all((proba >= 0) & (proba <= 1))
     assert set(np.unique(clf.predict(images))) <= {-1, 1}
@@ -106,14 +106,15 @@ def test_classifier_learns_a_visible_attribute():
 def test_classifier_rejects_bad_input():
     with pytest.raises(ValueError, match="multiple of 16"):
         AttributeCNN(3, input_size=40)
+    tiny, tiny_labels = np.zeros((4, 16, 16, 3), np.uint8), np.ones((4, 2))
     with pytest.raises(ValueError, match="epochs"):
-        AttributeClassifier(epochs=0)
+        AttributeClassifier(epochs=0).fit(tiny, tiny_labels, ["A", "B"])
     with pytest.raises(ValueError, match="labels must be"):
         AttributeClassifier().fit(np.zeros((4, 16, 16, 3), np.uint8), np.ones((4, 3)), ["A", "B"])
     with pytest.raises(ValueError, match="not fitted"):
         AttributeClassifier().predict(np.zeros((1, 16, 16, 3), np.uint8))
     with pytest.raises(ValueError, match="num_threads"):
-        AttributeClassifier(num_threads=0)
+        AttributeClassifier(num_threads=0).fit(tiny, tiny_labels, ["A", "B"])
 
 
 def test_thread_limit_is_restored():

@@ -9,6 +9,7 @@ images. Multi-label: one logit per attribute, binary cross-entropy, a decision t
 from __future__ import annotations
 
 import contextlib
+import numbers
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from sklearn.utils import check_scalar
 from tqdm import tqdm
 
 from aegen import AegenError
@@ -99,30 +101,20 @@ class AttributeClassifier:
     training and predicting (default 1: the network is small, and on a machine whose cores
     are busy with other jobs more threads wait on each other and run many times slower;
     None keeps torch's setting); progress shows tqdm bars.
-    After ``fit``: ``attr_names_``, ``model_``, ``train_seconds_`` (wall), ``train_cpu_seconds_``,
+    After ``fit``: ``attr_names_``, ``input_size_``, ``model_``, ``train_seconds_`` (wall), ``train_cpu_seconds_``,
     ``n_train_``.
     """
 
     def __init__(self, epochs: int = 5, batch_size: int = 128, lr: float = 3e-3, input_size: int | None = None,
                  channels: Sequence[int] = (16, 32, 64, 128), blur_prob: float = 0.3, random_state: int = 0,
                  num_threads: int | None = 1, progress: bool = True):
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
-        if batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2, got {batch_size}")
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not 0.0 <= blur_prob <= 1.0:
-            raise ValueError(f"blur_prob must be in [0, 1], got {blur_prob}")
-        if num_threads is not None and num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1 or None, got {num_threads}")
         self.epochs = epochs
         self.num_threads = num_threads
         self.blur_prob = blur_prob
         self.batch_size = batch_size
         self.lr = lr
         self.input_size = input_size
-        self.channels = tuple(int(c) for c in channels)
+        self.channels = channels
         self.random_state = random_state
         self.progress = progress
 
@@ -131,8 +123,25 @@ class AttributeClassifier:
                 "input_size": self.input_size, "channels": list(self.channels), "blur_prob": self.blur_prob,
                 "random_state": self.random_state}
 
+    def _check_params(self) -> None:
+        """ValueError (TypeError for a wrong type) naming the first bad parameter."""
+        check_scalar(self.epochs, "epochs", numbers.Integral, min_val=1)
+        check_scalar(self.batch_size, "batch_size", numbers.Integral, min_val=2)
+        check_scalar(self.lr, "lr", numbers.Real, min_val=0.0, include_boundaries="neither")
+        check_scalar(self.blur_prob, "blur_prob", numbers.Real, min_val=0.0, max_val=1.0)
+        check_scalar(self.random_state, "random_state", numbers.Integral, min_val=0)
+        if self.num_threads is not None:
+            check_scalar(self.num_threads, "num_threads", numbers.Integral, min_val=1)
+        if self.input_size is not None:
+            check_scalar(self.input_size, "input_size", numbers.Integral, min_val=16)
+
     def fit(self, images: np.ndarray, labels: np.ndarray, attr_names: Sequence[str]) -> "AttributeClassifier":
-        """images (N, H, W, 3) uint8 (a memory map is fine); labels (N, A) in {-1, 1}."""
+        """images (N, H, W, 3) uint8 (a memory map is fine); labels (N, A) in {-1, 1}.
+
+        After it: ``input_size_``, the size the images are resized to (``input_size``, or
+        the one chosen for None), beside the attributes the class docstring lists.
+        """
+        self._check_params()
         with torch_threads(self.num_threads):
             return self._fit(images, labels, attr_names)
 
@@ -145,10 +154,9 @@ class AttributeClassifier:
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
         self.attr_names_ = list(attr_names)
-        if self.input_size is None:
-            size = images.shape[1]
-            self.input_size = size if size <= 64 and size % 16 == 0 else 64
-        self.model_ = AttributeCNN(len(attr_names), self.input_size, self.channels)
+        size = images.shape[1]
+        self.input_size_ = int(self.input_size or (size if size <= 64 and size % 16 == 0 else 64))
+        self.model_ = AttributeCNN(len(attr_names), self.input_size_, self.channels)
         targets = torch.from_numpy((labels > 0).astype(np.float32))
         n = images.shape[0]
         steps_per_epoch = int(np.ceil(n / self.batch_size))
@@ -164,7 +172,7 @@ class AttributeClassifier:
             running = 0.0
             for step in range(steps_per_epoch):
                 idx = np.sort(order[step * self.batch_size:(step + 1) * self.batch_size])
-                x = images_to_tensor(images[idx], self.input_size)
+                x = images_to_tensor(images[idx], self.input_size_)
                 flip = torch.from_numpy(rng.random(idx.size) < 0.5)
                 x[flip] = x[flip].flip(-1)  # faces are left-right symmetric; labels stay valid
                 blur_draw = rng.random(idx.size)
@@ -195,7 +203,7 @@ class AttributeClassifier:
         self._check_fitted()
         self.model_.eval()
         with torch_threads(self.num_threads):
-            out = [torch.sigmoid(self.model_(images_to_tensor(images[i:i + batch_size], self.input_size))).numpy()
+            out = [torch.sigmoid(self.model_(images_to_tensor(images[i:i + batch_size], self.input_size_))).numpy()
                    for i in range(0, images.shape[0], batch_size)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, len(self.attr_names_)), np.float32)
 
@@ -221,7 +229,8 @@ class AttributeClassifier:
         folder = Path(folder)
         save_tensors(folder / WEIGHTS_FILE, self.model_.state_dict())
         write_json(folder / CONFIG_FILE, {
-            "params": self.get_params(), "attr_names": self.attr_names_, "n_train": self.n_train_,
+            "params": self.get_params(), "input_size": self.input_size_, "attr_names": self.attr_names_,
+            "n_train": self.n_train_,
             "train_seconds": self.train_seconds_, "train_cpu_seconds": getattr(self, "train_cpu_seconds_", None),
             "train_threads": self.num_threads or torch.get_num_threads(), "torch_version": torch.__version__, **(extra or {})})
         return folder
@@ -234,7 +243,9 @@ class AttributeClassifier:
         try:
             clf = cls(**config["params"], num_threads=num_threads, progress=False)
             clf.attr_names_ = list(config["attr_names"])
-            clf.model_ = AttributeCNN(len(clf.attr_names_), clf.input_size, clf.channels)
+            # Classifiers saved before input_size_ existed hold the size in their params.
+            clf.input_size_ = int(config.get("input_size") or clf.input_size)
+            clf.model_ = AttributeCNN(len(clf.attr_names_), clf.input_size_, clf.channels)
             clf.model_.load_state_dict(load_tensors(folder / WEIGHTS_FILE, "classifier weights")[0])
         except (KeyError, TypeError, ValueError, RuntimeError, AegenError) as exc:
             raise AegenError(f"cannot load the attribute classifier in {folder}: {exc}") from None
@@ -273,8 +284,7 @@ def load_or_train_classifier(run, retrain: bool = False, progress: bool = True, 
             cached = None
         if cached is not None:
             have = cached.get_params()
-            if wanted["input_size"] is None:
-                have["input_size"] = None
+            have["input_size"] = None if wanted["input_size"] is None else cached.input_size_
             if have == wanted and cached.attr_names_ == names and cached.n_train_ == train_labels.shape[0]:
                 return cached
     images = run.images("train")

@@ -50,15 +50,16 @@ class LinearProbe:
 
     def __init__(self, C: float = 1.0, class_weight: str | None = "balanced", max_iter: int = 2000,
                  random_state: int = 0):
-        if C <= 0:
-            raise ValueError(f"C must be > 0, got {C}")
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.random_state = random_state
 
     def fit(self, Z: np.ndarray, y: np.ndarray) -> "LinearProbe":
-        """Z: (N, d) z-points; y: (N,) labels in {-1, 1}."""
+        """Z: (N, d) z-points; y: (N,) labels in {-1, 1}.
+
+        The parameters are checked by scikit-learn's LogisticRegression, here.
+        """
         Z = np.asarray(Z, dtype=np.float64)
         y01 = to_binary(y)
         if np.unique(y01).size < 2:
@@ -94,14 +95,14 @@ class AttributeDirection:
     """
 
     def __init__(self, method: str = "mean", C: float = 1.0, random_state: int = 0):
-        if method not in DIRECTION_METHODS:
-            raise ValueError(f"method must be one of {DIRECTION_METHODS}, got {method!r}")
         self.method = method
         self.C = C
         self.random_state = random_state
 
     def fit(self, Z: np.ndarray, y: np.ndarray) -> "AttributeDirection":
         """Z: (N, d) z-points; y: (N,) labels in {-1, 1}."""
+        if self.method not in DIRECTION_METHODS:
+            raise ValueError(f"method must be one of {DIRECTION_METHODS}, got {self.method!r}")
         Z = np.asarray(Z, dtype=np.float64)
         y01 = to_binary(y)
         if Z.ndim != 2 or Z.shape[0] != y01.size:
