@@ -12,7 +12,8 @@ from aegen import AegenError
 from aegen.attributes.analysis import analyze_run, evaluation_split, verdict
 from aegen.attributes.clusters import LatentViews, balanced_subsample, silhouette
 from aegen.attributes.directions import AttributeDirection, LinearProbe, parse_strengths
-from aegen.attributes.labels import parse_where, resolve_attributes, where_mask
+from aegen.attributes.labels import resolve_attributes
+from aegen.conditions import parse_where, where_mask
 from aegen.attributes.separation import class_separation, mahalanobis_between_centres
 from test_attributes_fakes import ATTRS, make_fake_run
 

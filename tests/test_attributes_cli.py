@@ -11,6 +11,7 @@ import pytest
 from aegen.attributes import conditional
 from aegen.cli import main
 from aegen.params import parse_params
+from aegen.sample import training_zpoints
 from test_attributes_fakes import gaussian_factory, make_fake_run
 from test_attributes_generation import PixelJudge
 
@@ -50,11 +51,12 @@ def test_attributes_cli_errors_are_one_line(fake_run, tmp_path, monkeypatch, cap
 def test_rate_cli_passes_conditions_and_params(fake_run, monkeypatch, capsys):
     seen = {}
 
-    def factory(method, params):
+    def fitted(run, method, params, where, progress=True):  # aegen sample's path, with a stand-in sampler
         seen.update(method=method, params=params)
-        return gaussian_factory("gaussian", params)
+        Z, _ = training_zpoints(run, where)
+        return gaussian_factory("gaussian", params).fit(Z), {"n_zpoints": len(Z)}
 
-    monkeypatch.setattr(conditional, "make_default_sampler", factory)
+    monkeypatch.setattr(conditional, "fitted_sampler", fitted)
     monkeypatch.setattr(conditional, "load_or_train_classifier", lambda *a, **k: PixelJudge())
     rc = main(["attributes", "RUN", "--rate", "--attrs", "Smiling", "--n", "50", "--method", "gaussian",
                "--param", "sigma=2.5", "--param", "label-text=x", "--where", "Smiling=true,Male=0", "--no-figures"])

@@ -200,3 +200,34 @@ def test_conditional_errors(tmp_path, monkeypatch):
         rate_conditional_sampling(run, attrs="Smiling", n=10, sampler_factory=failing_factory, progress=False)
     with pytest.raises(ValueError, match="n must be"):
         rate_conditional_sampling(run, n=0, sampler_factory=gaussian_factory, progress=False)
+
+
+def test_conditional_rating_fits_through_aegen_sample_path(tiny_run, monkeypatch):
+    """Without a factory the samplers come from aegen.sample.fitted_sampler: fit_on applies and the cache is shared."""
+    from aegen.cli import main
+    from aegen.run import Run
+    from aegen.sample import fitted_sampler
+
+    run = Run.open(tiny_run)
+    names = list(run.zpoint_meta("train")["attr_names"])
+
+    class AllNegative:  # a stand-in judge: the rates are not the point here
+        attr_names_, n_train_, train_seconds_ = names, 0, 0.0
+
+        def get_params(self):
+            return {}
+
+        def predict(self, images):
+            return -np.ones((len(images), len(names)), dtype=np.int8)
+
+    monkeypatch.setattr(conditional, "load_or_train_classifier", lambda *a, **k: AllNegative())
+    assert main(["encode", str(tiny_run), "--mirrored"]) == 0
+    params = {"fit_on": "train+mirrored"}
+    result = rate_conditional_sampling(run, attrs=names[0], n=8, params=params, progress=False, figures=False)
+    labels = run.zpoint_meta("train")["attrs"][:, 0]
+    fitted = {c["name"]: c["n_fit_zpoints"] for c in result["conditions"]}
+    assert fitted == {"unconditional": 2 * len(labels), f"{names[0]}=1": 2 * int(np.sum(labels > 0)),
+                      f"{names[0]}=-1": 2 * int(np.sum(labels < 0))}
+    # aegen sample --where finds the sampler the rating fitted, in the same cache.
+    _, info = fitted_sampler(run, "gaussian", params, where={names[0]: 1}, progress=False)
+    assert info["cache_hit"] and info["n_zpoints"] == fitted[f"{names[0]}=1"]

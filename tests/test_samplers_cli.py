@@ -66,7 +66,7 @@ def test_where_fits_on_matching_zpoints(tiny_run):
 
 @pytest.mark.parametrize("value, same_as", [("true", "1"), ("+1", "1"), ("0", "-1"), ("FALSE", "-1")])
 def test_where_reads_the_same_values_as_aegen_attributes(tiny_run, value, same_as):
-    from aegen.attributes.labels import parse_where
+    from aegen.conditions import parse_where
 
     name = json.loads((tiny_run / "zpoints" / "attr_names.json").read_text())[1]
     expected = {name: int(same_as)}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from aegen import AegenError, __version__
-from aegen.attributes.labels import parse_where, select_rows
+from aegen.conditions import run_condition, select_rows
 from aegen.io import save_npy, write_json
 from aegen.plots import save_image_grid
 from aegen.run import MIRRORED, open_run
@@ -76,14 +76,22 @@ def split_fit_on(params: dict | None) -> tuple[str, dict]:
     return fit_on, params
 
 
-def _condition(run, where) -> dict[str, int]:
-    """``where`` parsed, its names checked against the run's attributes (when it has any)."""
-    condition = parse_where(where)
+def training_zpoints(run, condition: dict[str, int], fit_on: str = "train") -> tuple[np.ndarray, np.ndarray | None]:
+    """The z-points a sampler is fitted on: (Z (N, d), groups (N,) or None).
+
+    The training z-points that meet ``condition`` (all for {}); with ``fit_on``
+    "train+mirrored" also those of the same faces flipped left to right, and then ``groups``
+    numbers each face so that a face and its mirror image stay on one side of a validation split.
+    """
+    Z = run.zpoints("train")
+    mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None
     if condition:
-        names = list(run.zpoint_meta("train").get("attr_names") or [])
-        if names:
-            condition = parse_where(condition, names)
-    return condition
+        rows = select_rows(run.zpoint_meta("train"), condition)
+        Z = np.asarray(Z[rows])
+        mirrored = None if mirrored is None else np.asarray(mirrored[rows])
+    if mirrored is None:
+        return Z, None
+    return np.concatenate([np.asarray(Z), np.asarray(mirrored)]), np.tile(np.arange(len(Z)), 2)
 
 
 def fitted_sampler(run, method: str, params: dict | None = None, where=None,
@@ -97,12 +105,13 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
     a cache hit, the condition, ``fit_on`` and the number of fit points.
     """
     run = open_run(run)
-    condition = _condition(run, where)
+    condition = run_condition(run, where)
     fit_on, params = split_fit_on(params)
     sampler = make_sampler(method, **params).check_params()
-    Z = run.zpoints("train")
-    mirrored = run.mirrored_zpoints() if fit_on == "train+mirrored" else None
-    mirrored_file = run.path / "zpoints" / f"{MIRRORED}.npy" if mirrored is not None else None
+    mirrored_file = None
+    if fit_on == "train+mirrored":
+        run.mirrored_zpoints()  # AegenError now when `aegen encode --mirrored` has not written them
+        mirrored_file = run.path / "zpoints" / f"{MIRRORED}.npy"
     unfitted = _unfitted_params(sampler)
     key = cache_key(method, sampler.get_params(), condition, run.path / "zpoints" / "train.npy", mirrored_file,
                     unfitted)
@@ -119,15 +128,8 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
             return cached, info
         except AegenError as exc:
             print(f"aegen sample: refitting: cached sampler unusable ({exc})", file=sys.stderr)
-    if condition:
-        rows = select_rows(run.zpoint_meta("train"), condition)
-        Z = np.asarray(Z[rows])
-        mirrored = None if mirrored is None else np.asarray(mirrored[rows])
-    fit_kwargs = {}
-    if mirrored is not None:
-        Z = np.concatenate([np.asarray(Z), np.asarray(mirrored)])
-        if isinstance(sampler, LearnedSampler):  # a face and its mirror image: same side of the validation split
-            fit_kwargs["groups"] = np.tile(np.arange(len(Z) // 2), 2)
+    Z, groups = training_zpoints(run, condition, fit_on)
+    fit_kwargs = {"groups": groups} if groups is not None and isinstance(sampler, LearnedSampler) else {}
     if progress:
         print(f"fitting {method} on {Z.shape[0]:,} z-points (cached in {info['cache']})", file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -150,7 +152,7 @@ def sample_run(run, method: str, n: int, seed: int, params: dict | None = None, 
     run = open_run(run)
     if isinstance(n, (bool, np.bool_)) or int(n) != n or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    condition = _condition(run, where)
+    condition = run_condition(run, where)
     sampler, info = fitted_sampler(run, method, params, condition, progress=progress)
     name = out_name or (f"{method}-{condition_suffix(condition)}" if condition else method)
     if not name or os.sep in name or name in (".", ".."):
@@ -176,9 +178,7 @@ def sample_run(run, method: str, n: int, seed: int, params: dict | None = None, 
         from aegen.sample_figures import save_sampler_figures
 
         start = time.perf_counter()
-        cloud = run.zpoints("train")
-        if condition:
-            cloud = np.asarray(cloud[select_rows(run.zpoint_meta("train"), condition)])
+        cloud, _ = training_zpoints(run, condition)
         # Samplers that work in a PCA frame of their own (ellipse-pca, ellipsoid) are drawn in it.
         frame = (getattr(sampler, "mean_", None), getattr(sampler, "components_", None))
         if frame[1] is None or np.ndim(frame[1]) != 2:

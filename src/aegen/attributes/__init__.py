@@ -14,11 +14,11 @@ from aegen.attributes.clusters import LatentViews, silhouette
 from aegen.attributes.conditional import rate_conditional_sampling
 from aegen.attributes.directions import AttributeDirection, LinearProbe, parse_strengths
 from aegen.attributes.editing import edit_faces, write_edit_strip
-from aegen.attributes.labels import parse_where, resolve_attributes, where_mask
+from aegen.attributes.labels import resolve_attributes
 from aegen.attributes.separation import class_separation
 
 __all__ = [
     "AttributeClassifier", "AttributeDirection", "LatentViews", "LinearProbe", "analyze_attribute", "analyze_run",
-    "class_separation", "edit_faces", "load_or_train_classifier", "parse_strengths", "parse_where",
-    "rate_conditional_sampling", "resolve_attributes", "silhouette", "where_mask", "write_edit_strip",
+    "class_separation", "edit_faces", "load_or_train_classifier", "parse_strengths",
+    "rate_conditional_sampling", "resolve_attributes", "silhouette", "write_edit_strip",
 ]

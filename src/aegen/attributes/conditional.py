@@ -7,6 +7,9 @@ decoded samples. For each chosen attribute the sampler is fitted three times (al
 the attribute's positive class, its negative class) and the share of samples that carry the
 requested value is compared with unconditional samples, with the real images' label rate
 and with what the classifier says about real held-out images of that class (its ceiling).
+
+The samplers come from :func:`aegen.sample.fitted_sampler`, the path of ``aegen sample
+--where``: the same parameters (``fit_on`` included) and the same cache in RUN/samplers/.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from tqdm import tqdm
 from aegen import AegenError
 from aegen.attributes.classifier import load_or_train_classifier
 from aegen.attributes.directions import classification_scores
-from aegen.attributes.labels import attribute_names, resolve_attributes, where_mask
+from aegen.attributes.labels import attribute_names, resolve_attributes
+from aegen.conditions import condition_name, where_mask
 from aegen.io import write_json, write_text
-from aegen.samplers import make_sampler
 from aegen.plots import save_image_grid
+from aegen.sample import fitted_sampler, split_fit_on, training_zpoints
 
 # The acceptance target: a requested attribute is carried by at least SHARE_TARGET of the
 # conditional samples, judged by a classifier at least CLASSIFIER_TARGET accurate on real images.
@@ -33,14 +37,30 @@ CLASSIFIER_TARGET = 0.90
 GRID_IMAGES = 36
 
 
-def make_default_sampler(method: str, params: Mapping):
-    """A sampler of :mod:`aegen.samplers` by name."""
-    return make_sampler(method, **dict(params))
+def _fitted(run, method: str, params: dict, where: Mapping[str, int],
+            sampler_factory: Callable | None) -> tuple[object, int]:
+    """(the sampler of ``method`` fitted on the training z-points meeting ``where``, their number).
 
-
-def condition_name(where: Mapping[str, int]) -> str:
-    """"unconditional" or e.g. "Smiling=1,Male=-1"."""
-    return ",".join(f"{name}={value:d}" for name, value in where.items()) or "unconditional"
+    By default through :func:`aegen.sample.fitted_sampler` (its cache, ``fit_on``);
+    ``sampler_factory(method, params)`` -> an unfitted sampler, fitted here on the same rows.
+    """
+    label = condition_name(where)
+    if sampler_factory is None:
+        try:
+            sampler, info = fitted_sampler(run, method, params, where, progress=False)
+        except ValueError as exc:  # a sampler that cannot fit this class; bad parameters fail on the first
+            if not where:
+                raise
+            raise AegenError(f"sampler {method!r} on the z-points of {label}: {exc}") from None
+        return sampler, int(info["n_zpoints"])
+    fit_on, sampler_params = split_fit_on(params)
+    sampler = sampler_factory(method, sampler_params)  # an unknown method or parameter fails here, whatever the data
+    Z, _ = training_zpoints(run, dict(where), fit_on)
+    try:
+        sampler.fit(np.asarray(Z, dtype=np.float32))
+    except ValueError as exc:
+        raise AegenError(f"sampler {method!r} on the {Z.shape[0]} z-points of {label}: {exc}") from None
+    return sampler, int(Z.shape[0])
 
 
 def _shares(predicted: np.ndarray, names: Sequence[str], where: Mapping[str, int]) -> tuple[dict, float]:
@@ -58,20 +78,19 @@ def rate_conditional_sampling(run, attrs: str | Sequence[str] | None = None, met
     """Sample with and without attribute conditions, classify the decoded faces, compare shares.
 
     attrs: attributes to condition on one at a time (=1 and =-1); extra_where: further
-    conditions (e.g. ``{"Smiling": 1, "Male": -1}``); method/params: the sampler, fitted on
-    the matching training z-points and drawn ``n`` times with ``random_state``;
-    sampler_factory(method, params) -> unfitted sampler (default: aegen.samplers). Writes
+    conditions (e.g. ``{"Smiling": 1, "Male": -1}``); method/params: the sampler (params as
+    ``aegen sample`` takes them, ``fit_on`` included), fitted on the matching training z-points
+    as :func:`aegen.sample.fitted_sampler` fits (and caches) them, drawn ``n`` times with
+    ``random_state``; sampler_factory(method, params) -> an unfitted sampler instead (no cache). Writes
     RUN/attributes/conditional.{json,md,png} and sample grids in RUN/attributes/conditional/.
     Returns the dict written to conditional.json.
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     params = dict(params or {})
-    factory = sampler_factory or make_default_sampler
     all_names = attribute_names(run, "train")
     names = resolve_attributes(attrs, all_names)
     train_labels = np.asarray(run.zpoint_meta("train")["attrs"])
-    Z = np.array(run.zpoints("train"), dtype=np.float32)
     out_dir = Path(run.subdir("attributes"))
     timings: dict[str, float] = {}
 
@@ -90,21 +109,17 @@ def rate_conditional_sampling(run, attrs: str | Sequence[str] | None = None, met
     records = []
     start = time.perf_counter()
     for where in tqdm(conditions, desc="conditional sampling", disable=not progress):
-        mask = where_mask(train_labels, all_names, where)
         label = condition_name(where)
-        if mask.sum() < 2:
-            raise AegenError(f"only {int(mask.sum())} training z-points meet {label}: too few to fit a sampler")
-        sampler = factory(method, params)  # an unknown method or parameter fails here, whatever the data
-        try:
-            sampler.fit(Z[mask])
-            samples = np.asarray(sampler.sample(n, random_state=random_state), dtype=np.float32)
-        except ValueError as exc:
-            raise AegenError(f"sampler {method!r} on the {int(mask.sum())} z-points of {label}: {exc}") from None
+        n_meeting = int(where_mask(train_labels, all_names, where).sum())
+        if n_meeting < 2:
+            raise AegenError(f"only {n_meeting} training z-points meet {label}: too few to fit a sampler")
+        sampler, n_fit = _fitted(run, method, params, where, sampler_factory)
+        samples = np.asarray(sampler.sample(n, random_state=random_state), dtype=np.float32)
         images = run.decode(samples, progress=False)
         predicted = clf.predict(images)
         per_name, together = _shares(predicted, all_names, where)
         record = {
-            "name": label, "where": dict(where), "n_fit_zpoints": int(mask.sum()), "n_samples": int(n),
+            "name": label, "where": dict(where), "n_fit_zpoints": n_fit, "n_samples": int(n),
             "positive_rate": {a: float(np.mean(predicted[:, all_names.index(a)] > 0)) for a in names},
             "requested_share": per_name, "all_requested_share": together,
         }

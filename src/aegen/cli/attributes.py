@@ -37,14 +37,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from aegen.attributes import analyze_run, parse_where, rate_conditional_sampling
-    from aegen.attributes.labels import attribute_names
+    from aegen.attributes import analyze_run, rate_conditional_sampling
+    from aegen.conditions import run_condition
     from aegen.run import open_run
 
     run_ = open_run(args.run)
     if args.rate:
-        available = attribute_names(run_, "train")
-        extra = [parse_where(text, available) for text in args.where]
+        extra = [run_condition(run_, text) for text in args.where]
         result = rate_conditional_sampling(
             run_, args.attrs, method=args.method, n=args.n, params=parse_params(args.param),
             random_state=args.seed, extra_where=[w for w in extra if w],
