@@ -92,9 +92,13 @@ def add_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()
         meta = f.metadata
         where = parser
         if meta.get("group"):
-            where = sections.setdefault(meta["group"], parser.add_argument_group(meta["group"]))
+            if meta["group"] not in sections:
+                sections[meta["group"]] = parser.add_argument_group(meta["group"])
+            where = sections[meta["group"]]
         if meta.get("exclusive"):
-            where = exclusive.setdefault(meta["exclusive"], where.add_mutually_exclusive_group())
+            if meta["exclusive"] not in exclusive:
+                exclusive[meta["exclusive"]] = where.add_mutually_exclusive_group()
+            where = exclusive[meta["exclusive"]]
         default = dataclass_default(cls, f.name)
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
         if _is_switch(f):
