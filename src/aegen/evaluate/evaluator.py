@@ -23,16 +23,12 @@ from aegen.evaluate import metrics
 from aegen.evaluate.cache import FeatureCache, subset_indices
 from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
 from aegen.evaluate.features import FeaturesUnavailable, make_features
-from aegen.evaluate.latent_check import LatentEllipsoid
-from aegen.evaluate.memorisation import (
-    NearestTrainingImage,
-    data_copying_test,
-    memorisation_summary,
-    train_vs_heldout_test,
-)
+from aegen.evaluate.latent_check import LatentCopyGuard, LatentEllipsoid
+from aegen.evaluate.memorisation import CopyingTest, NearestTrainingImage, data_copying_test, memorisation_summary
 from aegen.evaluate.methods import RECONSTRUCTION, REFERENCE_ROWS, fit_method
 from aegen.evaluate.protocol import derive_seed, package_versions
 from aegen.evaluate.summary import finish_rows, latent_loglik
+from aegen.sample import FIT_ON
 
 FEATURE_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
 # Cells of the k-means partition of the training images used by the copying test's C_T.
@@ -104,6 +100,8 @@ class Evaluator:
         self.ellipsoid_ = self._timed("latent fit", lambda: LatentEllipsoid().fit(np.asarray(z_train), self.z_heldout_all_))
         self._timed("reference features", self._reference_features)
         self._timed("memorisation index", self._memorisation_index)
+        self._copy_tests: dict[bool, tuple[CopyingTest, LatentCopyGuard] | None] = {}
+        self._timed("copying tests", lambda: self.copy_tests(mirrored=False))
         self._timed("reference faces", self._reference_faces)
         self._images.clear()
         self.scored_: list[ScoredSet] = []
@@ -126,8 +124,14 @@ class Evaluator:
         self.heldout_index_ = subset_indices(n_heldout, self.n, self.seeds_["heldout-reference"])
         self.train_index_ = subset_indices(n_train, self.n, self.seeds_["train-reference"])
         rest = np.setdiff1d(np.arange(n_heldout), self.heldout_index_)
-        self.reconstruction_index_ = (rest[subset_indices(len(rest), self.n, self.seeds_["reconstruction"])]
-                                      if self.reconstruction else np.zeros(0, dtype=np.int64))
+        # The probe: held-out items outside both sides of the copying tests, which set their
+        # per-item threshold and fit the latent metric. They are the reconstruction row's
+        # originals (chosen also when that row is not scored, so the sides do not depend on it),
+        # or every held-out item outside the reference where there is no room for N of them.
+        self.probe_index_ = (rest[subset_indices(len(rest), self.n, self.seeds_["reconstruction"])]
+                             if len(rest) >= self.n else rest)
+        self.reconstruction_index_ = self.probe_index_ if self.reconstruction else np.zeros(0, dtype=np.int64)
+        self.copy_heldout_index_ = np.setdiff1d(np.arange(n_heldout), self.probe_index_)
 
     def _setup_extractors(self) -> None:
         try:
@@ -188,13 +192,67 @@ class Evaluator:
                                          cells=self.copy_cells_)
         self.heldout_nn_, index = self.neighbours_.distances(self.heldout_ref_images_)
         self.heldout_cells_ = self.train_cells_[index]
-        # The copying test's two sets, drawn at the same rate from their pools: the N held-out
-        # reference images, and as large a share of the training images.
-        n_copy_train = int(round(self.split_sizes_["train"] * self.n / self.split_sizes_["heldout"]))
-        self.copy_train_index_ = subset_indices(self.split_sizes_["train"], max(n_copy_train, 1), self.seeds_["copy-cells"])
-        self.copy_train_ = NearestTrainingImage(self.memorisation_size, progress=False).fit_pixels(
-            pixels[self.copy_train_index_])
-        self.copy_heldout_ = NearestTrainingImage(self.memorisation_size, progress=False).fit(self.heldout_ref_images_)
+
+    def copy_tests(self, mirrored: bool) -> tuple[CopyingTest, LatentCopyGuard] | None:
+        """The image and latent copying tests (built once each), or None when the probe is too small.
+
+        Training side: every training item; held-out side: every held-out item but the probe
+        (see :meth:`_choose_subsets`); probe: the per-item threshold and the latent metric.
+        ``mirrored`` adds every item's mirror image to both sides (for samplers fitted on the
+        mirrored training faces; the run needs ``aegen encode --mirrored``).
+        """
+        if mirrored in self._copy_tests:
+            return self._copy_tests[mirrored]
+        if len(self.probe_index_) < 2:
+            self.skipped_["copy_z"] = (f"no held-out items left outside the reference subset for the copying tests' "
+                                       f"probe (N = {self.n} of {self.split_sizes_['heldout']})")
+            self._copy_tests[mirrored] = None
+            return None
+        side = min(self.memorisation_size, self.run_.image_size)
+        neighbours = NearestTrainingImage(self.memorisation_size, progress=False)
+        all_train = np.arange(self.split_sizes_["train"])
+        heldout = self._split_images("heldout")
+        seed = self.seeds_["reconstruction"]
+        heldout_pixels = self._cached("pixels", "heldout", self.copy_heldout_index_, seed, f"box-{side}-uint8",
+                                      lambda: neighbours.pixels(np.asarray(heldout[self.copy_heldout_index_])))
+        z_train = np.asarray(self.run_.zpoints("train"), dtype=np.float32)
+        z_heldout_side = self.z_heldout_all_[self.copy_heldout_index_]
+        if mirrored:
+            train_pixels = np.concatenate([self.neighbours_.train_pixels_, self._cached(
+                "pixels-mirrored", "train", all_train, 0, f"box-{side}-uint8",
+                lambda: neighbours.pixels(np.ascontiguousarray(self._split_images("train")[:, :, ::-1])))])
+            heldout_pixels = np.concatenate([heldout_pixels, self._cached(
+                "pixels-mirrored", "heldout", self.copy_heldout_index_, seed, f"box-{side}-uint8",
+                lambda: neighbours.pixels(np.ascontiguousarray(heldout[self.copy_heldout_index_][:, :, ::-1])))])
+            train_side = NearestTrainingImage(self.memorisation_size, progress=self.progress).fit_pixels(train_pixels)
+            z_train = np.concatenate([z_train, np.asarray(self.run_.mirrored_zpoints(), dtype=np.float32)])
+            z_heldout_side = np.concatenate([z_heldout_side, self._cached(
+                "zpoints-mirrored", "heldout", self.copy_heldout_index_, seed, f"encoder-{self._checkpoint_stamp()}",
+                lambda: self.run_.encode_images(np.ascontiguousarray(heldout[self.copy_heldout_index_][:, :, ::-1]),
+                                                progress=self.progress))])
+        else:
+            train_side = self.neighbours_
+        heldout_side = NearestTrainingImage(self.memorisation_size, progress=False).fit_pixels(heldout_pixels)
+        image_test = CopyingTest().fit(train_side, heldout_side, np.asarray(heldout[self.probe_index_]))
+        latent_guard = LatentCopyGuard().fit(self.z_heldout_all_[self.probe_index_], z_train, z_heldout_side)
+        self._copy_tests[mirrored] = (image_test, latent_guard)
+        if mirrored:
+            self._images.clear()  # built after fit() for the first mirrored row: the images are not needed again
+        return self._copy_tests[mirrored]
+
+    def _checkpoint_stamp(self) -> list:
+        """Name, size and modification time of the run's checkpoint: in every key of data it decodes or encodes."""
+        checkpoint = self.run_.path / CHECKPOINT
+        return [CHECKPOINT, checkpoint.stat().st_size, checkpoint.stat().st_mtime_ns] if checkpoint.exists() else []
+
+    def _describe_copy_tests(self, latent: bool = False) -> dict | None:
+        tests = self._copy_tests.get(False)
+        if tests is None:
+            return None
+        what = tests[1].describe() if latent else tests[0].describe()
+        return {**what, "sides": ("all training items vs every held-out item outside the probe (the reconstruction "
+                                  "row's originals); with their mirror images for samplers fitted on mirrored points"),
+                "flag": "z < -3 with excess >= 0.5, over all items or over the near items"}
 
     def _reference_faces(self) -> None:
         if self.detector_ is None:
@@ -206,14 +264,18 @@ class Evaluator:
     # -- scoring -----------------------------------------------------------------------
     def score(self, method: str, Z: list[np.ndarray], images: list[np.ndarray], kind: str = "sampler",
               params: dict | None = None, against: str = "heldout", notes: list[str] | None = None,
-              heldout_itself: bool = False, features: list[np.ndarray] | None = None) -> ScoredSet:
+              heldout_itself: bool = False, features: list[np.ndarray] | None = None,
+              latent_self_match: str | None = None) -> ScoredSet:
         """Score sets of generated images (n, S, S, 3) uint8 decoded from Z (n, d), one per repeat.
 
         against: 'heldout' (the held-out reference subset) or 'train' (the training reference
         subset, for the 'real' row). heldout_itself: the images are the held-out reference
         images, whose features, detections and distances are already known. features: the
-        sets' features when already known (from the cache).
+        sets' features when already known (from the cache). latent_self_match: why the latent
+        copying guard does not apply to Z (reported instead of a score). The copying tests put
+        mirrored items on both sides when ``params`` fit the sampler on mirrored points.
         """
+        mirrored = (params or {}).get(FIT_ON) == "train+mirrored"
         row = {"method": method, "kind": kind, "params": dict(params or {}), "n": int(len(images[0])),
                "repeats": len(images)}
         notes = list(notes or [])
@@ -248,12 +310,20 @@ class Evaluator:
         row.update(data_copying_test(nn, cells, self.heldout_nn_, self.heldout_cells_))
         Z_all = np.concatenate(Z)
         row.update(self.ellipsoid_.summary(Z_all))
-        if not heldout_itself:  # the held-out reference images are one of the copying test's two sets
-            to_train, train_index = self.copy_train_.distances(images[0])
-            to_heldout, heldout_index = self.copy_heldout_.distances(images[0])
-            row.update(train_vs_heldout_test(to_train, to_heldout, len(self.copy_train_index_), self.n,
-                                             train_index, heldout_index))
-            row.update(self.ellipsoid_.copy_test(Z[0]))
+        tests = None if heldout_itself else self.copy_tests(mirrored)  # the held-out reference is in a side
+        if tests is not None:
+            image_test, latent_guard = tests
+            n_train = self.split_sizes_["train"]
+            # The training side without mirrors is the memorisation index: its distances are known.
+            known = (nn, index) if index is not None and image_test.train_side_ is self.neighbours_ else None
+            row.update(_unmirror(stage("copying test", lambda: image_test.test(images[0], known)), "copy_", n_train))
+            if latent_self_match:
+                row.update(latent_copy_z=None, latent_copy_applicable=False, latent_copy_note=latent_self_match)
+            else:
+                row.update(_unmirror(stage("latent copying test", lambda: latent_guard.test(Z[0])), "latent_copy_",
+                                     n_train))
+            row["copy_sides"] = {"items": "train+mirrored" if mirrored else "train", "train": image_test.n_train_,
+                                 "heldout": image_test.n_heldout_}
         row.update(self._provenance(against))
         row["seconds"] = timings
         row["notes"] = notes
@@ -289,8 +359,7 @@ class Evaluator:
         if self.extractor_ is None:
             return compute()
         # Decoder weights and fitted z-points are in the key: a retrained run never reuses old features.
-        checkpoint = self.run_.path / CHECKPOINT
-        stamp = [CHECKPOINT, checkpoint.stat().st_size, checkpoint.stat().st_mtime_ns] if checkpoint.exists() else []
+        stamp = self._checkpoint_stamp()
         zfile = self.run_.path / "zpoints" / "train.npy"
         key = {"kind": "generated", "method": name, "params": params, "n": self.n, "seed": int(seed),
                "image_size": int(self.run_.image_size), "extractor": self.extractor_.id, "checkpoint": stamp,
@@ -340,7 +409,8 @@ class Evaluator:
                 raise AegenError("this evaluation kept no held-out images for the reconstruction row")
             Z = self.z_heldout_recon_
             scored = self.score(name, [Z], [self.run_.decode(Z, progress=self.progress)], kind="reference",
-                                notes=[f"{len(Z)} held-out images (disjoint from the reference set) encoded and decoded"])
+                                notes=[f"{len(Z)} held-out images (disjoint from the reference set) encoded and decoded"],
+                                latent_self_match="its vectors are the probe z-points that fit the latent metric")
         else:
             scored = self.score(name, [self.z_heldout_ref_], [self.heldout_ref_images_], kind="reference", against="train",
                                 notes=["held-out real images scored against training images"], heldout_itself=True)
@@ -387,14 +457,21 @@ class Evaluator:
             "memorisation": {"space": f"box-downsampled pixels, {min(self.memorisation_size, self.run_.image_size)} px side, "
                                       "rounded to 8 bits, values in [0, 1]", "distance": "RMS per pixel channel",
                              "training_images": self.split_sizes_["train"],
-                             "copying_test": (f"nearest of {len(self.copy_train_index_)} training (the held-out "
-                                              f"reference's sampling rate) vs {self.n} held-out images; flagged at "
-                                              "z < -3 with excess >= 0.5"),
+                             "copying_test": self._describe_copy_tests(),
                              "meehan": f"Meehan et al. 2020: Z_U and C_T over {self.copy_cells_} k-means cells"},
-            "latent_check": self.ellipsoid_.describe(),
+            "latent_check": {**self.ellipsoid_.describe(), "copy_guard": self._describe_copy_tests(latent=True)},
             "reference_values": self.reference_values(),
             "skipped": dict(self.skipped_),
             "cache": {"folder": str(self.cache_.folder), "hits": self.cache_.hits, "misses": self.cache_.misses},
             "timings_s": dict(self.timings_),
             "versions": self.versions_,
         }
+
+
+def _unmirror(result: dict, prefix: str, n_train: int) -> dict:
+    """Listed copies of the mirrored half of a side (index >= n_train) named as mirrored items."""
+    for item in result.get(f"{prefix}items", []):
+        if item["train"] >= n_train:
+            item["train"] -= n_train
+            item["mirrored"] = True
+    return result

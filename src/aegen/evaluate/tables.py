@@ -26,13 +26,17 @@ def with_interval(row: dict, key: str, digits: int, scale: float = 1.0) -> str:
 
 
 def copy_cell(row: dict, prefix: str = "") -> str:
-    """'-1.1 (0.07)': the copying z-score and excess, 'copying' when flagged, 'n/a' off the z-shell."""
+    """'-1.1 (0.07)': the copying z-score and excess, then '12 near' when some generated items are
+    training winners nearer than the probe's 1st percentile, 'copying' when flagged; 'n/a' where
+    the test does not apply (off the z-shell, or the row's vectors fit the latent metric)."""
+    if row.get(f"{prefix}copy_applicable") is False:
+        return "n/a"
     score = row.get(f"{prefix}copy_z")
     if score is None:
         return "–"
-    if row.get(f"{prefix}copy_applicable") is False:
-        return "n/a"
     text = f"{score:+.1f} ({row.get(f'{prefix}copy_excess', 0.0):.2f})"
+    if row.get(f"{prefix}copy_items_total"):
+        text += f" {row[f'{prefix}copy_items_total']} near"
     return text + (" copying" if row.get(f"{prefix}copy_flagged") else "")
 
 
@@ -113,17 +117,24 @@ def caption(protocol: dict) -> list[str]:
         lines.append(f"**Features: {protocol['features']['name']}.** These FID/KID/precision/recall values measure "
                      "pixel statistics and are not comparable with published (Inception) values.")
     band = (protocol["latent_check"].get("band") or {}).get("radii")
-    lines.append(f"copy Z (excess): is each generated image's (32-px pixels) nearest neighbour among the {ref['n']} "
-                 "held-out reference images and a training subset drawn at the same rate a training image? z-score "
-                 "of that share against the share the set sizes predict for any generator that never saw either set, "
-                 "blurry or not, and in brackets the excess (0: independent, 1: copies); 'copying' when z < −3 with "
-                 "excess ≥ 0.5. "
+    copying = (protocol.get("memorisation") or {}).get("copying_test")
+    sides = (f"{copying['training_side']} training and {copying['heldout_side']} held-out images"
+             if isinstance(copying, dict) else "the training and held-out images")
+    lines.append(f"copy Z (excess): is each generated image's (32-px pixels) nearest neighbour among {sides} "
+                 "(whole pools; the reconstruction row's originals are the probe, in neither) a training image? "
+                 "z-score of that share against the share the pools' sizes predict for any generator that never saw "
+                 "either, blurry or not, and in brackets the excess (0: independent, 1: copies); 'N near': generated "
+                 "images won by a training image at a distance below the probe images' 1st percentile (listed in "
+                 "metrics.json); 'copying' when z < −3 with excess ≥ 0.5 over all images or over the near ones "
+                 "(mirrored images join both pools for samplers fitted on them). "
                  "Meehan C_T: the data-copying test of Meehan et al. 2020 (generated vs held-out nearest-training "
                  "distances, in k-means cells); on pixels smooth average faces also score below 0. "
                  "z radius in band: share of Mahalanobis radii inside the held-out "
                  + (f"z-points' [p1, p99] band [{band[0]:.1f}, {band[1]:.1f}]" if band else "band")
-                 + "; radius KS: Kolmogorov-Smirnov distance to the held-out radii; z copy Z: the same test on whitened z "
-                 "against all training and held-out z-points, n/a when most vectors lie off the held-out shell; log p(z)/dim: held-out z-points' mean log-density per "
+                 + "; radius KS: Kolmogorov-Smirnov distance to the held-out radii; z copy Z: the same test on z-points, "
+                 "whitened by the probe's z-points (a metric fitted on either side pulls vectors towards that side), "
+                 "n/a when most vectors lie off the held-out shell and for the reconstruction row (its vectors are "
+                 "the probe); log p(z)/dim: held-out z-points' mean log-density per "
                  "dimension under the sampler's model (nats, ± 1.96 SE).")
     ref_values = protocol.get("reference_values") or {}
     if ref_values:
