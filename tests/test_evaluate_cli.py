@@ -140,6 +140,31 @@ def test_copying_tests_put_mirrored_items_on_both_sides(tiny_run):
     assert guard["heldout_side"] == 36 - 8 and guard["probe_items"] == 8
 
 
+def test_fit_seeds_refit_random_samplers_and_pair_fid_infinity(tiny_run, capsys):
+    assert main(["evaluate", str(tiny_run), "--methods", "gmm,gaussian", "--param", "gmm:n_components=2",
+                 "--fit-seeds", "3", "--n", "12", "--bootstrap", "10", "--fid-inf", "gmm,gaussian,reconstruction",
+                 "--features", "pixels", "--no-faces", "--quiet"]) == 0
+    assert "x 3 fits" in capsys.readouterr().out
+    result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
+    rows = {r["method"]: r for r in result["rows"]}
+    gmm, gaussian = rows["gmm"], rows["gaussian"]
+    assert result["protocol"]["fit_seeds"] == 3 and gmm["fit_seeds"] == result["protocol"]["seeds"]["fits"]
+    assert len(set(gmm["fit_seeds"])) == 3 and gmm["sampler_seeds"] == [0, 1, 2] and gmm["sets"] == 3
+    assert len(gmm["fid_repeat_values"]) == 3 and "fits resampled (3 fits)" in gmm["fid_interval"]
+    assert len(gmm["latent_loglik_fits"]) == 3
+    # One cache entry per fit: three GMMs with their own random_state.
+    fitted = [json.loads(p.read_text())["params"]["random_state"] for p in (tiny_run / "samplers").glob("gmm-*/params.json")]
+    assert set(gmm["fit_seeds"]) <= set(fitted)
+    # The Gaussian's fit is deterministic: one fit, said so.
+    assert gaussian["fit_seeds"] is None and gaussian["sets"] == 1 and any("deterministic" in n for n in gaussian["notes"])
+    pairs = {(d["a"], d["b"]) for d in result["differences"]["fid_inf"]}
+    gmm_label = "gmm(n_components=2)"
+    assert pairs == {(gmm_label, "gaussian"), (gmm_label, "reconstruction"), ("gaussian", "reconstruction")}
+    assert all(d["low"] is not None for d in result["differences"]["fid_inf"])
+    table = (tiny_run / "eval" / "metrics.md").read_text()
+    assert "fitted 3 times" in table and "FID∞" in table and "KID×10³" in table
+
+
 def test_a_failing_setting_becomes_an_error_row(tiny_run):
     result = evaluate_run(tiny_run, methods="gaussian", n=6, features="pixels", faces=False,
                           reference_rows=False, progress=False, figures_and_grids=False)

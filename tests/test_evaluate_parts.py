@@ -249,7 +249,7 @@ def test_markdown_table_states_n_features_and_gaps():
     assert "- `gmm`: error: singular covariance" in inception
     assert "faces 99.0%" in inception and "[13.1, 17.7]" in inception
     pixels = markdown_table(rows, protocol_for({"id": "pixels-16x16", "name": "pixels 16x16 (not Inception)"}))
-    assert "FID [pixels-16x16] [95%]" in pixels and "not comparable" in pixels
+    assert "FID [pixels-16x16] at N = 50 vs this 40-image reference [95%]" in pixels and "not comparable" in pixels
 
 
 def test_copying_test_counts_near_duplicates_once():

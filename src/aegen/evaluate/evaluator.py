@@ -25,7 +25,7 @@ from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
 from aegen.evaluate.features import FeaturesUnavailable, make_features
 from aegen.evaluate.latent_check import LatentCopyGuard, LatentEllipsoid
 from aegen.evaluate.memorisation import CopyingTest, NearestTrainingImage, data_copying_test, memorisation_summary
-from aegen.evaluate.methods import RECONSTRUCTION, REFERENCE_ROWS, fit_method
+from aegen.evaluate.methods import RECONSTRUCTION, REFERENCE_ROWS, fit_method, sampler_of
 from aegen.evaluate.protocol import derive_seed, package_versions
 from aegen.evaluate.summary import finish_rows, latent_loglik
 from aegen.sample import FIT_ON
@@ -45,6 +45,7 @@ class ScoredSet:
     images: np.ndarray | None = field(default=None, repr=False)
     features: list[np.ndarray] = field(default_factory=list, repr=False)
     loglik_values: np.ndarray | None = field(default=None, repr=False)
+    set_fits: list[int] | None = None  # the fit (0..K-1) each sample set was drawn from; None: one fit
 
 
 class Evaluator:
@@ -52,7 +53,11 @@ class Evaluator:
 
     n: generated images per set, and the size of the held-out reference subset (equal N).
     seed: sampler seed of the first repeat, and the root of every other seed (:func:`derive_seed`).
-    repeats: independent sample sets per sampler row. bootstrap: replicates for the intervals
+    repeats: independent sample sets per sampler row and fit. fit_seeds: K, the fits of each
+    sampler whose fit is random (a ``random_state`` parameter): fit k uses random_state
+    ``derive_seed(seed, "fit-k")`` (its own cache entry) and draws ``repeats`` sets; the
+    intervals and paired differences then resample fits as well as images (1: one fit with the
+    sampler's own random_state). bootstrap: replicates for the intervals
     (0: intervals over repeats only). fid_infinity: rows for which FID∞ is extrapolated.
     reconstruction: keep a held-out subset, disjoint from the reference, for the reconstruction
     row (needs 2N held-out images). features: 'inception' or 'pixels'; feature_mode: 'fast'
@@ -63,15 +68,15 @@ class Evaluator:
     def __init__(self, n: int = 200, seed: int = 0, features: str = "inception", faces: bool = True,
                  repeats: int = 1, bootstrap: int = 100, fid_infinity=(), reconstruction: bool = True,
                  feature_mode: str = "fast", memorisation_size: int = 32, pr_k: int = 3, dc_k: int = 5,
-                 batch_size: int = 32, progress: bool = True):
-        self.n, self.seed, self.features, self.faces = n, seed, features, faces
+                 batch_size: int = 32, progress: bool = True, fit_seeds: int = 1):
+        self.n, self.seed, self.features, self.faces, self.fit_seeds = n, seed, features, faces, fit_seeds
         self.repeats, self.bootstrap, self.fid_infinity = repeats, bootstrap, fid_infinity
         self.reconstruction, self.feature_mode = reconstruction, feature_mode
         self.memorisation_size, self.pr_k, self.dc_k = memorisation_size, pr_k, dc_k
         self.batch_size, self.progress = batch_size, progress
 
     def _validate(self) -> None:
-        for name, low in (("n", 2), ("seed", 0), ("repeats", 1), ("bootstrap", 0), ("batch_size", 1)):
+        for name, low in (("n", 2), ("seed", 0), ("repeats", 1), ("bootstrap", 0), ("batch_size", 1), ("fit_seeds", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -112,6 +117,8 @@ class Evaluator:
         self.seeds_ = {p: derive_seed(self.seed, p) for p in
                        ("heldout-reference", "train-reference", "reconstruction", "bootstrap", "fid-infinity", "copy-cells")}
         self.seeds_["samplers"] = [self.seed + r for r in range(self.repeats)]
+        if self.fit_seeds > 1:
+            self.seeds_["fits"] = [derive_seed(self.seed, f"fit-{k}") for k in range(self.fit_seeds)]
         n_train, n_heldout = self.split_sizes_["train"], self.split_sizes_["heldout"]
         needed = self.n * (2 if self.reconstruction else 1)
         if n_heldout < needed:
@@ -277,7 +284,7 @@ class Evaluator:
         """
         mirrored = (params or {}).get(FIT_ON) == "train+mirrored"
         row = {"method": method, "kind": kind, "params": dict(params or {}), "n": int(len(images[0])),
-               "repeats": len(images)}
+               "repeats": len(images), "sets": len(images)}
         notes = list(notes or [])
         timings: dict[str, float] = {}
 
@@ -359,35 +366,79 @@ class Evaluator:
         if self.extractor_ is None:
             return compute()
         # Decoder weights and fitted z-points are in the key: a retrained run never reuses old features.
-        stamp = self._checkpoint_stamp()
         zfile = self.run_.path / "zpoints" / "train.npy"
         key = {"kind": "generated", "method": name, "params": params, "n": self.n, "seed": int(seed),
-               "image_size": int(self.run_.image_size), "extractor": self.extractor_.id, "checkpoint": stamp,
-               "zpoints": [zfile.stat().st_size, zfile.stat().st_mtime_ns]}
+               "image_size": int(self.run_.image_size), "extractor": self.extractor_.id,
+               "checkpoint": self._checkpoint_stamp(), "zpoints": [zfile.stat().st_size, zfile.stat().st_mtime_ns]}
         return self.cache_.get_or_compute(key, compute)
 
+    def fit_states(self, name: str, params: dict) -> list[int | None]:
+        """The random_state of each fit of sampler row ``name``: [None] for one fit with the sampler's own.
+
+        With ``fit_seeds`` K > 1, K derived seeds for samplers whose fit is random; [None] for
+        those with a deterministic fit (a refit is the same fit). AegenError when ``params`` set
+        random_state themselves.
+        """
+        if self.fit_seeds == 1:
+            return [None]
+        from aegen.sample import split_fit_on
+        from aegen.samplers.registry import make_sampler
+
+        if "random_state" in params:
+            raise AegenError(f"{name}: --fit-seeds {self.fit_seeds} sets each fit's random_state; "
+                             "drop random_state from its parameters")
+        if "random_state" not in make_sampler(sampler_of(name), **split_fit_on(params)[1]).get_params():
+            return [None]
+        return list(self.seeds_["fits"])
+
     def evaluate_method(self, name: str, params: dict | None = None) -> ScoredSet:
-        """Fit sampler ``name`` to the training z-points; draw, decode and score ``repeats`` sets of n."""
+        """Fit sampler ``name`` to the training z-points (once per fit seed); draw, decode and score
+        ``repeats`` sets of n per fit (sampler seeds ``seed + k * repeats + r`` for fit k, set r)."""
         params = dict(params or {})
         start = time.perf_counter()
-        sampler = fit_method(self.run_, name, params, progress=self.progress)
+        states = self.fit_states(name, params)
+        samplers = [fit_method(self.run_, name, params if state is None else {**params, "random_state": state},
+                               progress=self.progress) for state in states]
         fitted = time.perf_counter()
-        Z, images, features = [], [], []
-        for r, seed in enumerate(self.seeds_["samplers"]):
-            self._say(f"{name}: sample set {r + 1}/{self.repeats} (seed {seed})")
-            Z.append(self._sample(sampler, name, params, seed))
-            images.append(self.run_.decode(Z[-1], progress=self.progress))
-            if self.extractor_ is not None:
-                features.append(self._generated_features(
-                    name, params, seed, lambda: self.extractor_.transform(images[-1], desc=f"features ({name})")))
+        Z, images, features, seeds, set_fits = [], [], [], [], []
+        for k, (sampler, state) in enumerate(zip(samplers, states)):
+            fit_params = params if state is None else {**params, "random_state": state}
+            for r in range(self.repeats):
+                seed = self.seed + k * self.repeats + r
+                fit_text = f", fit {k + 1}/{len(states)} (random_state {state})" if state is not None else ""
+                self._say(f"{name}: sample set {r + 1}/{self.repeats} (seed {seed}){fit_text}")
+                Z.append(self._sample(sampler, name, params, seed))
+                images.append(self.run_.decode(Z[-1], progress=self.progress))
+                seeds.append(seed)
+                set_fits.append(k)
+                if self.extractor_ is not None:
+                    features.append(self._generated_features(
+                        name, fit_params, seed, lambda: self.extractor_.transform(images[-1], desc=f"features ({name})")))
         decoded = time.perf_counter()
-        scored = self.score(name, Z, images, kind="sampler", params=params, features=features or None)
-        scored.row["sampler_seeds"] = list(self.seeds_["samplers"])
-        summary, scored.loglik_values = latent_loglik(sampler, self.z_heldout_all_)
-        scored.row.update(summary)
+        notes = []
+        if self.fit_seeds > 1 and states == [None]:
+            notes.append("deterministic fit: one fit stands for every fit seed")
+        scored = self.score(name, Z, images, kind="sampler", params=params, features=features or None, notes=notes)
+        scored.row["sampler_seeds"] = seeds
+        scored.row["fit_seeds"] = states if states != [None] else None
+        scored.row["fits"] = len(states)
+        scored.row["repeats"] = self.repeats
+        scored.set_fits = set_fits if len(states) > 1 else None
+        scored.row.update(self._loglik(samplers, scored))
         scored.row["seconds"] = {"fit": round(fitted - start, 3), "sample and decode": round(decoded - fitted, 3),
                                  **scored.row["seconds"], "total": round(time.perf_counter() - start, 3)}
         return scored
+
+    def _loglik(self, samplers: list, scored: ScoredSet) -> dict:
+        """Held-out latent log-likelihood, averaged over the fits (each fit's mean kept beside it)."""
+        results = [latent_loglik(sampler, self.z_heldout_all_) for sampler in samplers]
+        summary, scored.loglik_values = results[0]
+        if len(results) > 1 and all(values is not None for _, values in results):
+            per_fit = [float(values.mean()) for _, values in results]
+            scored.loglik_values = np.mean([values for _, values in results], axis=0)
+            summary = {**summary, "latent_loglik": float(scored.loglik_values.mean()), "latent_loglik_fits": per_fit,
+                       "latent_loglik_se": float(scored.loglik_values.std(ddof=1) / np.sqrt(scored.loglik_values.size))}
+        return summary
 
     def _sample(self, sampler, name: str, params: dict, seed: int) -> np.ndarray:
         try:
@@ -436,7 +487,8 @@ class Evaluator:
         """Settings, seeds, references and skipped metrics, for metrics.json."""
         ext, det = self.extractor_, self.detector_
         return {
-            "n": self.n, "seed": self.seed, "repeats": self.repeats, "bootstrap": self.bootstrap,
+            "n": self.n, "seed": self.seed, "repeats": self.repeats, "fit_seeds": self.fit_seeds,
+            "bootstrap": self.bootstrap,
             "seeds": self.seeds_, "image_size": int(self.run_.image_size),
             "z_dim": int(self.run_.z_dim), "split_sizes": self.split_sizes_, "split_rule": getattr(self.run_, "split_rule", None),
             "reference": {"split": "heldout", "n": int(len(self.heldout_index_)), "seed": self.seeds_["heldout-reference"],
