@@ -206,7 +206,7 @@ def comparison_lines(rows: list[dict], differences: dict) -> list[str]:
         largest = max(max(r["fid_inf_fit"]["n"]) for r in inf_rows)
         lines += ["", "FID∞ (Chong & Forsyth 2020: FID_n of both sets subsampled to n at positions shared by every "
                       "row, extrapolated to 1/n = 0; [95%]: " + (inf_rows[0].get("fid_inf_interval") or "t interval")
-                  + (f"; every n is below 2,048, the Inception features' dimension, where the covariances are rank-deficient: "
+                  + ("; every n is below 2,048, the Inception features' dimension, where the covariances are rank-deficient: "
                      "the extrapolation is a model, not a measurement" if largest < 2048 else "") + "):", "",
                   "| method | FID∞ [95%] | n used | FID at the largest n |", "|---|---|---|---|"]
         for r in inf_rows:
