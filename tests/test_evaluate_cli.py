@@ -56,6 +56,12 @@ def test_evaluate_cli_writes_rows_table_figures_and_cache(tiny_run, capsys):
     assert rows["real"]["nn_train_median"] == rows["gaussian"]["nn_train_median_heldout"]
     # Uniform vectors in [-1.5, 1.5]^256 lie far outside the shell of the z-points.
     assert rows["uniform"]["latent_in_band"] < rows["gaussian"]["latent_in_band"]
+    # Copying tests: all 84 training images against the 36 - 12 held-out images outside the probe.
+    assert gaussian["copy_share_expected"] == pytest.approx(84 / (84 + 24)) and gaussian["copy_sides"]["items"] == "train"
+    assert "copy_items" in gaussian and gaussian["latent_copy_near_threshold"] > 0
+    # The reconstruction row's vectors fit the latent metric: no latent copy score for them.
+    assert rows["reconstruction"]["latent_copy_applicable"] is False and rows["reconstruction"]["latent_copy_z"] is None
+    assert rows["reconstruction"]["copy_z"] is not None
     pairs = {(d["a"], d["b"]) for d in result["differences"]["fid"]}
     assert pairs == {("gaussian", "uniform"), ("gaussian", "reconstruction"), ("uniform", "reconstruction")}
     assert {d["a"] for d in result["differences"]["latent_loglik"]} == {"gaussian"}
@@ -117,6 +123,46 @@ def test_sweep_cli_covers_the_grid(tiny_run, capsys):
     assert (folder / "sigma.png").stat().st_size > 0
     table = (folder / "table.md").read_text()
     assert "| sigma |" in table and "Baselines" in table and "Best settings" in table
+
+
+def test_copying_tests_put_mirrored_items_on_both_sides(tiny_run):
+    assert main(["encode", str(tiny_run), "--mirrored"]) == 0
+    result = evaluate_run(tiny_run, methods="gaussian,gaussian@m", params={"gaussian@m": {"fit_on": "train+mirrored"}},
+                          n=8, features="pixels", faces=False, reference_rows=False, bootstrap=0, progress=False,
+                          figures_and_grids=False)
+    plain, mirrored = result["rows"]
+    assert plain["copy_sides"] == {"items": "train", "train": 84, "heldout": 28}
+    assert mirrored["copy_sides"] == {"items": "train+mirrored", "train": 168, "heldout": 56}
+    # Twice the items on both sides: the same share expected.
+    assert mirrored["copy_share_expected"] == pytest.approx(plain["copy_share_expected"])
+    assert mirrored["latent_copy_share_expected"] == pytest.approx(plain["latent_copy_share_expected"])
+    guard = result["protocol"]["latent_check"]["copy_guard"]
+    assert guard["heldout_side"] == 36 - 8 and guard["probe_items"] == 8
+
+
+def test_fit_seeds_refit_random_samplers_and_pair_fid_infinity(tiny_run, capsys):
+    assert main(["evaluate", str(tiny_run), "--methods", "gmm,gaussian", "--param", "gmm:n_components=2",
+                 "--fit-seeds", "3", "--n", "12", "--bootstrap", "10", "--fid-inf", "gmm,gaussian,reconstruction",
+                 "--features", "pixels", "--no-faces", "--quiet"]) == 0
+    assert "x 3 fits" in capsys.readouterr().out
+    result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
+    rows = {r["method"]: r for r in result["rows"]}
+    gmm, gaussian = rows["gmm"], rows["gaussian"]
+    assert result["protocol"]["fit_seeds"] == 3 and gmm["fit_seeds"] == result["protocol"]["seeds"]["fits"]
+    assert len(set(gmm["fit_seeds"])) == 3 and gmm["sampler_seeds"] == [0, 1, 2] and gmm["sets"] == 3
+    assert len(gmm["fid_repeat_values"]) == 3 and "fits resampled (3 fits)" in gmm["fid_interval"]
+    assert len(gmm["latent_loglik_fits"]) == 3
+    # One cache entry per fit: three GMMs with their own random_state.
+    fitted = [json.loads(p.read_text())["params"]["random_state"] for p in (tiny_run / "samplers").glob("gmm-*/params.json")]
+    assert set(gmm["fit_seeds"]) <= set(fitted)
+    # The Gaussian's fit is deterministic: one fit, said so.
+    assert gaussian["fit_seeds"] is None and gaussian["sets"] == 1 and any("deterministic" in n for n in gaussian["notes"])
+    pairs = {(d["a"], d["b"]) for d in result["differences"]["fid_inf"]}
+    gmm_label = "gmm(n_components=2)"
+    assert pairs == {(gmm_label, "gaussian"), (gmm_label, "reconstruction"), ("gaussian", "reconstruction")}
+    assert all(d["low"] is not None for d in result["differences"]["fid_inf"])
+    table = (tiny_run / "eval" / "metrics.md").read_text()
+    assert "fitted 3 times" in table and "FID∞" in table and "KID×10³" in table
 
 
 def test_a_failing_setting_becomes_an_error_row(tiny_run):

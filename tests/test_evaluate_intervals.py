@@ -133,3 +133,48 @@ def test_an_n_the_split_cannot_serve_disjointly_is_refused():
     evaluator = evaluator_with_split(501, 1000, reconstruction=False)
     evaluator._choose_subsets()
     assert len(evaluator.heldout_index_) == 501 and len(evaluator.reconstruction_index_) == 0
+
+
+# -- fit variance and paired FID∞ (issue 21) ---------------------------------------------
+def test_cluster_bootstrap_holds_the_variance_between_fits():
+    from aegen.evaluate.intervals import bootstrap_draws, cluster_bootstrap_draws
+
+    # Three "fits" whose images differ by their fit's offset: a one-stage bootstrap of the pooled
+    # images sees only the spread within fits; resampling fits first sees the offsets too.
+    offsets = np.array([0.0, 1.0, 2.0])
+    groups = np.repeat(np.arange(3), 200)
+    values = offsets[groups] + np.random.default_rng(0).normal(0.0, 0.1, groups.size)
+    one_stage = values[bootstrap_draws(values.size, 200, 400, seed=1)].mean(axis=1).std()
+    two_stage = values[cluster_bootstrap_draws(groups, 200, 400, seed=1)].mean(axis=1).std()
+    assert two_stage > 5 * one_stage and two_stage == pytest.approx(np.sqrt(2 / 3 / 3), rel=0.2)
+    # One fit: exactly the one-stage draws, so evaluations with one fit keep their numbers.
+    assert np.array_equal(cluster_bootstrap_draws(np.zeros(50, dtype=int), 20, 5, seed=2),
+                          bootstrap_draws(50, 20, 5, seed=2))
+
+
+def test_fid_infinity_is_paired_across_rows():
+    import types
+
+    from aegen.evaluate.intervals import GramPair, bootstrap_draws, paired_differences
+    from aegen.evaluate.summary import _fid_inf
+
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=(60, 8))
+    generated = rng.normal(size=(120, 8))
+    pools = {"a": generated, "b": generated + 0.05}  # row b: row a's images, shifted a little
+    evaluator = types.SimpleNamespace(seeds_={"fid-infinity": 11})
+    ref_draws = bootstrap_draws(60, 60, 20, seed=4)
+    gen_draws = bootstrap_draws(120, 60, 20, seed=5)
+    fits = {name: _fid_inf(GramPair(reference, pool), evaluator, ref_draws, gen_draws, None) for name, pool in pools.items()}
+    same = _fid_inf(GramPair(reference, pools["a"]), evaluator, ref_draws, gen_draws, None)
+    # The same sets give the same subsamples, point estimate and refits: a row is paired with itself exactly.
+    assert same[0]["fid_inf"] == fits["a"][0]["fid_inf"] and np.array_equal(same[1], fits["a"][1])
+    row, refits = fits["b"]
+    assert row["fid_inf_low"] < row["fid_inf"] < row["fid_inf_high"] and "refitted" in row["fid_inf_interval"]
+    (diff,) = paired_differences(["b", "a"], {k: v[0]["fid_inf"] for k, v in fits.items()},
+                                 {k: v[1] for k, v in fits.items()})
+    assert diff["difference"] == pytest.approx(fits["b"][0]["fid_inf"] - fits["a"][0]["fid_inf"])
+    # Shared resamples and subsample positions move both rows' refits together: their difference
+    # varies far less than either (unpaired, independent subsamples would add the variances).
+    a, b = fits["a"][1], fits["b"][1]
+    assert np.std(b - a) < 0.3 * min(np.std(a), np.std(b))

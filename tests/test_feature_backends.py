@@ -76,15 +76,24 @@ def test_missing_package_is_a_one_line_error_naming_the_install(backend, monkeyp
     assert "\n" not in message and backend in message and "pip install" in message
 
 
+def fixed_calibration(monkeypatch, scale: float = 1.0045):
+    """bf16_scale replaced by a fixed record, so that ids of bfloat16 extractors cost nothing."""
+    record = {"version": 2, "scale": scale, "machine": "m0", "images": 128}
+    monkeypatch.setattr("aegen.evaluate.features.bf16_scale", lambda name, *args: {**record, "name": name})
+    return record
+
+
 def test_auto_falls_back_to_torch_and_says_so(monkeypatch):
     need_inception()
+    fixed_calibration(monkeypatch)
     monkeypatch.setitem(sys.modules, "openvino", None)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     extractor = make_features("inception", progress=False, mode="fast")
     described = extractor.describe()
     assert described["backend"] == "torch" and described["mode"] == "fast" and described["precision"] == "bf16"
     assert "openvino" in described["fallback"] and described["requested"]["mode"] == "fast"
-    assert extractor.id.endswith("-bf16-cal")
+    # The id names the calibration factor and the machine: caches never mix factors.
+    assert extractor.id.endswith("-bf16-cal1.00450-m0") and extractor.runtime_id.endswith("-bf16")
 
 
 def test_default_extractor_is_torch_float32():
@@ -94,8 +103,9 @@ def test_default_extractor_is_torch_float32():
     assert extractor.id.endswith("-fp32") and "torch" in extractor.id
 
 
-def test_ids_differ_per_backend_and_precision(tmp_path):
+def test_ids_differ_per_backend_and_precision(tmp_path, monkeypatch):
     need_inception()
+    fixed_calibration(monkeypatch)
     combos = [("torch", "fp32"), ("torch", "bf16")]
     combos += [("openvino", "fp32"), ("openvino", "bf16")] if has("openvino") else []
     combos += [("onnxruntime", "fp32")] if has("onnxruntime") and has("onnx") else []
@@ -228,6 +238,26 @@ def test_bf16_scale_is_the_ratio_of_sums_cached_per_runtime_and_machine(tmp_path
     assert bf16_scale("net-bf16", shrunk, exact, tmp_path)["scale"] == pytest.approx(1 / 0.995) and len(calls) == 6
     with pytest.raises(FeaturesUnavailable, match="exact"):
         bf16_scale("other-bf16", lambda images: 0.5 * exact(images), exact, tmp_path)
+    assert set(record["residuals"]) >= {"sum_ratio", "feature_rel_error", "fid_rel_deviation", "limits"}
+
+
+def test_bf16_calibration_refuses_a_factor_that_does_not_carry_to_other_images(tmp_path):
+    def exact(images):
+        return images.reshape(len(images), -1)[:, :16].astype(np.float64) + 1.0
+
+    # A shrinkage that differs between images (0.99 on even ones, 0.995 on odd ones): one factor
+    # fitted on some images leaves a bias on the others, which the check sees.
+    def uneven(images):
+        shrink = np.where(np.arange(len(images)) % 2 == 0, 0.99, 0.995)[:, None]
+        return shrink * exact(images)
+
+    with pytest.raises(FeaturesUnavailable, match="sum_ratio .* > 0.002"):
+        bf16_scale("uneven-bf16", uneven, exact, tmp_path)
+    # Rounding noise of 1% per feature, the same scale everywhere: accepted, its residuals recorded.
+    rng = np.random.default_rng(0)
+    noisy = bf16_scale("noisy-bf16", lambda images: 0.995 * exact(images) * rng.normal(1.0, 0.01, (len(images), 16)),
+                       exact, tmp_path)
+    assert 0.005 < noisy["residuals"]["feature_rel_error"] < 0.02 and noisy["residuals"]["sum_ratio"] < 2e-3
 
 
 @pytest.mark.slow

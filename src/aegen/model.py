@@ -2,8 +2,11 @@
 
 Encoder: 4 Conv2D layers with stride 2, then one linear layer to ``z_dim``.
 Decoder: one linear layer, then 4 Conv2DTranspose layers with stride 2 back to the image.
-Nothing variational and no extra loss terms: the latent space is whatever plain
-reconstruction training makes of it, which is the object the analysis studies.
+Nothing variational: by default no extra loss terms, and the latent space is whatever plain
+reconstruction training makes of it, which is the object the analysis studies. One option
+changes the network itself (``spectral_norm``: the decoder's layers spectrally normalised, as
+in regularised autoencoders); the training-only options (latent noise, an L2 penalty on z, a
+gradient penalty, flips) live in :mod:`aegen.train`.
 
 Beside the model live what every user of it needs, training or not: the device choice and
 the conversion between uint8 images and the model's tensors.
@@ -32,6 +35,10 @@ class ModelConfig:
     kernel_size: int = 4
     batch_norm: bool = True
     activation: str = "leaky_relu"
+    # Spectral normalisation of every decoder layer (Miyato et al. 2018): bounds each layer's
+    # Lipschitz constant, so the decoder cannot change fast between the codes it was trained
+    # on (the RAE-SN of Ghosh et al. 2020). Off: the seed's plain decoder.
+    spectral_norm: bool = False
 
     def __post_init__(self):
         self.channels = tuple(int(c) for c in self.channels)
@@ -48,6 +55,11 @@ class ModelConfig:
         d = asdict(self)
         d["channels"] = list(self.channels)
         return d
+
+
+def _normalised(layer: nn.Module, cfg: ModelConfig) -> nn.Module:
+    """``layer`` spectrally normalised when the config asks for it (decoder layers only)."""
+    return nn.utils.parametrizations.spectral_norm(layer) if cfg.spectral_norm else layer
 
 
 def _block(conv: nn.Module, channels: int, cfg: ModelConfig) -> list[nn.Module]:
@@ -76,12 +88,13 @@ class ConvAutoencoder(nn.Module):
             enc += _block(nn.Conv2d(c_in, c_out, k, stride=2, padding=pad, bias=not cfg.batch_norm), c_out, cfg)
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, cfg.z_dim))
 
-        dec: list[nn.Module] = [nn.Linear(cfg.z_dim, flat), nn.Unflatten(1, (cfg.channels[-1], self.feature_size, self.feature_size))]
+        dec: list[nn.Module] = [_normalised(nn.Linear(cfg.z_dim, flat), cfg), nn.Unflatten(1, (cfg.channels[-1], self.feature_size, self.feature_size))]
         rev = widths[::-1]
         for c_in, c_out in zip(rev[:-2], rev[1:-1]):
-            dec += _block(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=pad, output_padding=out_pad,
-                                             bias=not cfg.batch_norm), c_out, cfg)
-        dec += [nn.ConvTranspose2d(rev[-2], 3, k, stride=2, padding=pad, output_padding=out_pad), nn.Sigmoid()]
+            conv = nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=pad, output_padding=out_pad, bias=not cfg.batch_norm)
+            dec += _block(_normalised(conv, cfg), c_out, cfg)
+        last = nn.ConvTranspose2d(rev[-2], 3, k, stride=2, padding=pad, output_padding=out_pad)
+        dec += [_normalised(last, cfg), nn.Sigmoid()]
         self.decoder = nn.Sequential(*dec)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

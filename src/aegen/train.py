@@ -4,6 +4,13 @@ Epoch ``e`` shuffles with a generator seeded by ``(seed, e)`` and a checkpoint h
 weights, the optimizer moments and the epoch, so a resumed run (even one killed mid-epoch)
 replays exactly the batches of an uninterrupted one and ends with the same weights on CPU.
 Under ``torchrun`` each rank takes its share of every batch and rank 0 writes the files.
+
+The seed's autoencoder trains on the reconstruction MSE alone. Four options, all off by
+default, make a latent space that can be sampled (docs/SAMPLERS.md, "Training for sampling"):
+noise on the decoder's input, an L2 penalty on z, a gradient penalty on the decoder
+(``ModelConfig.spectral_norm`` is the other smoothness option) and random horizontal flips.
+Their random draws come from generators seeded by (seed, epoch, rank), so a resumed run
+replays them exactly.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from tqdm.auto import tqdm
 
 from aegen import RUN_FORMAT_VERSION, AegenError, __version__
 from aegen.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from aegen.config import dataclass_default
 from aegen.data import load_dataset
 from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
 from aegen.distributed import DistContext
@@ -30,6 +38,12 @@ from aegen.model import ConvAutoencoder, ModelConfig, pick_device, to_images, to
 from aegen.plots import save_image_grid
 
 LR_SCHEDULES = ("constant", "cosine")
+# Named combinations of the training options (``--preset``): each fills the options left at
+# their defaults. "samplable": the combination the samplable-latent study picked (RESULTS.md,
+# "Which autoencoder makes a latent space that can be sampled").
+PRESETS = {
+    "samplable": {"latent_noise": 0.5, "flip": True, "z_l2": 1e-3},
+}
 LOG_COLUMNS = ["epoch", "train_mse", "heldout_mse", "images_per_s", "epoch_seconds", "lr"]
 MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
 # A field with this metadata may change on --resume (where and how long, not what is trained).
@@ -56,6 +70,20 @@ class TrainConfig:
     # half cosine over the run's steps (set per step from the epoch count, so a resumed run
     # replays it as long as --epochs is unchanged).
     lr_schedule: str = "constant"
+    # The decoder sees z + latent_noise * s * eps, eps ~ N(0, I) and s the per-component
+    # standard deviation of the batch's codes (so one value means the same at every z_dim and
+    # the encoder cannot outgrow the noise by scaling z). Held-out MSE is measured without it.
+    latent_noise: float = 0.0
+    # Weight of the L2 penalty on the codes, z_l2 * mean(z ** 2) (the RAE's regulariser).
+    z_l2: float = 0.0
+    # Weight of a gradient penalty on the decoder: decoder_gp * ||J||_F^2 / D with J the
+    # decoder's Jacobian at the (noisy) codes, estimated with one random projection per image,
+    # and D the number of pixel values (the RAE-GP of Ghosh et al. 2020).
+    decoder_gp: float = 0.0
+    # Mirror each training image left-right with probability 1/2 (the batch only, not the
+    # held-out images): a mirrored face is a face, twice the data for the autoencoder itself.
+    flip: bool = False
+    preset: str | None = None
     seed: int = 0
     device: str = field(default="auto", metadata=_FREE)
     limit: int | None = None
@@ -70,6 +98,7 @@ class TrainConfig:
     kernel_size: InitVar[int | None] = None
     batch_norm: InitVar[bool | None] = None
     activation: InitVar[str | None] = None
+    spectral_norm: InitVar[bool | None] = None
 
     def __post_init__(self, *model_values):
         shortcuts = {name: value for name, value in zip(MODEL_FIELDS, model_values) if value is not None}
@@ -81,6 +110,20 @@ class TrainConfig:
             self.heldout_fraction = DEFAULT_HELDOUT_FRACTION
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.preset is not None:
+            if self.preset not in PRESETS:
+                raise ValueError(f"unknown preset {self.preset!r}: choose from {', '.join(PRESETS)}")
+            for name, value in PRESETS[self.preset].items():
+                target = self.model if name in MODEL_FIELDS else self
+                if getattr(target, name) == dataclass_default(type(target), name):
+                    if target is self.model:
+                        self.model = replace(self.model, **{name: value})
+                    else:
+                        setattr(self, name, value)
+        for name in ("latent_noise", "z_l2", "decoder_gp"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value!r}")
 
     def settings(self) -> dict:
         """The training settings config.json records under ``train`` (the model is recorded once, apart)."""
@@ -95,7 +138,8 @@ for _name in MODEL_FIELDS:
 
 # Settings added after runs were first written, with the behaviour those runs had: a run
 # that lacks one resumes with it. Any other missing setting is an error on --resume.
-_TRAIN_DEFAULTS = {"lr_schedule": "constant"}
+_TRAIN_DEFAULTS = {"lr_schedule": "constant", "latent_noise": 0.0, "z_l2": 0.0, "decoder_gp": 0.0, "flip": False,
+                   "preset": None}
 
 # Changing any of these would make a resumed run a different run: the model, and every
 # training field not marked free.
@@ -154,7 +198,10 @@ def _resumed_config(cfg: TrainConfig, out: Path, write: bool) -> TrainConfig:
         raise AegenError(f"{out} was written by an incompatible aegen run format ({version})")
     for key in FIXED_ON_RESUME:
         # A setting that runs of older aegen versions lack had its default then.
-        was = (saved.get("model") or {}).get(key) if key in MODEL_FIELDS else saved["train"].get(key, _TRAIN_DEFAULTS.get(key))
+        if key in MODEL_FIELDS:  # a model field newer than the run has its default (the behaviour it had)
+            was = (saved.get("model") or {}).get(key, dataclass_default(ModelConfig, key))
+        else:
+            was = saved["train"].get(key, _TRAIN_DEFAULTS.get(key))
         now = getattr(cfg, key)
         if _as_list(was) != _as_list(now):
             raise AegenError(f"--resume with a different {key} ({was!r} in {out}, {now!r} now)")
@@ -185,6 +232,57 @@ def learning_rate(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
         total = max(cfg.epochs * steps_per_epoch, 1)
         return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
     return cfg.lr
+
+
+class TrainingObjective(torch.nn.Module):
+    """The loss of one batch: reconstruction MSE plus the options of ``cfg`` that are on.
+
+    A module (not a function) so that DistributedDataParallel wraps the whole objective and
+    its gradient hooks see every parameter. ``forward(x, generator)`` takes images
+    (B, 3, S, S) and the generator of the step's random draws; returns (loss, mse).
+    """
+
+    def __init__(self, model: ConvAutoencoder, cfg: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.latent_noise, self.z_l2, self.decoder_gp = cfg.latent_noise, cfg.z_l2, cfg.decoder_gp
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.model.encode(x)
+        z_in = z
+        if self.latent_noise > 0:
+            # The spread is a constant of the step (detached): the noise must not teach the
+            # encoder to shrink or grow its codes.
+            spread = z.detach().float().std(dim=0, keepdim=True) if len(z) > 1 else torch.ones_like(z)
+            z_in = z + self.latent_noise * spread * _randn(z.shape, generator, z)
+        recon = self.model.decode(z_in)
+        mse = torch.nn.functional.mse_loss(recon, x)
+        loss = mse
+        if self.z_l2 > 0:
+            loss = loss + self.z_l2 * z.float().pow(2).mean()
+        if self.decoder_gp > 0:
+            # E_v ||J^T v||^2 = ||J||_F^2 for v ~ N(0, I): one projection per image, and a graph
+            # kept through the gradient so the penalty itself is differentiated.
+            v = _randn(recon.shape, generator, recon)
+            (grad,) = torch.autograd.grad((recon * v).sum(), z_in, create_graph=True)
+            loss = loss + self.decoder_gp * grad.float().pow(2).sum(dim=1).mean() / recon[0].numel()
+        return loss, mse
+
+
+def _randn(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+    """Standard normals drawn on the CPU from ``generator`` (the same numbers on any device)."""
+    return torch.randn(shape, generator=generator).to(device=like.device, dtype=like.dtype)
+
+
+def step_generator(seed: int, epoch: int, rank: int) -> torch.Generator:
+    """The generator of an epoch's training noise on one rank: a resumed epoch replays it."""
+    state = np.random.SeedSequence([seed, epoch, rank, 0x4E015E]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def flipped_rows(seed: int, epoch: int, n_images: int) -> np.ndarray:
+    """(n_images,) bool: which images epoch ``epoch`` mirrors (by image row, so any rank agrees)."""
+    return np.random.default_rng([seed, epoch, 0xF11B]).random(n_images) < 0.5
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -240,7 +338,7 @@ def train(cfg: TrainConfig) -> Path:
     model = ConvAutoencoder(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start_epoch = load_checkpoint(out / CHECKPOINT, model, optimizer) if cfg.resume else 0
-    ddp_model = dist.wrap(model)
+    objective = dist.wrap(TrainingObjective(model, cfg))
     log_rows = _read_log(out / "train_log.csv", start_epoch)
     heldout = dataset.images[np.sort(heldout_idx)]
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -251,6 +349,8 @@ def train(cfg: TrainConfig) -> Path:
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not (cfg.progress and dist.is_main))
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         lr = learning_rate(cfg, epoch * len(batches), len(batches))
+        generator = step_generator(cfg.seed, epoch, dist.rank)
+        flips = flipped_rows(cfg.seed, epoch, len(dataset)) if cfg.flip else None
         for step, start in enumerate(bar, start=epoch * len(batches)):
             batch = order[start:start + cfg.batch_size]
             if not dist.usable_batch(len(batch)):
@@ -259,15 +359,19 @@ def train(cfg: TrainConfig) -> Path:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             rows = dist.shard_rows(batch)
-            x = to_tensor(dataset.images[np.sort(rows)], device)
+            rows = np.sort(rows)
+            x = to_tensor(dataset.images[rows], device)
+            if flips is not None:
+                mirror = torch.from_numpy(flips[rows]).to(device)[:, None, None, None]
+                x = torch.where(mirror, x.flip(-1), x)
             with amp:
-                loss = torch.nn.functional.mse_loss(ddp_model(x), x)
+                loss, mse = objective(x, generator)
             optimizer.zero_grad(set_to_none=True)
             (loss * dist.loss_weight(len(rows), len(batch))).backward()
             optimizer.step()
             seen += len(batch)
-            loss_sum += loss.item() * len(rows)
-            bar.set_postfix(mse=f"{loss.item():.5f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            loss_sum += mse.item() * len(rows)
+            bar.set_postfix(mse=f"{mse.item():.5f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
         seconds = time.perf_counter() - t0
         if dist.is_main:
             save_checkpoint(out / CHECKPOINT, model, optimizer, epoch + 1)

@@ -9,7 +9,8 @@ The help text quotes that default from the dataclass.
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, fields
+
+from aegen.config import dataclass_default
 
 
 def parse_int_list(text: str) -> tuple[int, ...]:
@@ -17,14 +18,6 @@ def parse_int_list(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def dataclass_default(cls, name: str):
-    """The default of field ``name`` of dataclass ``cls``, as it would be filled in."""
-    field = next(f for f in fields(cls) if f.name == name)
-    if field.default is not MISSING:
-        return field.default
-    return field.default_factory()  # type: ignore[misc]
 
 
 def default_text(cls, name: str) -> str:

@@ -10,15 +10,15 @@ import argparse
 
 from aegen.cli.common import add_data_args, default_text, given, parse_int_list
 
-MODEL_OPTIONS = ("image_size", "z_dim", "channels", "kernel_size", "batch_norm", "activation")
-TRAIN_OPTIONS = ("data", "epochs", "batch_size", "lr", "lr_schedule", "seed", "device", "limit", "heldout_fraction",
-                 "heldout_size", "resume", "cache_dir")
+MODEL_OPTIONS = ("image_size", "z_dim", "channels", "kernel_size", "batch_norm", "activation", "spectral_norm")
+TRAIN_OPTIONS = ("data", "epochs", "batch_size", "lr", "lr_schedule", "latent_noise", "z_l2", "decoder_gp", "flip",
+                 "preset", "seed", "device", "limit", "heldout_fraction", "heldout_size", "resume", "cache_dir")
 
 
 def add_parser(sub) -> None:
     from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
     from aegen.model import ACTIVATIONS, ModelConfig
-    from aegen.train import LR_SCHEDULES, TrainConfig
+    from aegen.train import LR_SCHEDULES, PRESETS, TrainConfig
 
     def model_default(name):
         return default_text(ModelConfig, name)
@@ -41,6 +41,22 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=float, help=f"Adam learning rate {train_default('lr')}")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                    help=f"constant, or cosine: decay from --lr to 0 over the run's steps {train_default('lr_schedule')}")
+    sampling = p.add_argument_group("training for a latent space that can be sampled (all off by default)")
+    sampling.add_argument("--preset", choices=sorted(PRESETS),
+                          help="a named combination of the options below, filling those you leave at their "
+                               "defaults; samplable: " + " ".join(f"{k}={v}" for k, v in PRESETS["samplable"].items()))
+    sampling.add_argument("--latent-noise", type=float, metavar="SIGMA",
+                          help="the decoder sees z + SIGMA * s * eps, s the per-component spread of the batch's codes "
+                               f"{train_default('latent_noise')}")
+    sampling.add_argument("--z-l2", type=float, metavar="WEIGHT",
+                          help=f"L2 penalty WEIGHT * mean(z^2) on the codes {train_default('z_l2')}")
+    sampling.add_argument("--decoder-gp", type=float, metavar="WEIGHT",
+                          help="gradient penalty WEIGHT * ||dD/dz||^2 per pixel value on the decoder (a double "
+                               f"backward pass: slower) {train_default('decoder_gp')}")
+    sampling.add_argument("--spectral-norm", action="store_true",
+                          help="spectrally normalise the decoder's layers (cheap; changes the network)")
+    sampling.add_argument("--flip", action="store_true",
+                          help="mirror each training image left-right with probability 1/2 (the held-out images never)")
     p.add_argument("--seed", type=int, help=f"seeds initialisation, shuffling and the held-out split "
                                             f"{train_default('seed')}")
     p.add_argument("--device", help=f"auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps {train_default('device')}")

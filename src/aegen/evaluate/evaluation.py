@@ -45,14 +45,15 @@ def evaluate_one(evaluator: Evaluator, method: str, params: dict | None = None) 
 def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, features: str = "inception",
                  faces: bool = True, reference_rows: bool = True, repeats: int = 1, bootstrap: int = 100,
                  fid_infinity=(), feature_mode: str = "fast", batch_size: int = 32, progress: bool = True,
-                 figures_and_grids: bool = True, params: dict[str, dict] | None = None) -> dict:
+                 figures_and_grids: bool = True, params: dict[str, dict] | None = None, fit_seeds: int = 1) -> dict:
     """Evaluate sampler ``methods`` of ``run`` (a Run or its folder) on ``n`` images per set.
 
     methods: names of :mod:`aegen.samplers` methods ('a,b' or a list), in default parameters
     unless ``params`` maps a method to its parameters (``{"flow": {"transforms": 10}}``; also
     ``fit_on``, see :func:`aegen.sample.fitted_sampler`); 'reconstruction' and 'real' are
     added at the end unless ``reference_rows`` is False.
-    repeats: independent sample sets per sampler; bootstrap: replicates for the intervals and
+    repeats: independent sample sets per sampler (and fit); fit_seeds: fits of each sampler
+    whose fit is random, with random_state derived from ``seed`` (see :class:`Evaluator`); bootstrap: replicates for the intervals and
     the paired differences (0: intervals over repeats only); fid_infinity: methods ('all' or
     names) whose FID∞ is extrapolated. features: 'inception' or 'pixels' (see
     :mod:`aegen.evaluate.features`). Metrics that cannot run here (no eval extra) are null,
@@ -71,7 +72,8 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
         names += [r for r in REFERENCE_ROWS if r not in names]
     evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, repeats=repeats, bootstrap=bootstrap,
                           fid_infinity=fid_infinity, reconstruction="reconstruction" in names,
-                          feature_mode=feature_mode, batch_size=batch_size, progress=progress).fit(run)
+                          feature_mode=feature_mode, batch_size=batch_size, progress=progress,
+                          fit_seeds=fit_seeds).fit(run)
     rows, scored_sets = [], {}
     for name in names:
         row, scored = evaluate_one(evaluator, name, params.get(name))

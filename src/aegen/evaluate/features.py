@@ -143,7 +143,7 @@ class InceptionFeatures:
         self.runner = make_runner(self.backend, self.path, INCEPTION_SHA1, precision, threads, optimise=optimise,
                                   device=device, cache_dir=cache_dir)
         self.threads, self.cache_dir = threads, cache_dir
-        self.calibration = None  # bfloat16 only: the factor that removes its bias, set by load()
+        self.calibration = None  # bfloat16 only: the factor that removes its bias, set by calibrate()
         self._checked = False
 
     @property
@@ -157,9 +157,18 @@ class InceptionFeatures:
         return self.runner.precision
 
     @property
+    def runtime_id(self) -> str:
+        """The network, runtime, its version and the precision that runs."""
+        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}-{self.backend}{self.runner.version}-{self.precision}"
+
+    @property
     def id(self) -> str:
-        calibrated = "-cal" if self.precision == "bf16" else ""
-        return f"inception-v3-fid-{INCEPTION_SHA1[:8]}-{self.backend}{self.runner.version}-{self.precision}{calibrated}"
+        """:attr:`runtime_id`, and for bfloat16 the calibration factor and machine: the features'
+        cache key, so caches never mix runtimes or factors. For bfloat16 it calibrates first."""
+        if self.precision != "bf16":
+            return self.runtime_id
+        calibration = self.calibrate()
+        return f"{self.runtime_id}-cal{calibration['scale']:.5f}-{calibration['machine']}"
 
     @property
     def dim(self) -> int:
@@ -178,19 +187,28 @@ class InceptionFeatures:
             "measured_against_exact": MEASURED.get((self.backend, self.precision)),
         }
 
-    def load(self):
-        """Load (once) and return the backend's network; checks the file's SHA-1 first."""
+    def _check_file(self) -> None:
         if not self._checked:
             if file_digest(self.path, "sha1") != INCEPTION_SHA1:
                 raise FeaturesUnavailable(f"{self.path} does not have the published SHA-1 {INCEPTION_SHA1}; "
                                           f"reinstall {INCEPTION_PACKAGE}")
             self._checked = True
+
+    def load(self):
+        """Load (once) and return the backend's network; checks the file's SHA-1 first."""
+        self._check_file()
         network = self.runner.load()
-        if self.precision == "bf16" and self.calibration is None:
-            exact = TorchRunner(self.path, INCEPTION_SHA1, "fp32", self.threads, self.optimise, str(self.device))
-            self.calibration = bf16_scale(self.id, partial(self._run, self.runner), partial(self._run, exact),
-                                          self.cache_dir)
+        self.calibrate()
         return network
+
+    def calibrate(self) -> dict | None:
+        """The bfloat16 calibration (computed once per machine and runtime, then cached); None in float32."""
+        if self.precision == "bf16" and self.calibration is None:
+            self._check_file()
+            exact = TorchRunner(self.path, INCEPTION_SHA1, "fp32", self.threads, self.optimise, str(self.device))
+            self.calibration = bf16_scale(self.runtime_id, partial(self._run, self.runner), partial(self._run, exact),
+                                          self.cache_dir)
+        return self.calibration
 
     def _run(self, runner, images: np.ndarray, bar=None) -> np.ndarray:
         """(n, S, S, 3) uint8 -> (n, 2048) float32 features through ``runner``, batch by batch, unscaled."""

@@ -152,6 +152,31 @@ def bootstrap_draws(n_rows: int, size: int, replicates: int, seed: int) -> np.nd
     return np.random.default_rng(seed).integers(0, n_rows, size=(replicates, size))
 
 
+def cluster_bootstrap_draws(groups, size: int, replicates: int, seed: int) -> np.ndarray:
+    """(replicates, size) row indices of a two-stage bootstrap: clusters first, then rows.
+
+    groups (m,): the cluster of each row (e.g. the fit a generated image was drawn from). Each
+    replicate draws as many clusters as there are, with replacement, then ``size`` rows with
+    replacement from the rows of the drawn clusters (a cluster drawn twice counts twice), so the
+    spread of its statistics holds the between-cluster variance (fit to fit) as well as the
+    within-cluster one. One cluster gives the one-stage draws of :func:`bootstrap_draws`.
+    """
+    groups = np.asarray(groups)
+    labels = np.unique(groups)
+    if labels.size == 1:
+        return bootstrap_draws(groups.size, size, replicates, seed)
+    members = [np.flatnonzero(groups == label) for label in labels]
+    rng = np.random.default_rng(seed)
+    out = np.empty((replicates, size), dtype=np.int64)
+    for b in range(replicates):
+        chosen = rng.integers(0, labels.size, labels.size)
+        slots = chosen[rng.integers(0, labels.size, size)]
+        for cluster in np.unique(slots):
+            where = slots == cluster
+            out[b, where] = members[cluster][rng.integers(0, members[cluster].size, int(where.sum()))]
+    return out
+
+
 def paired_differences(names: list[str], estimates: dict[str, float], replicates: dict[str, np.ndarray],
                        repeat_values: dict[str, np.ndarray] | None = None, level: float = LEVEL) -> list[dict]:
     """Every pair (a, b) of rows: the difference a - b with its interval and whether it is significant.

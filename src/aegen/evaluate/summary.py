@@ -3,6 +3,14 @@
 :func:`finish_rows` turns each row's per-repeat values into estimates with intervals, runs the
 bootstrap with reference resamples shared by all rows (so that paired differences cancel the
 reference set's noise), extrapolates FID∞ where asked, and compares every pair of rows.
+
+A row fitted K > 1 times (``--fit-seeds``) is bootstrapped in two stages, fits then images
+(:func:`~aegen.evaluate.intervals.cluster_bootstrap_draws`), so its interval and its paired
+differences hold the fit-to-fit variance. FID∞ is paired too: every row subsamples the
+reference at the same positions (and its generated pool at the same positions as every row
+with a pool of its size), and each bootstrap replicate refits FID∞ on that replicate's
+resampled sets with positions shared by all rows; the spread of those refits gives FID∞'s
+interval and the paired differences of FID∞ between rows.
 :func:`latent_loglik` scores held-out z-points under a sampler's density, the cheap ranking
 that needs no Inception.
 """
@@ -15,6 +23,7 @@ from aegen.evaluate.intervals import (
     GramPair,
     bootstrap_draws,
     bootstrap_interval,
+    cluster_bootstrap_draws,
     fid_infinity,
     fid_infinity_sizes,
     mean_interval,
@@ -80,17 +89,18 @@ def finish_rows(evaluator, scored_sets: list, rows: list[dict] | None = None) ->
 def _finish(evaluator, scored_sets: list, rows: list[dict] | None) -> dict:
     """Intervals for the rows of ``scored_sets``, in place, and the comparisons of every pair.
 
-    Returns ``{"differences": {"fid": [...], "kid": [...], "latent_loglik": [...]}, "bootstrap": B}``
-    where each difference entry is one pair of rows scored against the held-out reference.
+    Returns ``{"differences": {"fid": [...], "kid": [...], "fid_inf": [...], "latent_loglik": [...]},
+    "bootstrap": B}`` where each difference entry is one pair of rows scored against the
+    held-out reference (``fid_inf``: the rows with FID∞).
     """
     wanted = None if rows is None else {id(r) for r in rows}
     scored_sets = [s for s in scored_sets if wanted is None or id(s.row) in wanted]
     B, n = evaluator.bootstrap, evaluator.n
     for scored in scored_sets:
         _repeat_intervals(scored.row)
-    estimates = {"fid": {}, "kid": {}}
-    replicates = {"fid": {}, "kid": {}}
-    repeat_values = {"fid": {}, "kid": {}}
+    estimates = {"fid": {}, "kid": {}, "fid_inf": {}}
+    replicates = {"fid": {}, "kid": {}, "fid_inf": {}}
+    repeat_values = {"fid": {}, "kid": {}, "fid_inf": {}}
     if evaluator.extractor_ is not None:
         reference = evaluator.heldout_features_
         reference_draws = bootstrap_draws(len(reference), len(reference), B, evaluator.seeds_["bootstrap"]) if B else None
@@ -103,25 +113,37 @@ def _finish(evaluator, scored_sets: list, rows: list[dict] | None) -> dict:
             ref = evaluator.train_features_ if against_train else reference
             pair = GramPair(ref, np.concatenate(scored.features),
                             reference_gram=None if against_train else evaluator.reference_gram_)
+            ref_draws = gen_draws = None
+            fid_values = None
             if B:
                 ref_draws = (bootstrap_draws(len(ref), len(ref), B, derive_seed(evaluator.seed, "bootstrap-train"))
                              if against_train else reference_draws)
-                gen_draws = bootstrap_draws(pair.g_ff.shape[0], n, B, derive_seed(evaluator.seed, f"bootstrap-{label}"))
+                gen_draws = cluster_bootstrap_draws(_image_fits(scored), n, B,
+                                                    derive_seed(evaluator.seed, f"bootstrap-{label}"))
                 for metric, fn in (("fid", pair.fid), ("kid", pair.kid)):
                     values = np.array([fn(ref_draws[b], gen_draws[b]) for b in range(B)])
                     interval = bootstrap_interval(row[metric], values)
+                    if scored.set_fits is not None:
+                        interval.label += f", fits resampled ({row.get('fits')} fits)"
                     row[f"{metric}_low"], row[f"{metric}_high"], row[f"{metric}_interval"] = (
                         interval.low, interval.high, interval.label)
                     if not against_train:
                         replicates[metric][label] = values
+                    if metric == "fid":
+                        fid_values = values
             if not against_train:
                 for metric in ("fid", "kid"):
                     estimates[metric][label] = row[metric]
                     repeat_values[metric][label] = np.asarray(row.get(f"{metric}_repeat_values", []))
             if _wants_fid_inf(evaluator.fid_infinity, row):
-                row.update(_fid_inf(pair, evaluator, label))
+                fit, fid_inf_replicates = _fid_inf(pair, evaluator, ref_draws, gen_draws, fid_values)
+                row.update(fit)
+                if not against_train:
+                    estimates["fid_inf"][label] = row["fid_inf"]
+                    if fid_inf_replicates is not None:
+                        replicates["fid_inf"][label] = fid_inf_replicates
     differences = {metric: paired_differences(list(estimates[metric]), estimates[metric], replicates[metric],
-                                              repeat_values[metric]) for metric in ("fid", "kid")}
+                                              repeat_values[metric]) for metric in ("fid", "kid", "fid_inf")}
     differences["latent_loglik"] = _loglik_differences(scored_sets)
     return {"differences": differences, "bootstrap": B}
 
@@ -133,21 +155,56 @@ def _wants_fid_inf(setting, row: dict) -> bool:
     return "all" in names or row["method"] in names
 
 
-def _fid_inf(pair: GramPair, evaluator, label: str) -> dict:
+def _image_fits(scored) -> np.ndarray:
+    """The fit (0..K-1) of each generated image of a scored row, in the order of its pooled features."""
+    sizes = [len(f) for f in scored.features]
+    fits = scored.set_fits or [0] * len(sizes)
+    return np.repeat(np.asarray(fits), sizes)
+
+
+def _fid_inf(pair: GramPair, evaluator, ref_draws, gen_draws, fid_values) -> tuple[dict, np.ndarray | None]:
+    """FID∞ of one row and, with the bootstrap, its refit on every replicate (None without).
+
+    The point estimate fits FID_n of subsamples at positions shared by every row (the
+    reference's positions depend only on the seed, the pool's on the seed and the pool size).
+    Replicate b subsamples ``ref_draws[b]`` and ``gen_draws[b]`` at positions shared by every
+    row too; at the largest n it is the FID replicate ``fid_values[b]`` already computed.
+    """
     n_ref, n_pool = pair.g_rr.shape[0], pair.g_ff.shape[0]
     sizes = fid_infinity_sizes(min(n_ref, n_pool))
-    rng = np.random.default_rng(derive_seed(evaluator.seeds_["fid-infinity"], label))
+    root = evaluator.seeds_["fid-infinity"]
+    ref_rng, gen_rng = np.random.default_rng([root, n_ref]), np.random.default_rng([root, n_ref, n_pool])
     points_n, points_fid = [], []
     for size in sizes:
         for _ in range(FID_INF_DRAWS):
-            ri = np.sort(rng.choice(n_ref, size, replace=False))
-            gi = np.sort(rng.choice(n_pool, size, replace=False))
+            ri = np.sort(ref_rng.choice(n_ref, size, replace=False))
+            gi = np.sort(gen_rng.choice(n_pool, size, replace=False))
             points_n.append(size)
             points_fid.append(pair.fid(ri, gi))
     fit = fid_infinity(points_n, points_fid)
-    return {"fid_inf": fit["fid_inf"], "fid_inf_low": fit["fid_inf_low"], "fid_inf_high": fit["fid_inf_high"],
-            "fid_inf_fit": {"n": fit["n"], "fid_n": fit["fid_n"], "slope": fit["slope"],
-                            "note": "both sets subsampled to n without replacement; intercept of FID_n against 1/n"}}
+    out = {"fid_inf": fit["fid_inf"], "fid_inf_low": fit["fid_inf_low"], "fid_inf_high": fit["fid_inf_high"],
+           "fid_inf_interval": fit.get("interval"),
+           "fid_inf_fit": {"n": fit["n"], "fid_n": fit["fid_n"], "slope": fit["slope"],
+                           "note": "both sets subsampled to n without replacement at positions shared by every row; "
+                                   "intercept of FID_n against 1/n"}}
+    if ref_draws is None or gen_draws is None or len(ref_draws) < 2:
+        return out, None
+    replicate_sizes = fid_infinity_sizes(min(ref_draws.shape[1], gen_draws.shape[1]))
+    refits = np.empty(len(ref_draws))
+    for b, (ref_b, gen_b) in enumerate(zip(ref_draws, gen_draws)):
+        rng = np.random.default_rng([root, ref_draws.shape[1], gen_draws.shape[1], b])
+        values = []
+        for size in replicate_sizes:
+            if size == len(ref_b) == len(gen_b) and fid_values is not None:
+                values.append(fid_values[b])
+            else:
+                values.append(pair.fid(ref_b[rng.choice(len(ref_b), size, replace=False)],
+                                       gen_b[rng.choice(len(gen_b), size, replace=False)]))
+        refits[b] = fid_infinity(replicate_sizes, values)["fid_inf"]
+    interval = bootstrap_interval(out["fid_inf"], refits)
+    out.update(fid_inf_low=interval.low, fid_inf_high=interval.high,
+               fid_inf_interval=interval.label + ", FID∞ refitted on each (one subsample per n)")
+    return out, refits
 
 
 def _loglik_differences(scored_sets: list) -> list[dict]:

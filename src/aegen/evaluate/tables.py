@@ -26,13 +26,17 @@ def with_interval(row: dict, key: str, digits: int, scale: float = 1.0) -> str:
 
 
 def copy_cell(row: dict, prefix: str = "") -> str:
-    """'-1.1 (0.07)': the copying z-score and excess, 'copying' when flagged, 'n/a' off the z-shell."""
+    """'-1.1 (0.07)': the copying z-score and excess, then '12 near' when some generated items are
+    training winners nearer than the probe's 1st percentile, 'copying' when flagged; 'n/a' where
+    the test does not apply (off the z-shell, or the row's vectors fit the latent metric)."""
+    if row.get(f"{prefix}copy_applicable") is False:
+        return "n/a"
     score = row.get(f"{prefix}copy_z")
     if score is None:
         return "–"
-    if row.get(f"{prefix}copy_applicable") is False:
-        return "n/a"
     text = f"{score:+.1f} ({row.get(f'{prefix}copy_excess', 0.0):.2f})"
+    if row.get(f"{prefix}copy_items_total"):
+        text += f" {row[f'{prefix}copy_items_total']} near"
     return text + (" copying" if row.get(f"{prefix}copy_flagged") else "")
 
 
@@ -54,8 +58,10 @@ def metric_columns(protocol: dict) -> list[tuple[str, callable]]:
     """(header, row -> cell) for the metric columns of every table."""
     label = feature_label(protocol)
     suffix = "" if label == "Inception" else f" [{label}]"
+    reference_n = (protocol.get("reference") or {}).get("n", protocol.get("n"))
     return [
-        (f"FID{suffix} [95%]", lambda r: with_interval(r, "fid", 1)),
+        (f"FID{suffix} at N = {protocol.get('n')} vs this {reference_n}-image reference [95%]",
+         lambda r: with_interval(r, "fid", 1)),
         (f"KID×10³{suffix} [95%]", lambda r: with_interval(r, "kid", 2, 1e3)),
         ("precision", lambda r: _number(r.get("precision"), 3)),
         ("recall", lambda r: _number(r.get("recall"), 3)),
@@ -91,9 +97,17 @@ def caption(protocol: dict) -> list[str]:
              f"(row `reconstruction`: {ref.get('reconstruction_rows', ref['n'])} other held-out images, encoded and decoded; "
              f"row `real`: the held-out reference images against {ref['n_train_reference']} training images). "
              f"Image size {protocol['image_size']} px."]
+    fits = protocol.get("fit_seeds", 1)
+    if fits > 1:
+        lines[0] += (f" Samplers with a random fit were fitted {fits} times (random_state from the seed, "
+                     f"{protocol['seeds'].get('fits')}), each drawing the sets above (seeds continue per fit).")
     if bootstrap:
         lines.append(f"FID and KID: mean over the sets; [95%]: normal bootstrap interval from {bootstrap} replicates "
-                     "resampling both the reference images and the row's generated images.")
+                     "resampling both the reference images and the row's generated images"
+                     + (" (fits first, then images: fit-to-fit variance included)" if fits > 1 else "")
+                     + f". It covers FID at N = {protocol['n']} against a {ref['n']}-image reference, not the distance "
+                       "between the distributions: FID at N is biased upward by an amount that differs by row, so "
+                       "compare rows by their paired differences, KID (unbiased) or paired FID∞.")
     elif repeats > 1:
         lines.append(f"FID and KID: mean over the sets; [95%]: t interval over the {repeats} sets (reference fixed).")
     else:
@@ -113,17 +127,24 @@ def caption(protocol: dict) -> list[str]:
         lines.append(f"**Features: {protocol['features']['name']}.** These FID/KID/precision/recall values measure "
                      "pixel statistics and are not comparable with published (Inception) values.")
     band = (protocol["latent_check"].get("band") or {}).get("radii")
-    lines.append(f"copy Z (excess): is each generated image's (32-px pixels) nearest neighbour among the {ref['n']} "
-                 "held-out reference images and a training subset drawn at the same rate a training image? z-score "
-                 "of that share against the share the set sizes predict for any generator that never saw either set, "
-                 "blurry or not, and in brackets the excess (0: independent, 1: copies); 'copying' when z < −3 with "
-                 "excess ≥ 0.5. "
+    copying = (protocol.get("memorisation") or {}).get("copying_test")
+    sides = (f"{copying['training_side']} training and {copying['heldout_side']} held-out images"
+             if isinstance(copying, dict) else "the training and held-out images")
+    lines.append(f"copy Z (excess): is each generated image's (32-px pixels) nearest neighbour among {sides} "
+                 "(whole pools; the reconstruction row's originals are the probe, in neither) a training image? "
+                 "z-score of that share against the share the pools' sizes predict for any generator that never saw "
+                 "either, blurry or not, and in brackets the excess (0: independent, 1: copies); 'N near': generated "
+                 "images won by a training image at a distance below the probe images' 1st percentile (listed in "
+                 "metrics.json); 'copying' when z < −3 with excess ≥ 0.5 over all images or over the near ones "
+                 "(mirrored images join both pools for samplers fitted on them). "
                  "Meehan C_T: the data-copying test of Meehan et al. 2020 (generated vs held-out nearest-training "
                  "distances, in k-means cells); on pixels smooth average faces also score below 0. "
                  "z radius in band: share of Mahalanobis radii inside the held-out "
                  + (f"z-points' [p1, p99] band [{band[0]:.1f}, {band[1]:.1f}]" if band else "band")
-                 + "; radius KS: Kolmogorov-Smirnov distance to the held-out radii; z copy Z: the same test on whitened z "
-                 "against all training and held-out z-points, n/a when most vectors lie off the held-out shell; log p(z)/dim: held-out z-points' mean log-density per "
+                 + "; radius KS: Kolmogorov-Smirnov distance to the held-out radii; z copy Z: the same test on z-points, "
+                 "whitened by the probe's z-points (a metric fitted on either side pulls vectors towards that side), "
+                 "n/a when most vectors lie off the held-out shell and for the reconstruction row (its vectors are "
+                 "the probe); log p(z)/dim: held-out z-points' mean log-density per "
                  "dimension under the sampler's model (nats, ± 1.96 SE).")
     ref_values = protocol.get("reference_values") or {}
     if ref_values:
@@ -135,29 +156,58 @@ def caption(protocol: dict) -> list[str]:
     return lines
 
 
+def _paired(pairs: dict, a: str, b: str) -> tuple[float, float | None, float | None, bool] | None:
+    """(a - b, low, high, significant) from the differences of a metric, whichever way the pair was stored."""
+    pair = pairs.get((a, b)) or pairs.get((b, a))
+    if pair is None:
+        return None
+    sign = 1 if (pair["a"], pair["b"]) == (a, b) else -1
+    if pair["low"] is None:
+        return sign * pair["difference"], None, None, False
+    low, high = sorted((sign * pair["low"], sign * pair["high"]))
+    return sign * pair["difference"], low, high, pair["significant"]
+
+
+def _difference_text(name: str, found, scale: float = 1.0) -> str:
+    diff, low, high, significant = found
+    if low is None:
+        return f"{name} {scale * diff:+.1f} (no interval)"
+    verdict = "significant" if significant else "not distinguishable"
+    return f"{name} {scale * diff:+.1f} [{scale * low:+.1f}, {scale * high:+.1f}]: {verdict}"
+
+
 def comparison_lines(rows: list[dict], differences: dict) -> list[str]:
-    """Rows ranked by FID with the paired difference to the next one, and the FID∞ table."""
+    """Rows ranked by FID with the paired difference to the next one (and KID's, FID∞'s), and the FID∞ table."""
     from aegen.evaluate.summary import row_label
 
-    fid_pairs = {(d["a"], d["b"]): d for d in differences.get("fid", [])}
+    by_metric = {metric: {(d["a"], d["b"]): d for d in differences.get(metric, [])}
+                 for metric in ("fid", "kid", "fid_inf")}
     ranked = sorted((r for r in rows if r.get("fid") is not None and r["reference"]["split"] == "heldout"),
                     key=lambda r: r["fid"])
     lines = []
-    if len(ranked) > 1 and fid_pairs:
-        lines += ["", "Ranking by FID, each row against the next (paired difference, 95% interval; "
-                      "significant when the interval excludes 0):", ""]
+    if len(ranked) > 1 and by_metric["fid"]:
+        lines += ["", "Ranking by FID at N, each row against the next (paired differences, 95% intervals; significant "
+                      "when the interval excludes 0), with KID×10³ (unbiased) and FID∞ where computed:", ""]
         for better, worse in zip(ranked, ranked[1:]):
             a, b = row_label(better), row_label(worse)
-            pair = fid_pairs.get((a, b)) or fid_pairs.get((b, a))
-            if pair is None:
+            fid = _paired(by_metric["fid"], a, b)
+            if fid is None:
                 continue
-            sign = 1 if (pair["a"], pair["b"]) == (a, b) else -1
-            diff, low, high = (sign * pair["difference"], *sorted((sign * (pair["low"] or 0), sign * (pair["high"] or 0))))
-            verdict = ("significant" if pair["significant"] else "not distinguishable") if pair["low"] is not None else "no interval"
-            lines.append(f"- `{a}` − `{b}`: {diff:+.1f} [{low:+.1f}, {high:+.1f}]: {verdict}")
+            parts = [_difference_text("FID", fid)]
+            kid = _paired(by_metric["kid"], a, b)
+            if kid is not None:
+                parts.append(_difference_text("KID×10³", kid, 1e3))
+            fid_inf = _paired(by_metric["fid_inf"], a, b)
+            if fid_inf is not None:
+                parts.append(_difference_text("FID∞", fid_inf))
+            lines.append(f"- `{a}` − `{b}`: " + "; ".join(parts))
     inf_rows = [r for r in rows if r.get("fid_inf") is not None]
     if inf_rows:
-        lines += ["", "FID∞ (Chong & Forsyth 2020: FID_n of both sets subsampled to n, extrapolated to 1/n = 0):", "",
+        largest = max(max(r["fid_inf_fit"]["n"]) for r in inf_rows)
+        lines += ["", "FID∞ (Chong & Forsyth 2020: FID_n of both sets subsampled to n at positions shared by every "
+                      "row, extrapolated to 1/n = 0; [95%]: " + (inf_rows[0].get("fid_inf_interval") or "t interval")
+                  + ("; every n is below 2,048, the Inception features' dimension, where the covariances are rank-deficient: "
+                     "the extrapolation is a model, not a measurement" if largest < 2048 else "") + "):", "",
                   "| method | FID∞ [95%] | n used | FID at the largest n |", "|---|---|---|---|"]
         for r in inf_rows:
             fit = r["fid_inf_fit"]

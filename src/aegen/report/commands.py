@@ -32,7 +32,9 @@ def where_arg(where) -> str:
 MODEL_FLAGS = (("--image-size", "image_size"), ("--z-dim", "z_dim"), ("--kernel-size", "kernel_size"),
                ("--activation", "activation"))
 TRAIN_FLAGS = (("--limit", "limit"), ("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
-               ("--seed", "seed"), ("--heldout-fraction", "heldout_fraction"), ("--heldout-size", "heldout_size"))
+               ("--lr-schedule", "lr_schedule"), ("--latent-noise", "latent_noise"), ("--z-l2", "z_l2"),
+               ("--decoder-gp", "decoder_gp"), ("--seed", "seed"), ("--heldout-fraction", "heldout_fraction"),
+               ("--heldout-size", "heldout_size"))
 
 
 def train_command(run_arg: str, config: dict) -> list[str]:
@@ -45,6 +47,10 @@ def train_command(run_arg: str, config: dict) -> list[str]:
         cmd += ["--channels", ",".join(str(c) for c in model["channels"])]
     if model.get("batch_norm") is False:
         cmd.append("--no-batch-norm")
+    if model.get("spectral_norm"):
+        cmd.append("--spectral-norm")
+    if train.get("flip"):
+        cmd.append("--flip")
     for flag, key in TRAIN_FLAGS:
         if train.get(key) is not None:
             cmd += [flag, number(train[key])]
