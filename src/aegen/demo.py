@@ -47,6 +47,13 @@ class DemoConfig:
         """Held-out images: two disjoint sets of eval_n, the reference and the images to reconstruct."""
         return 2 * self.eval_n
 
+    def train_config(self, resume: bool = False) -> TrainConfig:
+        """What the demo trains with (``resume``: continue its run)."""
+        data = f"synthetic:n={self.n_images},seed={self.seed}" + (f",blur={self.blur:g}" if self.blur else "")
+        return TrainConfig(data=data, out=str(self.out), image_size=self.image_size, epochs=self.epochs,
+                           batch_size=self.batch_size, lr_schedule=self.lr_schedule, seed=self.seed,
+                           heldout_size=self.heldout_size, resume=resume, progress=self.progress)
+
 
 def _step(name: str):
     print(f"\n== {name} ==", flush=True)
@@ -60,11 +67,7 @@ def run_demo(cfg: DemoConfig) -> Path:
     timings: dict[str, float] = {}
     out = Path(cfg.out)
     t = _step(f"train on {cfg.n_images} synthetic faces, {cfg.epochs} epochs")
-    data = f"synthetic:n={cfg.n_images},seed={cfg.seed}" + (f",blur={cfg.blur:g}" if cfg.blur else "")
-    train_cfg = TrainConfig(data=data, out=str(out), image_size=cfg.image_size, epochs=cfg.epochs,
-                            batch_size=cfg.batch_size, lr_schedule=cfg.lr_schedule, seed=cfg.seed,
-                            heldout_size=cfg.heldout_size, resume=(out / CHECKPOINT).exists(), progress=cfg.progress)
-    train(train_cfg)
+    train(cfg.train_config(resume=(out / CHECKPOINT).exists()))
     timings["train"] = time.perf_counter() - t
 
     t = _step("encode")

@@ -15,30 +15,42 @@ the conversion between uint8 images and the model's tensors.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from aegen.config import option
+from aegen.data.dataset import SUPPORTED_IMAGE_SIZES
+
+# The help section of ``aegen train``'s options that train for a latent space that can be sampled.
+SAMPLABLE_OPTIONS = "training for a latent space that can be sampled (all off by default)"
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}
 N_STAGES = 4
 
 
 @dataclass
 class ModelConfig:
-    """The network's hyper-parameters; the defaults here are the only ones (the CLI reads them)."""
+    """The network's hyper-parameters; the defaults here are the only ones.
 
-    image_size: int = 64
-    z_dim: int = 256
-    channels: tuple[int, ...] = (32, 64, 128, 256)
-    kernel_size: int = 4
-    batch_norm: bool = True
-    activation: str = "leaky_relu"
+    Each field is an option of ``aegen train`` (:mod:`aegen.train_config`), declared here.
+    """
+
+    image_size: int = field(default=64, metadata=option("--image-size", "side of the square training images",
+                                                        choices=SUPPORTED_IMAGE_SIZES))
+    z_dim: int = field(default=256, metadata=option("--z-dim", "latent dimension"))
+    channels: tuple[int, ...] = field(default=(32, 64, 128, 256), metadata=option("--channels", "4 conv widths"))
+    kernel_size: int = field(default=4, metadata=option("--kernel-size", "conv kernel size"))
+    batch_norm: bool = field(default=True, metadata=option("--no-batch-norm", "no batch norm layers (default: on)"))
+    activation: str = field(default="leaky_relu", metadata=option("--activation", "after each conv layer",
+                                                                  choices=sorted(ACTIVATIONS)))
     # Spectral normalisation of every decoder layer (Miyato et al. 2018): bounds each layer's
     # Lipschitz constant, so the decoder cannot change fast between the codes it was trained
     # on (the RAE-SN of Ghosh et al. 2020). Off: the seed's plain decoder.
-    spectral_norm: bool = False
+    spectral_norm: bool = field(default=False, metadata=option(
+        "--spectral-norm", "spectrally normalise the decoder's layers (cheap; changes the network)",
+        group=SAMPLABLE_OPTIONS))
 
     def __post_init__(self):
         self.channels = tuple(int(c) for c in self.channels)

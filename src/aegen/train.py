@@ -20,7 +20,7 @@ import io
 import math
 import os
 import time
-from dataclasses import InitVar, dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,120 +31,14 @@ from aegen import RUN_FORMAT_VERSION, AegenError, __version__
 from aegen.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from aegen.config import dataclass_default
 from aegen.data import load_dataset
-from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
 from aegen.distributed import DistContext
 from aegen.io import load_npz, read_json, save_npz, write_json, write_text
 from aegen.model import ConvAutoencoder, ModelConfig, pick_device, to_images, to_tensor
 from aegen.plots import save_image_grid
+from aegen.train_config import (  # noqa: F401  (PRESETS: read from here too)
+    FIXED_ON_RESUME, MODEL_FIELDS, PRESETS, SETTINGS_OF_OLDER_RUNS, TrainConfig)
 
-LR_SCHEDULES = ("constant", "cosine")
-# Named combinations of the training options (``--preset``): each fills the options left at
-# their defaults. "samplable": the combination the samplable-latent study picked (RESULTS.md,
-# "Which autoencoder makes a latent space that can be sampled").
-PRESETS = {
-    "samplable": {"latent_noise": 0.5, "flip": True, "z_l2": 1e-3},
-}
 LOG_COLUMNS = ["epoch", "train_mse", "heldout_mse", "images_per_s", "epoch_seconds", "lr"]
-MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
-# A field with this metadata may change on --resume (where and how long, not what is trained).
-_FREE = {"free_on_resume": True}
-
-
-@dataclass
-class TrainConfig:
-    """Everything ``aegen train`` needs; these defaults (and ModelConfig's) are the CLI's defaults.
-
-    ``model`` holds the network's hyper-parameters. Any ModelConfig field may also be given
-    directly, as a shortcut: ``TrainConfig(z_dim=64)`` is ``TrainConfig(model=ModelConfig(z_dim=64))``,
-    and ``cfg.z_dim`` reads ``cfg.model.z_dim``. The held-out set is ``heldout_fraction`` of
-    the images or ``heldout_size`` images (not both; neither: 10%).
-    """
-
-    data: str = "synthetic"
-    out: str = field(default="runs/aegen", metadata=_FREE)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    epochs: int = field(default=20, metadata=_FREE)
-    batch_size: int = 128
-    lr: float = 1e-3
-    # "constant": Adam at ``lr`` throughout; "cosine": the rate falls from ``lr`` to 0 along a
-    # half cosine over the run's steps (set per step from the epoch count, so a resumed run
-    # replays it as long as --epochs is unchanged).
-    lr_schedule: str = "constant"
-    # The decoder sees z + latent_noise * s * eps, eps ~ N(0, I) and s the per-component
-    # standard deviation of the batch's codes (so one value means the same at every z_dim and
-    # the encoder cannot outgrow the noise by scaling z). Held-out MSE is measured without it.
-    latent_noise: float = 0.0
-    # Weight of the L2 penalty on the codes, z_l2 * mean(z ** 2) (the RAE's regulariser).
-    z_l2: float = 0.0
-    # Weight of a gradient penalty on the decoder: decoder_gp * ||J||_F^2 / D with J the
-    # decoder's Jacobian at the (noisy) codes, estimated with one random projection per image,
-    # and D the number of pixel values (the RAE-GP of Ghosh et al. 2020).
-    decoder_gp: float = 0.0
-    # Mirror each training image left-right with probability 1/2 (the batch only, not the
-    # held-out images): a mirrored face is a face, twice the data for the autoencoder itself.
-    flip: bool = False
-    preset: str | None = None
-    seed: int = 0
-    device: str = field(default="auto", metadata=_FREE)
-    limit: int | None = None
-    heldout_fraction: float | None = None
-    heldout_size: int | None = None
-    resume: bool = field(default=False, metadata=_FREE)
-    progress: bool = field(default=True, metadata=_FREE)
-    cache_dir: str | None = field(default=None, metadata=_FREE)
-    image_size: InitVar[int | None] = None
-    z_dim: InitVar[int | None] = None
-    channels: InitVar[tuple[int, ...] | None] = None
-    kernel_size: InitVar[int | None] = None
-    batch_norm: InitVar[bool | None] = None
-    activation: InitVar[str | None] = None
-    spectral_norm: InitVar[bool | None] = None
-
-    def __post_init__(self, *model_values):
-        shortcuts = {name: value for name, value in zip(MODEL_FIELDS, model_values) if value is not None}
-        if shortcuts:
-            self.model = replace(self.model, **shortcuts)
-        if self.heldout_fraction is not None and self.heldout_size is not None:
-            raise ValueError("--heldout-fraction and --heldout-size exclude each other: give one")
-        if self.heldout_size is None and self.heldout_fraction is None:
-            self.heldout_fraction = DEFAULT_HELDOUT_FRACTION
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
-        if self.preset is not None:
-            if self.preset not in PRESETS:
-                raise ValueError(f"unknown preset {self.preset!r}: choose from {', '.join(PRESETS)}")
-            for name, value in PRESETS[self.preset].items():
-                target = self.model if name in MODEL_FIELDS else self
-                if getattr(target, name) == dataclass_default(type(target), name):
-                    if target is self.model:
-                        self.model = replace(self.model, **{name: value})
-                    else:
-                        setattr(self, name, value)
-        for name in ("latent_noise", "z_l2", "decoder_gp"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value!r}")
-
-    def settings(self) -> dict:
-        """The training settings config.json records under ``train`` (the model is recorded once, apart)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("model", "out", "resume", "progress", "cache_dir")}
-
-
-# Read access to the model shortcuts (assigned after the class: a property in the class body
-# would become the InitVar's default).
-for _name in MODEL_FIELDS:
-    setattr(TrainConfig, _name, property(lambda self, _name=_name: getattr(self.model, _name)))
-
-# Settings added after runs were first written, with the behaviour those runs had: a run
-# that lacks one resumes with it. Any other missing setting is an error on --resume.
-_TRAIN_DEFAULTS = {"lr_schedule": "constant", "latent_noise": 0.0, "z_l2": 0.0, "decoder_gp": 0.0, "flip": False,
-                   "preset": None}
-
-# Changing any of these would make a resumed run a different run: the model, and every
-# training field not marked free.
-FIXED_ON_RESUME = MODEL_FIELDS + tuple(f.name for f in fields(TrainConfig)
-                                       if f.name != "model" and not f.metadata.get("free_on_resume"))
 
 
 @torch.no_grad()
@@ -201,7 +95,7 @@ def _resumed_config(cfg: TrainConfig, out: Path, write: bool) -> TrainConfig:
         if key in MODEL_FIELDS:  # a model field newer than the run has its default (the behaviour it had)
             was = (saved.get("model") or {}).get(key, dataclass_default(ModelConfig, key))
         else:
-            was = saved["train"].get(key, _TRAIN_DEFAULTS.get(key))
+            was = saved["train"].get(key, SETTINGS_OF_OLDER_RUNS.get(key))
         now = getattr(cfg, key)
         if _as_list(was) != _as_list(now):
             raise AegenError(f"--resume with a different {key} ({was!r} in {out}, {now!r} now)")

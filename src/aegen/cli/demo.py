@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def add_parser(sub) -> None:
     from aegen.demo import DemoConfig
-    from aegen.train import LR_SCHEDULES
+    from aegen.train_config import LR_SCHEDULES
 
     p = sub.add_parser("demo", help="run the whole pipeline on built-in synthetic faces (minutes on a laptop CPU; each step's time is printed)")
     p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); an existing demo run is continued")

@@ -10,15 +10,10 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from aegen.config import format_option_value
 from aegen.params import format_value as param_value
 from aegen.report.sources import dig, pngs, read_json_if_present
-
-
-def number(value) -> str:
-    """1.0 -> '1', 0.001 -> '0.001': numbers as a person types them."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+from aegen.train_config import TrainConfig, train_argv
 
 
 def where_arg(where) -> str:
@@ -27,38 +22,9 @@ def where_arg(where) -> str:
     return str(where)
 
 
-# (flag, key) of the options ``aegen train`` records: the model's under config.json's ``model``,
-# the training settings under ``train``, read each from that one place.
-MODEL_FLAGS = (("--image-size", "image_size"), ("--z-dim", "z_dim"), ("--kernel-size", "kernel_size"),
-               ("--activation", "activation"))
-TRAIN_FLAGS = (("--limit", "limit"), ("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
-               ("--lr-schedule", "lr_schedule"), ("--latent-noise", "latent_noise"), ("--z-l2", "z_l2"),
-               ("--decoder-gp", "decoder_gp"), ("--seed", "seed"), ("--heldout-fraction", "heldout_fraction"),
-               ("--heldout-size", "heldout_size"))
-
-
 def train_command(run_arg: str, config: dict) -> list[str]:
-    train, data, model = config.get("train") or {}, config.get("data") or {}, config.get("model") or {}
-    cmd = ["aegen", "train", "--data", str(train.get("data") or data.get("spec")), "--out", run_arg]
-    for flag, key in MODEL_FLAGS:
-        if model.get(key) is not None:
-            cmd += [flag, number(model[key])]
-    if model.get("channels"):
-        cmd += ["--channels", ",".join(str(c) for c in model["channels"])]
-    if model.get("batch_norm") is False:
-        cmd.append("--no-batch-norm")
-    if model.get("spectral_norm"):
-        cmd.append("--spectral-norm")
-    if train.get("flip"):
-        cmd.append("--flip")
-    for flag, key in TRAIN_FLAGS:
-        if train.get(key) is not None:
-            cmd += [flag, number(train[key])]
-    if train.get("device") not in (None, "auto"):
-        cmd += ["--device", str(train["device"])]
-    if data.get("cache_dir"):
-        cmd += ["--cache-dir", str(data["cache_dir"])]
-    return cmd
+    """``aegen train`` with every setting config.json records (older runs: those they had), into ``run_arg``."""
+    return train_argv(TrainConfig.from_record(config, out=run_arg))
 
 
 def analyze_command(run_arg: str, summary: dict) -> list[str]:
@@ -67,14 +33,14 @@ def analyze_command(run_arg: str, summary: dict) -> list[str]:
     if params.get("pairs"):
         cmd += ["--pairs"] + [f"{i},{j}" for i, j in params["pairs"]]
     if params.get("sigmas"):
-        cmd += ["--sigma", ",".join(number(s) for s in params["sigmas"])]
+        cmd += ["--sigma", ",".join(format_option_value(s) for s in params["sigmas"])]
     if params.get("max_points") is not None:
         cmd += ["--max-points", str(params["max_points"])]
     cmd += ["--split", str(summary.get("split", "train")), "--seed", str(summary.get("random_state", 0))]
     if params.get("test_points") is not None:
         cmd += ["--test-points", str(params["test_points"])]
     if params.get("fwhm_bin_width") is not None:
-        cmd += ["--fwhm-bin-width", number(params["fwhm_bin_width"])]
+        cmd += ["--fwhm-bin-width", format_option_value(params["fwhm_bin_width"])]
     return cmd
 
 
@@ -125,7 +91,7 @@ def evaluate_command(run_arg: str, result: dict) -> list[str]:
 def sweep_command(run_arg: str, result: dict) -> list[str]:
     cmd = ["aegen", "sweep", run_arg, "--method", str(result.get("method"))]
     for name, values in (result.get("grid") or {}).items():
-        cmd += ["--param", f"{name}=" + ",".join(number(v) if not isinstance(v, str) else v for v in values)]
+        cmd += ["--param", f"{name}=" + ",".join(format_option_value(v) if not isinstance(v, str) else v for v in values)]
     baselines = [str(r.get("method")) for r in result.get("baselines") or [] if isinstance(r, dict)]
     cmd += ["--baselines", ",".join(baselines)]
     return cmd + evaluation_options(result.get("protocol") or {})
@@ -137,7 +103,7 @@ def attributes_command(run_arg: str, summary: dict, figures: bool) -> list[str]:
     if summary.get("silhouette_points") is not None:
         cmd += ["--silhouette-points", str(summary["silhouette_points"])]
     if summary.get("probe_C") is not None:
-        cmd += ["--probe-c", number(summary["probe_C"])]
+        cmd += ["--probe-c", format_option_value(summary["probe_C"])]
     if not figures:
         cmd.append("--no-figures")
     return cmd
@@ -168,7 +134,7 @@ def edit_command(run_arg: str, png: Path, meta: dict) -> list[str]:
         cmd += ["--image", str(image_id)]
     cmd += ["--attr", str(meta.get("attr"))]
     if meta.get("strengths"):
-        cmd.append("--strength=" + ",".join(number(s) for s in meta["strengths"]))
+        cmd.append("--strength=" + ",".join(format_option_value(s) for s in meta["strengths"]))
     if meta.get("unit"):
         cmd += ["--unit", str(meta["unit"])]
     if dig(meta, "direction", "method"):

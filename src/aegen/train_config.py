@@ -1,0 +1,174 @@
+"""What ``aegen train`` takes and a run records: :class:`TrainConfig`, declared once.
+
+Each field that is a command-line option carries its flag and help (:func:`aegen.config.option`),
+as do :class:`~aegen.model.ModelConfig`'s. From that one declaration come the ``aegen train``
+parser, the settings config.json records (:meth:`TrainConfig.settings`) and the command
+that reproduces a recorded run (:func:`train_argv`), so an option cannot be parsed, recorded
+and then left out of the reproduction. This module holds no training code, so the report
+(inference) reads it without importing :mod:`aegen.train`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import InitVar, dataclass, field, fields, replace
+
+from aegen.config import dataclass_default, option, option_argv
+from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
+from aegen.model import SAMPLABLE_OPTIONS, ModelConfig
+
+LR_SCHEDULES = ("constant", "cosine")
+# Named combinations of the training options (``--preset``): each fills the options left at
+# their defaults. "samplable": the combination the samplable-latent study picked (RESULTS.md,
+# "Which autoencoder makes a latent space that can be sampled").
+PRESETS = {
+    "samplable": {"latent_noise": 0.5, "flip": True, "z_l2": 1e-3},
+}
+MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``aegen train`` needs; these defaults (and ModelConfig's) are the CLI's defaults.
+
+    ``model`` holds the network's hyper-parameters. Any ModelConfig field may also be given
+    directly, as a shortcut: ``TrainConfig(z_dim=64)`` is ``TrainConfig(model=ModelConfig(z_dim=64))``,
+    and ``cfg.z_dim`` reads ``cfg.model.z_dim``. The held-out set is ``heldout_fraction`` of
+    the images or ``heldout_size`` images (not both; neither: 10%).
+
+    Field metadata: ``free_on_resume`` marks what may change on --resume (where and how long,
+    not what is trained); ``recorded=False`` what config.json does not record under ``train``.
+    """
+
+    data: str = field(default="synthetic", metadata=option(
+        "--data", "celeba:PATH (zip or folder), folder:PATH (images, recursive, or a zip) or "
+                  "synthetic[:n=N,seed=S,blur=B]"))
+    out: str = field(default="runs/aegen", metadata=option(
+        "--out", "run folder to create (or to continue with --resume)", required=True, free_on_resume=True,
+        recorded=False))
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"recorded": False})
+    epochs: int = field(default=20, metadata=option("--epochs", "passes over the training images",
+                                                    free_on_resume=True))
+    batch_size: int = field(default=128, metadata=option("--batch-size", "images per step"))
+    lr: float = field(default=1e-3, metadata=option("--lr", "Adam learning rate"))
+    # "constant": Adam at ``lr`` throughout; "cosine": the rate falls from ``lr`` to 0 along a
+    # half cosine over the run's steps (set per step from the epoch count, so a resumed run
+    # replays it as long as --epochs is unchanged).
+    lr_schedule: str = field(default="constant", metadata=option(
+        "--lr-schedule", "constant, or cosine: decay from --lr to 0 over the run's steps", choices=LR_SCHEDULES))
+    preset: str | None = field(default=None, metadata=option(
+        "--preset", "a named combination of the options below, filling those you leave at their defaults; "
+                    "samplable: " + " ".join(f"{k}={v}" for k, v in PRESETS["samplable"].items()),
+        choices=sorted(PRESETS), group=SAMPLABLE_OPTIONS))
+    # The decoder sees z + latent_noise * s * eps, eps ~ N(0, I) and s the per-component
+    # standard deviation of the batch's codes (so one value means the same at every z_dim and
+    # the encoder cannot outgrow the noise by scaling z). Held-out MSE is measured without it.
+    latent_noise: float = field(default=0.0, metadata=option(
+        "--latent-noise", "the decoder sees z + SIGMA * s * eps, s the per-component spread of the batch's codes",
+        metavar="SIGMA", group=SAMPLABLE_OPTIONS))
+    # Weight of the L2 penalty on the codes, z_l2 * mean(z ** 2) (the RAE's regulariser).
+    z_l2: float = field(default=0.0, metadata=option(
+        "--z-l2", "L2 penalty WEIGHT * mean(z^2) on the codes", metavar="WEIGHT", group=SAMPLABLE_OPTIONS))
+    # Weight of a gradient penalty on the decoder: decoder_gp * ||J||_F^2 / D with J the
+    # decoder's Jacobian at the (noisy) codes, estimated with one random projection per image,
+    # and D the number of pixel values (the RAE-GP of Ghosh et al. 2020).
+    decoder_gp: float = field(default=0.0, metadata=option(
+        "--decoder-gp", "gradient penalty WEIGHT * ||dD/dz||^2 per pixel value on the decoder (a double "
+                        "backward pass: slower)", metavar="WEIGHT", group=SAMPLABLE_OPTIONS))
+    # Mirror each training image left-right with probability 1/2 (the batch only, not the
+    # held-out images): a mirrored face is a face, twice the data for the autoencoder itself.
+    flip: bool = field(default=False, metadata=option(
+        "--flip", "mirror each training image left-right with probability 1/2 (the held-out images never)",
+        group=SAMPLABLE_OPTIONS))
+    seed: int = field(default=0, metadata=option("--seed", "seeds initialisation, shuffling and the held-out split"))
+    device: str = field(default="auto", metadata=option(
+        "--device", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps", free_on_resume=True))
+    limit: int | None = field(default=None, metadata=option("--limit", "use only the first N images", metavar="N"))
+    heldout_fraction: float | None = field(default=None, metadata=option(
+        "--heldout-fraction", f"share of the images held out (default {DEFAULT_HELDOUT_FRACTION})",
+        exclusive="heldout"))
+    heldout_size: int | None = field(default=None, metadata=option(
+        "--heldout-size", "hold out N images instead: CelebA's official test partition when N of its images are "
+                          "present, else whole people (else random images); pick N for the evaluation you plan "
+                          "(its reference and reconstruction subsets are drawn from it)",
+        metavar="N", exclusive="heldout"))
+    resume: bool = field(default=False, metadata=option(
+        "--resume", "continue from the run's last checkpoint", free_on_resume=True, recorded=False))
+    progress: bool = field(default=True, metadata={"free_on_resume": True, "recorded": False})
+    # Recorded as an absolute path under config.json's ``data`` (see aegen.train), not under ``train``.
+    cache_dir: str | None = field(default=None, metadata=option(
+        "--cache-dir", "preprocessing cache (default $AEGEN_CACHE_DIR or ~/.cache/aegen); recorded in the run, "
+                       "so later commands on the run use it too", free_on_resume=True, recorded=False))
+    image_size: InitVar[int | None] = None
+    z_dim: InitVar[int | None] = None
+    channels: InitVar[tuple[int, ...] | None] = None
+    kernel_size: InitVar[int | None] = None
+    batch_norm: InitVar[bool | None] = None
+    activation: InitVar[str | None] = None
+    spectral_norm: InitVar[bool | None] = None
+
+    def __post_init__(self, *model_values):
+        shortcuts = {name: value for name, value in zip(MODEL_FIELDS, model_values) if value is not None}
+        if shortcuts:
+            self.model = replace(self.model, **shortcuts)
+        if self.heldout_fraction is not None and self.heldout_size is not None:
+            raise ValueError("--heldout-fraction and --heldout-size exclude each other: give one")
+        if self.heldout_size is None and self.heldout_fraction is None:
+            self.heldout_fraction = DEFAULT_HELDOUT_FRACTION
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.preset is not None:
+            if self.preset not in PRESETS:
+                raise ValueError(f"unknown preset {self.preset!r}: choose from {', '.join(PRESETS)}")
+            for name, value in PRESETS[self.preset].items():
+                target = self.model if name in MODEL_FIELDS else self
+                if getattr(target, name) == dataclass_default(type(target), name):
+                    if target is self.model:
+                        self.model = replace(self.model, **{name: value})
+                    else:
+                        setattr(self, name, value)
+        for name in ("latent_noise", "z_l2", "decoder_gp"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value!r}")
+
+    def settings(self) -> dict:
+        """The training settings config.json records under ``train`` (the model is recorded once, apart)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("recorded", True)}
+
+    @classmethod
+    def from_record(cls, config: dict, **overrides) -> "TrainConfig":
+        """The config a run's config.json records (``model``, ``train``, ``data.cache_dir``); ``overrides`` win.
+
+        Settings a run of an older aegen lacks take the value they had then
+        (:data:`SETTINGS_OF_OLDER_RUNS`, else the default); keys that are no setting (older runs
+        repeat the model's fields under ``train``) are ignored.
+        """
+        recorded = config.get("train") or {}
+        names = [f.name for f in fields(cls) if f.metadata.get("recorded", True)]
+        settings = {name: recorded.get(name, SETTINGS_OF_OLDER_RUNS.get(name, dataclass_default(cls, name)))
+                    for name in names}
+        model = {name: value for name, value in (config.get("model") or {}).items() if name in MODEL_FIELDS}
+        cache_dir = (config.get("data") or {}).get("cache_dir")
+        return cls(**{**settings, "model": ModelConfig(**model), "cache_dir": cache_dir, **overrides})
+
+
+# Read access to the model shortcuts (assigned after the class: a property in the class body
+# would become the InitVar's default).
+for _name in MODEL_FIELDS:
+    setattr(TrainConfig, _name, property(lambda self, _name=_name: getattr(self.model, _name)))
+
+# Settings added after runs were first written, with the behaviour those runs had: a run
+# that lacks one resumes with it. Any other missing setting is an error on --resume.
+SETTINGS_OF_OLDER_RUNS = {"lr_schedule": "constant", "latent_noise": 0.0, "z_l2": 0.0, "decoder_gp": 0.0,
+                          "flip": False, "preset": None}
+
+# Changing any of these would make a resumed run a different run: the model, and every
+# training field not marked free.
+FIXED_ON_RESUME = MODEL_FIELDS + tuple(f.name for f in fields(TrainConfig)
+                                       if f.name != "model" and not f.metadata.get("free_on_resume"))
+
+
+def train_argv(cfg: TrainConfig) -> list[str]:
+    """``aegen train`` and the options that give every field of ``cfg`` (the model's too) its value."""
+    return ["aegen", "train", *option_argv(cfg), *option_argv(cfg.model)]
