@@ -15,6 +15,7 @@ from aegen.report.blocks import Section, Text
 from aegen.report.html import PageInfo, Renderer
 from aegen.report.section_attributes import attributes_section
 from aegen.report.section_eval import eval_section
+from aegen.report.section_explorer import explorer_section
 from aegen.report.section_latent import latent_section
 from aegen.report.section_protocol import protocol_section
 from aegen.report.section_run import run_facts, run_section
@@ -28,6 +29,7 @@ INDEX = "index.html"
 SECTION_BUILDERS: list[tuple[str, str, Callable]] = [
     ("run", "The run", lambda run, assets: run_section(run, assets)),
     ("latent", "Latent space", lambda run, assets: latent_section(run)),
+    ("explorer", "Latent explorer", lambda run, assets: explorer_section(run)),
     ("samples", "Sampler gallery", lambda run, assets: samples_section(run)),
     ("evaluation", "Evaluation", lambda run, assets: eval_section(run)),
     ("attributes", "Attributes", lambda run, assets: attributes_section(run)),
