@@ -36,4 +36,5 @@ def test_reduced_demo_runs_every_step_and_scores_every_row(tmp_path):
     assert all(row["n"] == 30 for row in rows.values())
     for method in DEMO_METHODS:
         assert (out / "samples").is_dir() and any((out / "samples").glob(f"{method}*/grid.png")), method
-    assert (out / "report" / "index.html").exists()
+    report = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert 'id="aegen-explorer-settings"' in report  # the demo's report has the live explorer

@@ -14,7 +14,7 @@ import pytest
 
 from aegen.cli import main
 from conftest import TINY_HELDOUT
-from test_report import full_run, read_page, trained_only  # noqa: F401  (the shared run fixtures)
+from test_report import full_run, read_page  # noqa: F401  (the shared run fixture)
 
 onnx = pytest.importorskip("onnx", reason="the explorer's export needs the onnx package (aegen[explorer])")
 
@@ -161,3 +161,10 @@ def test_the_vendored_runtime_matches_its_manifest():
     runtime = load_browser_runtime()
     assert runtime.version == manifest["version"] and "var ort=" in runtime.script
     assert runtime.wasm_gz[:2] == b"\x1f\x8b" and "MIT License" in (VENDOR_DIR / "LICENSE").read_text()
+
+
+def test_no_explorer_leaves_it_out_with_a_hint(full_run, tmp_path):
+    assert main(["report", str(full_run), "--out", str(tmp_path / "report"), "--no-explorer"]) == 0
+    text, page = read_page(tmp_path / "report" / "index.html")
+    assert "omitted" in page.sections["explorer"] and "<code>--no-explorer</code>" in text
+    assert not page.scripts and "aegen-explorer-settings" not in text

@@ -38,7 +38,7 @@ SLIDER_SIGMAS = 4.0
 RADIUS_BAND = (0.05, 0.95)
 # Start codes of each kind shipped with the page (the buttons step through them in order).
 POOL_SIZE = 16
-# Largest number of attribute sliders (CelebA has 40 labels; the first ones in the label file).
+# Most attribute sliders, the first labels in the label file's order (CelebA's 40 all fit).
 MAX_ATTRIBUTES = 40
 # Methods behind the sample buttons, drawn through the run's fitted-sampler cache.
 SAMPLE_STARTS = (("gaussian", "Gaussian sample", "Gaussian samples"), ("gmm", "GMM sample", "GMM samples"))
@@ -64,16 +64,16 @@ class ExplorerPayload:
         return index, b"".join(parts)
 
 
-def seed_sampler_params(run, z_dim: int) -> tuple[dict, str]:
+def seed_sampler_params(run) -> tuple[dict, str]:
     """Parameters of the run's own unconditioned ``ellipse-pca`` samples (and where they come
-    from), else the defaults with at most ``z_dim`` components."""
+    from), else the defaults with at most as many components as the run's z_dim."""
     from aegen.report.section_samples import SEED_METHOD, sample_folders
 
     for folder, params in sample_folders(run.path):
         if params.get("method") == SEED_METHOD and not params.get("where") and isinstance(params.get("params"), dict):
             return dict(params["params"]), f"samples/{folder.name}"
     default = EllipsePCASampler().n_components
-    return {"n_components": min(default, z_dim)}, "the default parameters"
+    return {"n_components": min(default, run.z_dim)}, "the default parameters"
 
 
 def explorer_attributes(run) -> list[str]:
@@ -100,7 +100,7 @@ def explorer_payload(run, seed: int = 0) -> ExplorerPayload:
     radii = np.sqrt(pca.mahalanobis_sq(held))
     band = [float(q) for q in np.quantile(radii, RADIUS_BAND)]
 
-    params, params_source = seed_sampler_params(run, run.z_dim)
+    params, params_source = seed_sampler_params(run)
     ellipse, ellipse_info = fitted_sampler(run, EllipsePCASampler.method, params, progress=False)
     limits = float(ellipse.fact) * ellipse.half_widths_
 
