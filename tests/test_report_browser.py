@@ -5,6 +5,7 @@ the tests skip when /usr/bin/chromium is absent (Debian packages ``chromium`` an
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -15,13 +16,14 @@ import pytest
 from chromium import (CHROMIUM, PAGE_WIDTH, Page, canvas_pixels, drag_slider, explorer_ready, explorer_screenshot,
                       open_page, screenshot)
 from test_report import full_run, trained_only  # noqa: F401  (the shared run fixtures)
-from test_report_explorer import run_96px  # noqa: F401
 
 SCREENSHOT_COPY = Path("/tmp/report_screenshot.png")
 MAX_SCREENSHOT_HEIGHT = 16_000
 
 # Checked before any fixture runs, so a machine without Chromium does not build the run for nothing.
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="headless Chromium (/usr/bin/chromium) is not installed")
+needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnx") is None,
+                                reason="the explorer's export needs the onnx package (aegen[explorer])")
 
 
 def render_page(index: Path, screenshot_path: Path, profile: Path) -> dict:
@@ -98,6 +100,7 @@ def check_drag_matches_python(page: Page, run_path: Path) -> dict:
     return {"mean_abs_difference": float(difference.mean()), "max_abs_difference": int(difference.max())}
 
 
+@needs_onnx
 def test_the_explorer_decodes_in_chromium_what_aegen_decodes(full_run, tmp_path):
     from aegen.report import write_report
 
@@ -124,6 +127,7 @@ def test_the_explorer_decodes_in_chromium_what_aegen_decodes(full_run, tmp_path)
           f"over {len(frames) - 1} frames")
 
 
+@needs_onnx
 def test_the_decoder_runs_in_the_browser_as_in_torch(full_run, tmp_path):
     """The export checked with the runtime that uses it: random z-vectors, outputs in [0, 1]."""
     import torch
@@ -144,6 +148,7 @@ def test_the_decoder_runs_in_the_browser_as_in_torch(full_run, tmp_path):
     print(f"browser decoder vs torch: max abs difference {difference.max():.2e} on {len(Z)} random z-vectors")
 
 
+@needs_onnx
 def test_a_96px_run_renders_its_explorer(run_96px, tmp_path):
     from aegen.report import write_report
 

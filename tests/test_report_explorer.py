@@ -4,6 +4,7 @@ and the report without the explorer's parts. tests/test_report_browser.py runs i
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -16,12 +17,10 @@ from aegen.cli import main
 from conftest import TINY_HELDOUT
 from test_report import full_run, read_page  # noqa: F401  (the shared run fixture)
 
-onnx = pytest.importorskip("onnx", reason="the explorer's export needs the onnx package (aegen[explorer])")
+needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnx") is None,
+                                reason="the explorer's export needs the onnx package (aegen[explorer])")
 
 SETTINGS_SCRIPT = re.compile(r'<script type="application/json" id="aegen-explorer-settings">(.*?)</script>', re.S)
-# A 96 px run: the tiny run's network at another image size (decoder 6 x 6 -> 96 x 96).
-RUN_96_FLAGS = ["--data", "synthetic:n=24,seed=2", "--image-size", "96", "--z-dim", "8", "--channels", "4,4,8,8",
-                "--batch-size", "8", "--heldout-size", "8", "--epochs", "1"]
 
 
 def explorer_settings(index: Path) -> dict | None:
@@ -30,17 +29,10 @@ def explorer_settings(index: Path) -> dict | None:
     return json.loads(found.group(1)) if found else None
 
 
-@pytest.fixture(scope="session")
-def run_96px(tmp_path_factory) -> Path:
-    """A run trained (1 epoch) and encoded at 96 px, shared by the session."""
-    root = tmp_path_factory.mktemp("run-96px")
-    run = root / "run"
-    assert main(["train", *RUN_96_FLAGS, "--cache-dir", str(root / "cache"), "--out", str(run)]) == 0
-    assert main(["encode", str(run)]) == 0
-    return run
-
-
+@needs_onnx
 def test_the_exported_decoder_matches_torch(full_run):
+    import onnx
+
     from aegen.decoder_onnx import decoder_onnx, export_difference
     from aegen.run import Run
 
@@ -53,6 +45,7 @@ def test_the_exported_decoder_matches_torch(full_run):
     assert export_difference(model, exported, n=16, seed=0) < 1e-5
 
 
+@needs_onnx
 def test_a_96px_run_exports_and_gets_an_explorer(run_96px, tmp_path):
     from aegen.decoder_onnx import decoder_onnx, export_difference
     from aegen.report import write_report
@@ -66,6 +59,7 @@ def test_a_96px_run_exports_and_gets_an_explorer(run_96px, tmp_path):
     assert 'width="96" height="96"' in index.read_text(encoding="utf-8")
 
 
+@needs_onnx
 def test_the_explorer_data_follows_the_run(full_run, tmp_path):
     from aegen.latent.pca import LatentPCA
     from aegen.report import write_report
@@ -107,6 +101,7 @@ def test_the_explorer_data_follows_the_run(full_run, tmp_path):
     assert set(written["arrays"]) == set(payload.arrays)
 
 
+@needs_onnx
 def test_a_run_without_attribute_labels_gets_pca_controls_only(full_run, tmp_path):
     from aegen.report import write_report
 
