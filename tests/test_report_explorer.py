@@ -77,7 +77,7 @@ def test_the_explorer_data_follows_the_run(full_run, tmp_path):
     low, high = settings["radius"]["band"]
     assert low < np.median(radii) < high and np.mean((radii >= low) & (radii <= high)) >= 0.8
     # The seed's sampler the run used (8 components, fact 0.6), not the defaults.
-    assert settings["ellipse"]["source"] == "samples/ellipse-pca"
+    assert settings["ellipse"]["source"] == "the parameters of samples/ellipse-pca"
     assert (settings["ellipse"]["n_components"], settings["ellipse"]["fact"]) == (8, 0.6)
     # Attribute directions are those of `aegen edit`, oriented towards the faces that have the attribute.
     names = [a["name"] for a in settings["attributes"]]

@@ -46,8 +46,11 @@ def load_browser_runtime(folder: Path | None = None) -> BrowserRuntime:
             if hashlib.sha256(data).hexdigest() != manifest["files"][name]["sha256"]:
                 raise AegenError(f"{folder / name} does not match the checksum in {MANIFEST} ({REVENDOR} restores it)")
             files[name] = data
+        script = files[SCRIPT].decode("utf-8")
+        if "</script" in script.lower():  # the page inlines it in a script element
+            raise AegenError(f"{folder / SCRIPT} contains '</script' and cannot be inlined into a page")
         return BrowserRuntime(version=str(manifest["version"]), licence=str(manifest["license"]),
-                              script=files[SCRIPT].decode("utf-8"), loader=files[LOADER], wasm_gz=files[WASM_GZ])
+                              script=script, loader=files[LOADER], wasm_gz=files[WASM_GZ])
     except OSError as exc:
         raise AegenError(f"the browser runtime's files are missing ({exc.strerror}: {exc.filename}); "
                          f"{REVENDOR} restores them") from None

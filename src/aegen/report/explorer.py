@@ -71,7 +71,7 @@ def seed_sampler_params(run) -> tuple[dict, str]:
 
     for folder, params in sample_folders(run.path):
         if params.get("method") == SEED_METHOD and not params.get("where") and isinstance(params.get("params"), dict):
-            return dict(params["params"]), f"samples/{folder.name}"
+            return dict(params["params"]), f"the parameters of samples/{folder.name}"
     default = EllipsePCASampler().n_components
     return {"n_components": min(default, run.z_dim)}, "the default parameters"
 

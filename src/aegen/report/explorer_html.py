@@ -33,6 +33,13 @@ def _binary_script(name: str, gzipped: bytes) -> str:
     return f'<script type="application/octet-stream" id="{PREFIX}{name}">{data}</script>'
 
 
+def _inline_script(code: str) -> str:
+    """``code`` in a script element (load_browser_runtime refuses a runtime that would close it early)."""
+    if "</script" in code.lower():
+        raise ValueError("a script for the explorer contains '</script' and cannot be inlined")
+    return f"<script>\n{code}\n</script>"
+
+
 def _gzip(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
 
@@ -69,6 +76,6 @@ def explorer_html(block: Explorer) -> str:
         _binary_script("decoder", _gzip(payload.decoder)),
         _binary_script("ort-loader", _gzip(runtime.loader)),
         _binary_script("ort-wasm", runtime.wasm_gz),
-        f"<script>\n{runtime.script}\n</script>",
-        f"<script>\n{SCRIPT.read_text(encoding='utf-8')}\n</script>",
+        _inline_script(runtime.script),
+        _inline_script(SCRIPT.read_text(encoding="utf-8")),
     ])

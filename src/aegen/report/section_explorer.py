@@ -39,7 +39,7 @@ def explorer_section(run) -> Section:
             f"held-out faces' radii from the 5% to the 95% quantile ({num(band[0])} to {num(band[1])}): faces live "
             "on this shell, and a vector pulled towards the centre decodes to a blur.",
             f"Inside the seed's ellipses: whether every pair of the {ellipse['n_components']} normalised coordinates of "
-            f"the seed's generator (fact {num(ellipse['fact'])}, fitted with {ellipse['source']}) satisfies "
+            f"the seed's generator (fact {num(ellipse['fact'])}, {ellipse['source']}) satisfies "
             "u_i² + u_j² <= 1, the condition every vector it generates meets.",
             "Attribute sliders: the position along each attribute's direction (class-centre difference, as in "
             "`aegen edit`), in units of the cloud's standard deviation along it." if settings["attributes"] else
