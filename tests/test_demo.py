@@ -19,7 +19,7 @@ def test_command_line_defaults_are_the_demo_config():
     for field in dataclasses.fields(DemoConfig):
         if hasattr(args, field.name) and field.name != "progress":
             assert getattr(args, field.name) == getattr(defaults, field.name), field.name
-    # The settings that make the demo's table tell the CelebA run's story (docs/RESULTS.md R7).
+    # The settings that make the demo's table tell the CelebA run's story (docs/RESULTS.md, 'The demo and the test suite').
     assert (defaults.epochs, defaults.batch_size, defaults.lr_schedule) == (60, 64, "cosine")
     assert defaults.heldout_size == 2 * defaults.eval_n
 
