@@ -16,9 +16,11 @@ from __future__ import annotations
 import copy
 import io
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrize
 
 from aegen import AegenError
 from aegen.model import ConvAutoencoder
@@ -40,8 +42,25 @@ def require_onnx():
 
 
 def cpu_decoder(model: ConvAutoencoder) -> torch.nn.Module:
-    """A float32 copy of ``model``'s decoder on the CPU in evaluation mode (``model`` is left as it is)."""
-    return copy.deepcopy(model.decoder).float().cpu().eval()
+    """A float32 copy of ``model``'s decoder on the CPU in evaluation mode (``model`` is left as it is).
+
+    A spectrally normalised decoder (``ModelConfig.spectral_norm``) becomes plain layers holding
+    its normalised weights: the same function, without the normalisation's ops in the graph.
+    """
+    if not model.cfg.spectral_norm:
+        return copy.deepcopy(model.decoder).float().cpu().eval()
+    was_training = model.decoder.training
+    model.decoder.eval()  # reading a normalised weight in training mode would run a power iteration
+    with torch.no_grad():
+        state = {k: v for k, v in model.decoder.state_dict().items() if ".parametrizations." not in k}
+        for name, module in model.decoder.named_modules():
+            if parametrize.is_parametrized(module, "weight"):
+                state[f"{name}.weight"] = module.weight.detach().clone()
+    model.decoder.train(was_training)
+    with torch.random.fork_rng(devices=[]):  # building the plain layers must not move the caller's random stream
+        plain = ConvAutoencoder(replace(model.cfg, spectral_norm=False)).decoder
+    plain.load_state_dict(state)
+    return plain.float().cpu().eval()
 
 
 def decoder_onnx(model: ConvAutoencoder) -> bytes:
