@@ -1,5 +1,5 @@
 """Is Henze-Zirkler's p-value calibrated? Its rejection rate on normal data, per dimension, at the n
-``aegen analyze`` uses (docs/RESULTS.md R6; the basis of ``HZ_MAX_DIM`` in aegen/latent/normality.py).
+``aegen analyze`` uses (docs/RESULTS.md, 'What does the latent cloud look like'; the basis of ``HZ_MAX_DIM`` in aegen/latent/normality.py).
 
     python benchmarks/hz_calibration.py --n 5000 --draws 200 --dims 5,10,15,20,24,32,48,64 --out hz.json
 

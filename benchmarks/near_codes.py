@@ -1,9 +1,9 @@
-"""What the decoder shows for z-vectors near real codes (docs/RESULTS.md R4c); run from the repository root:
+"""What the decoder shows for z-vectors near real codes (docs/RESULTS.md, 'Which sampler makes the best faces'); run from the repository root:
 
     python benchmarks/near_codes.py   # needs runs/celeba64 encoded with --mirrored; writes near_codes.json
 
 
-Rows (N=2000, seed 1000 reference = R4b's): decoded training z-points (a memoriser's bound),
+Rows (N=2000, the seed-1000 reference of docs/RESULTS.md): decoded training z-points (a memoriser's bound),
 held-out z-points plus whitened Gaussian noise, and a Gaussian KDE of the training+mirrored points.
 """
 import json, time

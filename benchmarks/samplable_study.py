@@ -61,6 +61,82 @@ def run_variant(name: str, args) -> None:
     run.joinpath("study_walls.json").write_text(json.dumps(walls))
 
 
+def _fmt(v, digits=1):
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _interval(row: dict, key: str = "fid") -> str:
+    if row.get(f"{key}_low") is None:
+        return _fmt(row.get(key))
+    return f"{row[key]:.1f} [{row[f'{key}_low']:.1f}, {row[f'{key}_high']:.1f}]"
+
+
+def cloud_normality(run_dir: Path) -> dict:
+    """Is the cloud closer to normal: held-out codes whitened by the training moments.
+
+    Mardia's kurtosis z of the training codes, and the KS distance of the held-out squared
+    Mahalanobis radii from chi2(d) (0: exactly the radii of a normal cloud).
+    """
+    import numpy as np
+    from scipy import stats
+
+    from aegen.latent.moments import mean_and_covariance
+    from aegen.latent.normality import mardia_kurtosis
+    from aegen.run import Run
+
+    run = Run.open(run_dir)
+    train, heldout = run.zpoints("train"), run.zpoints("heldout")
+    mean, cov = mean_and_covariance(train)
+    inv = np.linalg.inv(cov)
+    centred = heldout - mean
+    r_sq = np.einsum("ij,jk,ik->i", centred, inv, centred)
+    return {"mardia_kurtosis_z": mardia_kurtosis(train)["z"],
+            "radius_ks": float(stats.kstest(r_sq, "chi2", args=(train.shape[1],)).statistic)}
+
+
+def study_row(name: str, root: Path) -> dict:
+    """One autoencoder's row, read from what its commands wrote."""
+    import csv
+
+    run = root / name
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    rows = {r["method"]: r for r in metrics["rows"]}
+    recon = rows["reconstruction"]
+    samplers = {m: rows[m] for m in METHODS.split(",") if m in rows}
+    best = min(samplers, key=lambda m: samplers[m]["fid"])
+    diff = next(d for d in metrics["differences"]["fid"] if {d["a"], d["b"]} == {best, "reconstruction"})
+    sign = 1 if diff["a"] == best else -1
+    low, high = sorted((sign * diff["low"], sign * diff["high"]))
+    log = list(csv.DictReader(open(run / "train_log.csv")))
+    walls = json.loads((run / "study_walls.json").read_text())
+    return {"variant": name, "flags": " ".join(VARIANTS[name]) or "(the seed's AE)",
+            "epochs": len(log), "heldout_mse": float(log[-1]["heldout_mse"]),
+            "train_minutes": walls["train"] / 60, "evaluate_minutes": walls.get("evaluate", 0) / 60,
+            "n": recon["n"], "reconstruction": _interval(recon),
+            **{m: _interval(r) for m, r in samplers.items()},
+            "best": best, "ratio": samplers[best]["fid"] / recon["fid"],
+            # Conditional on the reconstruction's FID: the paired difference's interval over it.
+            "ratio_low": 1 + low / recon["fid"], "ratio_high": 1 + high / recon["fid"],
+            "best_fid_inf": samplers[best].get("fid_inf"), "reconstruction_fid_inf": recon.get("fid_inf"),
+            "best_face_rate": samplers[best].get("face_rate"),
+            **cloud_normality(run)}
+
+
+def print_table(names: list[str], root: Path) -> None:
+    rows = [study_row(n, root) for n in names if (root / n / "eval" / "metrics.json").exists()]
+    (root / "study.json").write_text(json.dumps(rows, indent=1))
+    cols = ["autoencoder", "held-out MSE", "train min", "reconstruction FID", *METHODS.split(","),
+            "best / reconstruction [95%]", "FID∞ best / recon", "Mardia kurtosis z", "radius KS"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + " --- |" * len(cols))
+    for r in rows:
+        print(f"| {r['variant']} (`{r['flags']}`) | {r['heldout_mse']:.5f} | {r['train_minutes']:.0f} | "
+              f"{r['reconstruction']} | " + " | ".join(r.get(m, "–") for m in METHODS.split(",")) +
+              f" | {r['ratio']:.3f} [{r['ratio_low']:.3f}, {r['ratio_high']:.3f}] ({r['best']}) | "
+              f"{_fmt(r['best_fid_inf'])} / {_fmt(r['reconstruction_fid_inf'])} | "
+              f"{r['mardia_kurtosis_z']:.0f} | {r['radius_ks']:.3f} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="celeba:../shared/data/celeba/img_align_celeba.zip")
@@ -69,7 +145,11 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--eval-seed", type=int, default=0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--table", action="store_true", help="only print the table of the variants done")
     args = parser.parse_args()
+    if args.table:
+        print_table(args.variants.split(","), Path(args.root))
+        return 0
     Path(args.root).mkdir(parents=True, exist_ok=True)
     for name in args.variants.split(","):
         if name not in VARIANTS:

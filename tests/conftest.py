@@ -30,6 +30,9 @@ TINY_N_IMAGES = 64
 TINY_HELDOUT = 16
 # Everything a command that continues the tiny run (--resume) must repeat.
 TINY_RUN_FLAGS = ["--data", TINY_DATA, *TINY_FLAGS, "--heldout-size", str(TINY_HELDOUT)]
+# A run at another image size, 96 px (the decoder grows 6 x 6 -> 96 x 96), as small as it gets otherwise.
+RUN_96_FLAGS = ["--data", "synthetic:n=24,seed=2", "--image-size", "96", "--z-dim", "8", "--channels", "4,4,8,8",
+                "--batch-size", "8", "--heldout-size", "8", "--epochs", "1"]
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +47,18 @@ def tiny_run_template(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny-run")
     run = root / "run"
     assert main(["train", *TINY_RUN_FLAGS, "--epochs", "1", "--cache-dir", str(root / "cache"), "--out", str(run)]) == 0
+    assert main(["encode", str(run)]) == 0
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_96px(tmp_path_factory) -> Path:
+    """A run trained (1 epoch) and encoded at 96 px, shared by the session."""
+    from aegen.cli import main
+
+    root = tmp_path_factory.mktemp("run-96px")
+    run = root / "run"
+    assert main(["train", *RUN_96_FLAGS, "--cache-dir", str(root / "cache"), "--out", str(run)]) == 0
     assert main(["encode", str(run)]) == 0
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 
 import pytest
@@ -18,7 +19,7 @@ def test_command_line_defaults_are_the_demo_config():
     for field in dataclasses.fields(DemoConfig):
         if hasattr(args, field.name) and field.name != "progress":
             assert getattr(args, field.name) == getattr(defaults, field.name), field.name
-    # The settings that make the demo's table tell the CelebA run's story (docs/RESULTS.md R7).
+    # The settings that make the demo's table tell the CelebA run's story (docs/RESULTS.md, 'The demo and the test suite').
     assert (defaults.epochs, defaults.batch_size, defaults.lr_schedule) == (60, 64, "cosine")
     assert defaults.heldout_size == 2 * defaults.eval_n
 
@@ -36,4 +37,6 @@ def test_reduced_demo_runs_every_step_and_scores_every_row(tmp_path):
     assert all(row["n"] == 30 for row in rows.values())
     for method in DEMO_METHODS:
         assert (out / "samples").is_dir() and any((out / "samples").glob(f"{method}*/grid.png")), method
-    assert (out / "report" / "index.html").exists()
+    report = (out / "report" / "index.html").read_text(encoding="utf-8")
+    if importlib.util.find_spec("onnx") is not None:  # the explorer's export needs the explorer extra
+        assert 'id="aegen-explorer-settings"' in report  # the demo's report has the live explorer

@@ -184,6 +184,10 @@ def test_sampler_vectors_obey_the_ellipses(cloud, backend):
     # V is float32: allow for its rounding, nothing more.
     assert top_two_sum(u).max() <= 1 + 1e-4
     assert top_two_sum(u).max() > 0.98
+    # pair_excess (the report's explorer's "inside the seed's ellipses") is the same test, per vector.
+    np.testing.assert_allclose(sampler.pair_excess(V), top_two_sum(u) - 1, atol=1e-9)
+    outside = sampler.from_unit(np.r_[0.8, 0.0, 0.8, np.zeros(13)][None])
+    assert sampler.pair_excess(outside)[0] == pytest.approx(0.28)
     # Only the first n_components PCA directions vary.
     residual = (V - sampler.mean_) - ((V - sampler.mean_) @ sampler.components_.T) @ sampler.components_
     assert np.abs(residual).max() < 1e-4

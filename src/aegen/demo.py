@@ -30,7 +30,7 @@ class DemoConfig:
     # decoded row, with precision above 0) needs a decoder that is not under-fitted. 30 epochs
     # at batch 128 and a constant rate (1,300 steps, held-out MSE 0.0024) left reconstruction
     # level with the near-mean ellipse-pca faces; 60 epochs at batch 64 with a cosine decay
-    # (5,300 steps, MSE 0.0014) make it the best row, significantly (docs/RESULTS.md R7).
+    # (5,300 steps, MSE 0.0014) make it the best row, significantly (docs/RESULTS.md, 'The demo and the test suite').
     epochs: int = 60
     # Softening the faces (Gaussian sigma, pixels) is an option, off: blur 1.0 raised
     # reconstruction's precision but cut the face detector's rate on real images from 97% to 75%.

@@ -148,6 +148,10 @@ class AttributeDirection:
             raise ValueError(f"unit must be one of {STRENGTH_UNITS}, got {unit!r}")
         return self.std_along_ if unit == "std" else abs(self.centre_gap_)
 
+    def towards_positive(self) -> np.ndarray:
+        """The unit direction (d,) oriented towards the class that carries the attribute."""
+        return self.direction_ * (1.0 if self.centre_gap_ >= 0 else -1.0)
+
     def shift(self, Z: np.ndarray, strengths: np.ndarray, unit: str = "std") -> np.ndarray:
         """Move z-points along the direction, towards the positive class for strength > 0.
 
@@ -155,8 +159,7 @@ class AttributeDirection:
         """
         Z = np.asarray(Z, dtype=np.float64)
         strengths = np.asarray(strengths, dtype=np.float64).ravel()
-        towards_positive = self.direction_ * (1.0 if self.centre_gap_ >= 0 else -1.0)
-        moves = strengths[:, None] * self.step(unit) * towards_positive[None, :]
+        moves = strengths[:, None] * self.step(unit) * self.towards_positive()[None, :]
         return (Z[:, None, :] + moves[None, :, :]).astype(np.float32)
 
     def to_dict(self) -> dict:

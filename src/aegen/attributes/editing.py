@@ -46,13 +46,15 @@ def find_image(run, image_id: str) -> tuple[str, int]:
                      "(ids look like those in RUN/zpoints/*_ids.npy)")
 
 
-def fit_direction(run, attr: str, method: str = "mean", probe_C: float = 1.0, random_state: int = 0) -> AttributeDirection:
-    """The direction of ``attr`` fitted on the run's training z-points."""
+def fit_direction(run, attr: str, method: str = "mean", probe_C: float = 1.0, random_state: int = 0,
+                  Z: np.ndarray | None = None) -> AttributeDirection:
+    """The direction of ``attr`` fitted on the run's training z-points (``Z``: those z-points as
+    float64, already read, when fitting several directions)."""
     name = resolve_attributes([attr], attribute_names(run, "train"))[0]
     y = attribute_labels(run, "train", [name])[:, 0]
     if min(np.sum(y > 0), np.sum(y < 0)) < 1:
         raise AegenError(f"the training images hold only one class of {name}: no direction to edit along")
-    Z = np.asarray(run.zpoints("train"), dtype=np.float64)
+    Z = np.asarray(run.zpoints("train") if Z is None else Z, dtype=np.float64)
     return AttributeDirection(method, C=probe_C, random_state=random_state).fit(Z, y)
 
 

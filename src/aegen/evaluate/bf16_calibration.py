@@ -1,7 +1,7 @@
 """The calibration of bfloat16 Inception features against float32: one factor per machine and runtime.
 
 Rounding the network's BatchNorm-folded weights to bfloat16 shrinks its pool features by about
-0.5 % (a bias, not noise: see :mod:`aegen.evaluate.feature_backends` and docs/RESULTS.md R5).
+0.5 % (a bias, not noise: see :mod:`aegen.evaluate.feature_backends` and docs/RESULTS.md, 'How trustworthy are the figures').
 :func:`bf16_scale` measures sum(float32) / sum(bfloat16) over :func:`calibration_images` and
 caches it as JSON beside the converted models; the extractor multiplies every bfloat16 feature
 by it, and names the factor and the machine in its id, so that no feature cache mixes factors.

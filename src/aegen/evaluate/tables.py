@@ -117,7 +117,7 @@ def caption(protocol: dict) -> list[str]:
         mode = extractor.get("precision") or extractor.get("mode")
         if mode == "bf16" and extractor.get("calibration"):
             mode = (f"{extractor.get('backend')} bf16 calibrated to float32 "
-                    f"(features x {extractor['calibration']['scale']:.4f}, see docs/RESULTS.md R5)")
+                    f"(features x {extractor['calibration']['scale']:.4f}, see docs/RESULTS.md, 'How trustworthy are the figures')")
         lines.append("Features: the TensorFlow FID Inception-v3 (pool-3, 2048-d) with TF1's bilinear resize to 299"
                      + (f", {mode}" if mode else "") + f"; precision/recall (k = {protocol['precision_recall']['k']}) "
                      f"and density/coverage (k = {protocol['density_coverage']['k']}) on the same Inception features, "

@@ -1,9 +1,10 @@
 """One HTML page a person reads: everything a run folder holds, with the commands that rebuild it.
 
 ``write_report(run_or_path)`` writes RUN/report/index.html and its images. The page is
-self-contained (inline CSS, no scripts, images beside it or embedded) so it opens offline.
-Sections: the run (data, model, training curve, reconstructions), the latent analysis,
-the sampler gallery, the evaluation and sweeps, the attribute results, and the protocol
+self-contained (inline CSS, images beside it or embedded, the explorer's scripts and data
+inline) so it opens offline. Sections: the run (data, model, training curve,
+reconstructions), the latent analysis, the latent explorer (a z-vector moved with sliders and
+decoded live in the page), the sampler gallery, the evaluation and sweeps, the attribute results, and the protocol
 with versions, seeds and commands. A step that was not run leaves a one-line hint.
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 
 @dataclass
@@ -97,7 +97,16 @@ class Heading:
     text: str
 
 
-Block = Union[Text, Figure, Gallery, Table, Items, Code, Details, Columns, Heading]
+@dataclass
+class Explorer:
+    """The live latent explorer: its data (an :class:`aegen.report.explorer.ExplorerPayload`) and the
+    browser runtime that decodes in the page (an :class:`aegen.report.browser_runtime.BrowserRuntime`)."""
+
+    payload: Any
+    runtime: Any
+
+
+Block = Union[Text, Figure, Gallery, Table, Items, Code, Details, Columns, Heading, Explorer]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from aegen.report.blocks import Section, Text
 from aegen.report.html import PageInfo, Renderer
 from aegen.report.section_attributes import attributes_section
 from aegen.report.section_eval import eval_section
+from aegen.report.section_explorer import explorer_section
 from aegen.report.section_latent import latent_section
 from aegen.report.section_protocol import protocol_section
 from aegen.report.section_run import run_facts, run_section
@@ -28,6 +29,7 @@ INDEX = "index.html"
 SECTION_BUILDERS: list[tuple[str, str, Callable]] = [
     ("run", "The run", lambda run, assets: run_section(run, assets)),
     ("latent", "Latent space", lambda run, assets: latent_section(run)),
+    ("explorer", "Latent explorer", lambda run, assets: explorer_section(run)),
     ("samples", "Sampler gallery", lambda run, assets: samples_section(run)),
     ("evaluation", "Evaluation", lambda run, assets: eval_section(run)),
     ("attributes", "Attributes", lambda run, assets: attributes_section(run)),
@@ -35,14 +37,18 @@ SECTION_BUILDERS: list[tuple[str, str, Callable]] = [
 ]
 
 
-def build_sections(run, assets: Assets) -> list[Section]:
-    """Every section of the report in page order.
+def build_sections(run, assets: Assets, leave_out: tuple[str, ...] = ()) -> list[Section]:
+    """Every section of the report in page order; those whose anchor is in ``leave_out`` are
+    omitted, with a hint saying so.
 
     A file that is present but unreadable (corrupt JSON, an unexpected layout) does not stop
     the report: its section says what could not be read, and the other sections still appear.
     """
     sections = []
     for anchor, title, builder in SECTION_BUILDERS:
+        if anchor in leave_out:
+            sections.append(Section(anchor, title, hint=f"left out of this report (`--no-{anchor}`)."))
+            continue
         try:
             sections.append(builder(run, assets))
         except (AegenError, KeyError, TypeError, ValueError, IndexError, AttributeError, OSError) as exc:
@@ -51,21 +57,23 @@ def build_sections(run, assets: Assets) -> list[Section]:
     return sections
 
 
-def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: bool = False) -> Path:
+def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: bool = False,
+                 explorer: bool = True) -> Path:
     """Write the run's report and return the path of its index.html.
 
     run_or_path: an :class:`aegen.run.Run` or a run folder. out_dir: where the report goes
     (default RUN/report/). The page is self-contained: its images are copied into
     ``out_dir/images/`` (or, with ``embed=True``, embedded as data URIs so index.html is
     the only file), and it loads nothing from elsewhere. Sections for steps that were not
-    run are shown as one line naming the command that fills them.
+    run are shown as one line naming the command that fills them. ``explorer=False`` leaves
+    out the live latent explorer, whose runtime and decoder make up most of the page's size.
     """
     run = open_run(run_or_path)
     out = Path(out_dir) if out_dir is not None else Path(run.path) / REPORT_DIR
     if out.exists() and not out.is_dir():
         raise AegenError(f"cannot write the report into {out}: it is a file")
     assets = Assets(out, embed=embed, source_root=Path(run.path))
-    sections = build_sections(run, assets)
+    sections = build_sections(run, assets, leave_out=() if explorer else ("explorer",))
     written = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     info = PageInfo(title=f"aegen report: {Path(run.path).resolve().name}", facts=run_facts(run),
                     footer=f"Written {written} by aegen {aegen.__version__} from the run folder `{run.path}` "

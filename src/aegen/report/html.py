@@ -1,4 +1,7 @@
-"""Rendering report blocks to one HTML page: escaped text, inline CSS, no scripts, no external files."""
+"""Rendering report blocks to one HTML page: escaped text, inline CSS, no external files.
+
+The only scripts are the latent explorer's (:mod:`aegen.report.explorer_html`), all inline.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import html
 from dataclasses import dataclass
 
 from aegen.report.assets import Assets
-from aegen.report.blocks import Block, Code, Columns, Details, Figure, Gallery, Heading, Items, Section, Table, Text
+from aegen.report.blocks import (Block, Code, Columns, Details, Explorer, Figure, Gallery, Heading, Items, Section, Table,
+                                 Text)
+from aegen.report.explorer_html import explorer_html
 from aegen.report.style import CSS
 
 
@@ -91,6 +96,8 @@ class Renderer:
             inner = "\n".join(self.block(b) for b in block.blocks)
             return (f"<details{' open' if block.open else ''}><summary>{inline(block.summary)}</summary>"
                     f'<div class="details-body">{inner}</div></details>')
+        if isinstance(block, Explorer):
+            return explorer_html(block)
         raise TypeError(f"not a report block: {type(block).__name__}")
 
     def figure(self, figure: Figure, card: bool = False) -> str:

@@ -73,6 +73,36 @@ details { margin: 10px 0; border: 1px solid var(--line); border-radius: 6px; bac
 details > summary { cursor: pointer; padding: 8px 12px; font-weight: 560; color: var(--accent); }
 details[open] > summary { border-bottom: 1px solid var(--line); }
 .details-body { padding: 4px 12px 8px; }
+.explorer { display: flex; flex-wrap: wrap; gap: 16px 32px; align-items: flex-start; margin: 12px 0 18px;
+  padding: 16px; background: var(--soft); border: 1px solid var(--line); border-radius: 6px; }
+.explorer-face { flex: 0 0 auto; width: 300px; }
+.explorer-face canvas { display: block; image-rendering: pixelated; border: 1px solid var(--line); background: #fff; }
+.explorer-buttons { display: flex; flex-wrap: wrap; gap: 6px; margin: 10px 0; }
+.explorer-buttons button { font: inherit; font-size: 13px; padding: 3px 10px; border: 1px solid var(--line);
+  border-radius: 4px; background: #fff; color: var(--accent); cursor: pointer; }
+.explorer-buttons button:hover { background: #e3eaf5; }
+dl.explorer-readout { margin: 0; font-size: 13px; }
+dl.explorer-readout div { margin-bottom: 4px; }
+dl.explorer-readout dt { color: var(--muted); }
+dl.explorer-readout dd { margin: 0; font-variant-numeric: tabular-nums; }
+dl.explorer-readout dd.yes { color: #2f7d3f; font-weight: 600; }
+dl.explorer-readout dd.no { color: var(--warn-line); font-weight: 600; }
+.explorer-status { font-size: 13px; color: var(--muted); }
+.explorer[data-state="failed"] .explorer-status { color: var(--warn-line); }
+.explorer-controls { flex: 1 1 420px; min-width: 300px; }
+.explorer-controls h4 { margin: 4px 0 4px; font-size: 13px; font-weight: 620; color: var(--muted); }
+#aegen-explorer-attributes { max-height: 340px; overflow-y: auto; }
+.explorer-slider { display: grid; grid-template-columns: 110px 1fr 84px; gap: 10px; align-items: center;
+  font-size: 13px; }
+.explorer-slider label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.explorer-slider output { font-variant-numeric: tabular-nums; text-align: right; }
+.explorer-track { position: relative; }
+.explorer-track input { width: 100%; margin: 4px 0 0; }
+.explorer-scale { position: relative; height: 5px; margin: 0 8px 4px; background: #e6e9ee; border-radius: 2px; }
+.explorer-scale span { position: absolute; top: 0; bottom: 0; }
+.explorer-scale span.outside { background: #f2b8b5; }
+.explorer-scale span.band { background: #8fc79a; }
+.explorer-scale span.centre { background: var(--muted); }
 footer { color: var(--muted); font-size: 12px; padding: 16px 24px 32px; }
 @media (max-width: 700px) { header.top { position: static; } .wrap { padding: 0 12px; } }
 @media print { header.top { position: static; } details { border: 0; } }

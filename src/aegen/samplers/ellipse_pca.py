@@ -117,6 +117,15 @@ class EllipsePCASampler(BaseSampler):
         V = self._check_input(V)
         return ((V - self.mean_) @ self.components_.T) / (float(self.fact) * self.half_widths_)
 
+    def pair_excess(self, V) -> np.ndarray:
+        """Per vector of V (n, d), the largest u_i^2 + u_j^2 - 1 over pairs of normalised coordinates.
+
+        <= 0 exactly when every pair condition holds, i.e. the vector lies inside all of the
+        seed's ellipses; the largest pair sum is that of the two largest u_k^2.
+        """
+        squares = np.sort(self.to_unit(V) ** 2, axis=1)
+        return squares[:, -2:].sum(axis=1) - 1.0 if squares.shape[1] > 1 else squares[:, 0] - 1.0
+
     def log_prob(self, Z):
         raise NotImplementedError(
             "ellipse-pca defines no closed-form density: its vectors come from a sequential random "

@@ -50,7 +50,7 @@ class FlowSampler(LearnedSampler):
     nearer the training points (copying Z_U about -5) and separate more easily (0.56-0.57).
     Fitting on the z-points of the mirrored training faces as well (``fit_on=train+mirrored`` on a
     run, see :mod:`aegen.sample`) improves the held-out likelihood to -2.258, and 10 layers of
-    512 units on them to -2.232 (docs/RESULTS.md R4b).
+    512 units on them to -2.232 (docs/RESULTS.md, 'Which sampler makes the best faces').
 
     Fitted: ``mean_`` (d,), ``components_`` (d, d), ``scales_`` (d,) and ``network_``; with
     ``base="gmm"`` also ``base_weights_`` (c,), ``base_means_`` (c, k) and ``base_covariances_``

@@ -1,0 +1,81 @@
+"""The explorer block as HTML: its markup, its data and decoder, the runtime and explorer.js, all inline.
+
+A page opened from disk may not fetch anything (Chromium refuses fetch() of file:// URLs), so
+every part is inside the page: the settings as JSON, the arrays, the ONNX decoder and the
+runtime's loader and WebAssembly as base64 of gzip in non-executed ``<script>`` elements, and
+the two scripts inline. Strings from the run (attribute names, image ids) only reach the page
+inside the JSON, where ``<`` is escaped, and explorer.js writes them as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from pathlib import Path
+
+from aegen.decoder_onnx import INPUT, OUTPUT
+from aegen.report.blocks import Explorer
+
+SCRIPT = Path(__file__).resolve().parent / "explorer.js"
+PREFIX = "aegen-explorer-"
+# Canvas size on screen, CSS pixels: the decoded face enlarged without smoothing.
+CANVAS_CSS = 288
+
+
+def _json_script(name: str, value: dict) -> str:
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    return f'<script type="application/json" id="{PREFIX}{name}">{text}</script>'
+
+
+def _binary_script(name: str, gzipped: bytes) -> str:
+    data = base64.b64encode(gzipped).decode("ascii")
+    return f'<script type="application/octet-stream" id="{PREFIX}{name}">{data}</script>'
+
+
+def _inline_script(code: str) -> str:
+    """``code`` in a script element (load_browser_runtime refuses a runtime that would close it early)."""
+    if "</script" in code.lower():
+        raise ValueError("a script for the explorer contains '</script' and cannot be inlined")
+    return f"<script>\n{code}\n</script>"
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def explorer_html(block: Explorer) -> str:
+    payload, runtime = block.payload, block.runtime
+    index, arrays = payload.packed_arrays()
+    settings = {**payload.settings, "arrays": index, "decoder": {"input": INPUT, "output": OUTPUT},
+                "runtime": {"name": "onnxruntime-web", "version": runtime.version}}
+    size = int(payload.settings["image_size"])
+    markup = f"""<div class="explorer" id="{PREFIX}root" data-state="loading">
+<div class="explorer-face">
+<canvas id="{PREFIX}canvas" width="{size}" height="{size}" style="width: {CANVAS_CSS}px; height: {CANVAS_CSS}px"></canvas>
+<div class="explorer-buttons" id="{PREFIX}buttons"></div>
+<dl class="explorer-readout">
+<div><dt>Start</dt><dd id="{PREFIX}start">—</dd></div>
+<div><dt>Mahalanobis radius</dt><dd id="{PREFIX}radius">—</dd></div>
+<div><dt>Inside the seed's ellipses</dt><dd id="{PREFIX}inside">—</dd></div>
+<div><dt>Decoding</dt><dd id="{PREFIX}timing">—</dd></div>
+</dl>
+<p class="explorer-status" id="{PREFIX}status">Loading the decoder…</p>
+</div>
+<div class="explorer-controls">
+<h4>Radius from the centre</h4><div id="{PREFIX}radius-control"></div>
+<h4>Leading PCA components</h4><div id="{PREFIX}pca"></div>
+<h4>Attribute directions</h4><div id="{PREFIX}attributes"></div>
+</div>
+</div>
+<noscript><p class="warning">The explorer needs JavaScript.</p></noscript>"""
+    return "\n".join([
+        markup,
+        _json_script("settings", settings),
+        _binary_script("arrays", _gzip(arrays)),
+        _binary_script("decoder", _gzip(payload.decoder)),
+        _binary_script("ort-loader", _gzip(runtime.loader)),
+        _binary_script("ort-wasm", runtime.wasm_gz),
+        _inline_script(runtime.script),
+        _inline_script(SCRIPT.read_text(encoding="utf-8")),
+    ])
