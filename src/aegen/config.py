@@ -10,7 +10,9 @@ back (:func:`option_argv`), so a field cannot be parsed and forgotten, or record
 out of a reproduction command. The parsing type follows the field's annotation (``int``,
 ``float``, ``str``, ``tuple[int, ...]`` as a comma list, each also ``| None``) unless the
 declaration names one. A ``bool`` field is a switch: ``--flag`` turns on a field that
-defaults to off, ``--no-flag`` off one that defaults to on.
+defaults to off, ``--no-flag`` off one that defaults to on. An option declared with
+``nargs="+"`` takes one or more words, each parsed alone, and its tuple value is spelled back
+as one word per item.
 
 Options are added with ``default=argparse.SUPPRESS``: an option the user does not give is
 absent from the parsed arguments and the dataclass fills it in, so each default is written
@@ -37,20 +39,22 @@ PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": s
 
 
 def option(flag: str, help: str, *, metavar: str | None = None, choices=None, parse: Callable | None = None,
-           group: str | None = None, exclusive: str | None = None, required: bool = False, **metadata) -> dict:
+           group: str | None = None, exclusive: str | None = None, required: bool = False, nargs: str | None = None,
+           **metadata) -> dict:
     """Field metadata declaring a command-line option.
 
     flag: ``--name`` (``--no-name`` for a switch that turns off a field defaulting to True);
     help: its help text (the default is appended); choices: the allowed values (or a
     zero-argument callable returning them, read when the parser is built); parse: text ->
     value, instead of the one the annotation implies; group: the title of the help section it
-    is listed in; exclusive: options sharing this name exclude each other. Further keywords
+    is listed in; exclusive: options sharing this name exclude each other; nargs: ``"+"`` for
+    an option taking one or more words (``--pairs 0,1 3,7``). Further keywords
     are kept as metadata of the field (``free_on_resume=True``, ``recorded=False``).
     """
     if not flag.startswith("--"):
         raise ValueError(f"an option's flag starts with '--', got {flag!r}")
     return {"flag": flag, "help": help, "metavar": metavar, "choices": choices, "parse": parse, "group": group,
-            "exclusive": exclusive, "required": required, **metadata}
+            "exclusive": exclusive, "required": required, "nargs": nargs, **metadata}
 
 
 def dataclass_default(cls, name: str):
@@ -121,6 +125,8 @@ def _add_option(parser: argparse.ArgumentParser, cls, f: Field, sections: dict, 
             kwargs["choices"] = list(choices() if callable(choices) else choices)
         if meta.get("metavar"):
             kwargs["metavar"] = meta["metavar"]
+        if meta.get("nargs"):
+            kwargs["nargs"] = meta["nargs"]
     where.add_argument(meta["flag"], **kwargs)
 
 
@@ -153,5 +159,8 @@ def option_argv(config, skip: tuple[str, ...] = ()) -> list[str]:
             if bool(value) != bool(dataclass_default(type(config), f.name)):
                 argv.append(f.metadata["flag"])
             continue
-        argv += [f.metadata["flag"], format_option_value(value)]
+        if f.metadata.get("nargs"):
+            argv += [f.metadata["flag"], *(format_option_value(item) for item in value)]
+        else:
+            argv += [f.metadata["flag"], format_option_value(value)]
     return argv

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from aegen import AegenError
+from aegen.config import option
 from aegen.io import write_json
 from aegen.latent import sections
 from aegen.latent.checks import InsufficientDataError, check_zpoints, resolve_random_state, subsample_indices
@@ -20,31 +22,95 @@ CORE_SIGMA = 3.0
 SUMMARY_FILE = "summary.json"
 
 
-def _check_pairs(pairs, d: int) -> list[tuple[int, int]] | None:
+def check_pairs(pairs, dim: int | None = None) -> tuple[tuple[int, int], ...] | None:
+    """Component pairs as (i, j) tuples, duplicates dropped; each pair is two indices or the text "I,J".
+
+    ``dim`` (the cloud's dimension, when known) bounds the indices. ValueError names the bad pair.
+    """
     if pairs is None:
         return None
-    checked = []
+    checked: list[tuple[int, int]] = []
     for pair in pairs:
         try:
-            i, j = (int(v) for v in pair)
+            i, j = (int(v) for v in (pair.split(",") if isinstance(pair, str) else pair))
         except (TypeError, ValueError):
-            raise ValueError(f"a pair must be two component indices, got {pair!r}") from None
-        if not (0 <= i < d and 0 <= j < d):
-            raise ValueError(f"pair ({i}, {j}) is out of range: components are 0..{d - 1}")
+            raise ValueError(f"pair {pair!r}: expected I,J, two component indices") from None
         if i == j:
-            raise ValueError(f"pair ({i}, {j}) must name two different components")
+            raise ValueError(f"pair {pair!r} names the same component twice: a pair needs two different components")
+        if min(i, j) < 0 or (dim is not None and max(i, j) >= dim):
+            bounds = f" 0..{dim - 1}" if dim is not None else ": indices start at 0"
+            raise ValueError(f"pair ({i}, {j}) is out of range{bounds}")
         if (i, j) not in checked:
             checked.append((i, j))
-    return checked
+    return tuple(checked)
 
 
-def _check_sigmas(sigmas) -> tuple[float, ...]:
-    sigmas = tuple(float(s) for s in sigmas)
-    if not sigmas or not all(math.isfinite(s) and s > 0 for s in sigmas):
-        raise ValueError(f"sigmas must be one or more positive numbers, got {sigmas}")
-    if len(sigmas) > 5:
-        raise ValueError(f"at most 5 sigma levels can be drawn, got {len(sigmas)}")
-    return tuple(sorted(set(sigmas)))
+def check_sigmas(sigmas) -> tuple[float, ...]:
+    """One to five positive sigma levels (numbers, or the text "1,2,3"), sorted, duplicates dropped."""
+    try:
+        values = tuple(float(s) for s in (sigmas.split(",") if isinstance(sigmas, str) else sigmas)
+                       if not isinstance(s, str) or s.strip())
+    except (TypeError, ValueError):
+        values = ()
+    if not values or not all(math.isfinite(s) and s > 0 for s in values) or len(values) > 5:
+        raise ValueError(f"sigmas (--sigma): expected one to five positive numbers, got {sigmas!r}")
+    return tuple(sorted(set(values)))
+
+
+def check_sizes(max_points: int | None = None, test_points: int = 3, fwhm_bin_width: float | None = None) -> None:
+    """ValueError unless max_points >= 1 (or None), test_points >= 3 and fwhm_bin_width > 0 (or None)."""
+    for name, value, low in (("max_points", max_points, 1), ("test_points", test_points, 3)):
+        if value is not None and value < low:
+            raise ValueError(f"{name} (--{name.replace('_', '-')}) must be >= {low}, got {value}")
+    if fwhm_bin_width is not None and not fwhm_bin_width > 0:
+        raise ValueError(f"fwhm_bin_width (--fwhm-bin-width) must be > 0, got {fwhm_bin_width}")
+
+
+SPLITS = ("train", "heldout")
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """What ``aegen analyze`` takes: the keywords of :func:`analyze_run`, each an option.
+
+    Checked on construction with the checks :func:`analyze_zpoints` applies (the range of the
+    pairs waits for the cloud's dimension); pairs and sigma levels may be given as the command
+    line's text ("0,1", "1,2,3") and are kept as numbers.
+    """
+
+    split: str = field(default="train", metadata=option("--split", "which z-points", choices=SPLITS))
+    pairs: tuple[tuple[int, int], ...] | None = field(default=None, metadata=option(
+        "--pairs", "component pairs for the 2-D figures, e.g. --pairs 0,1 3,7 "
+                   "(default: 0,1 and the two most strongly correlated pairs)", metavar="I,J", nargs="+", parse=str))
+    sigmas: tuple[float, ...] = field(default=DEFAULT_SIGMAS, metadata=option(
+        "--sigma", "sigma levels of the confidence ellipses", metavar="S,S,...", parse=str))
+    max_points: int | None = field(default=None, metadata=option(
+        "--max-points", "analyse a random subsample of at most N z-points (default: all)", metavar="N"))
+    random_state: int = field(default=0, metadata=option("--seed", "seed of every random subsample", metavar="SEED"))
+    test_points: int = field(default=5000, metadata=option(
+        "--test-points", "subsample size of the Shapiro-Wilk, Mardia skewness and Henze-Zirkler tests", metavar="N"))
+    fwhm_bin_width: float | None = field(default=None, metadata=option(
+        "--fwhm-bin-width", "histogram bin width of the FWHM measurement (default: leading PCA std / 10)",
+        metavar="W"))
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise ValueError(f"split (--split) must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        object.__setattr__(self, "pairs", check_pairs(self.pairs))
+        object.__setattr__(self, "sigmas", check_sigmas(self.sigmas))
+        check_sizes(self.max_points, self.test_points, self.fwhm_bin_width)
+
+    def keywords(self) -> dict:
+        """The keywords of :func:`analyze_run` (every field)."""
+        return asdict(self)
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> "AnalyzeConfig":
+        """The config an analysis' summary.json records (``parameters``, ``split``, ``random_state``);
+        what an older summary lacks takes its default."""
+        recorded = {**(summary.get("parameters") or {}), "split": summary.get("split"),
+                    "random_state": summary.get("random_state")}
+        return cls(**{f.name: recorded[f.name] for f in fields(cls) if recorded.get(f.name) is not None})
 
 
 def _json_ready(obj: Any) -> Any:
@@ -107,11 +173,11 @@ def analyze_zpoints(Z: np.ndarray, out_dir: str | Path, pairs=None, sigmas=DEFAU
     started = time.perf_counter()
     Z = check_zpoints(Z, check_finite=False)  # the moments' pass finds NaN/Inf rows
     n_total, d = Z.shape
-    pairs = _check_pairs(pairs, d)
-    sigmas = _check_sigmas(sigmas)
-    if max_points is not None and max_points < 1:
-        raise ValueError(f"max_points must be >= 1, got {max_points}")
-    for name, value, low in (("test_points", test_points, 3), ("scatter_points", scatter_points, 1),
+    pairs = check_pairs(pairs, d)
+    pairs = None if pairs is None else list(pairs)
+    sigmas = check_sigmas(sigmas)
+    check_sizes(max_points, test_points, fwhm_bin_width)
+    for name, value, low in (("scatter_points", scatter_points, 1),
                              ("top_k", top_k, 1), ("hz_pca_components", hz_pca_components, 2)):
         if value < low:
             raise ValueError(f"{name} must be >= {low}, got {value}")

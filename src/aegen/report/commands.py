@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from aegen.config import format_option_value
+from aegen.config import format_option_value, option_argv
 from aegen.params import format_value as param_value
 from aegen.report.sources import dig, pngs, read_json_if_present
 from aegen.train_config import TrainConfig, train_argv
@@ -28,20 +28,10 @@ def train_command(run_arg: str, config: dict) -> list[str]:
 
 
 def analyze_command(run_arg: str, summary: dict) -> list[str]:
-    params = summary.get("parameters") or {}
-    cmd = ["aegen", "analyze", run_arg]
-    if params.get("pairs"):
-        cmd += ["--pairs"] + [f"{i},{j}" for i, j in params["pairs"]]
-    if params.get("sigmas"):
-        cmd += ["--sigma", ",".join(format_option_value(s) for s in params["sigmas"])]
-    if params.get("max_points") is not None:
-        cmd += ["--max-points", str(params["max_points"])]
-    cmd += ["--split", str(summary.get("split", "train")), "--seed", str(summary.get("random_state", 0))]
-    if params.get("test_points") is not None:
-        cmd += ["--test-points", str(params["test_points"])]
-    if params.get("fwhm_bin_width") is not None:
-        cmd += ["--fwhm-bin-width", format_option_value(params["fwhm_bin_width"])]
-    return cmd
+    """``aegen analyze`` with every setting summary.json records (older runs: those they had)."""
+    from aegen.latent.analyze import AnalyzeConfig
+
+    return ["aegen", "analyze", run_arg, *option_argv(AnalyzeConfig.from_summary(summary))]
 
 
 def sample_command(run_arg: str, folder: Path, params: dict) -> list[str]:
