@@ -91,3 +91,34 @@ def test_an_older_analysis_summary_reproduces_with_the_defaults_of_what_it_lacks
     parsed = config_from_args(parse(analyze_command("RUN", older)))
     assert parsed == AnalyzeConfig(random_state=3, sigmas=(1.0, 2.0), max_points=500)
     assert (parsed.split, parsed.test_points, parsed.fwhm_bin_width) == ("train", 5000, None)
+
+
+# -- aegen encode ----------------------------------------------------------------------------------
+
+def test_the_encode_command_parses_back_to_the_config():
+    from aegen.cli.encode import config_from_args
+    from aegen.encode import EncodeConfig
+
+    cfg = EncodeConfig(batch_size=7, device="cpu", mirrored=True)
+    assert_every_field_off_default(EncodeConfig, [cfg])
+    assert config_from_args(parse(["aegen", "encode", "RUN", *option_argv(cfg)])) == cfg
+    with pytest.raises(ValueError, match="--batch-size"):
+        EncodeConfig(batch_size=0)
+
+
+def test_the_recorded_encoding_reproduces_its_config(tiny_run):
+    from aegen.cli import main
+    from aegen.cli.encode import config_from_args
+    from aegen.encode import SETTINGS_FILE, EncodeConfig
+    from aegen.report.commands import encode_command
+
+    assert main(["encode", str(tiny_run), "--batch-size", "7", "--device", "cpu", "--mirrored"]) == 0
+    argv = encode_command(str(tiny_run))
+    assert argv[:3] == ["aegen", "encode", str(tiny_run)]
+    assert config_from_args(parse(argv)) == EncodeConfig(batch_size=7, device="cpu", mirrored=True)
+    # A run encoded before encode.json was written: its mirrored z-points say --mirrored, the rest is default.
+    (tiny_run / "zpoints" / SETTINGS_FILE).unlink()
+    assert config_from_args(parse(encode_command(str(tiny_run)))) == EncodeConfig(mirrored=True)
+    (tiny_run / "zpoints" / "train_mirrored.npy").unlink()
+    argv = encode_command(str(tiny_run))
+    assert "--mirrored" not in argv and config_from_args(parse(argv)) == EncodeConfig()

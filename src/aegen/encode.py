@@ -12,17 +12,50 @@ depends on that image only, so splitting the work changes nothing but the speed.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from aegen.config import option
 from aegen.distributed import DistContext
-from aegen.io import atomic_path, open_memmap_reserved, save_npy, write_json
+from aegen.io import atomic_path, open_memmap_reserved, read_json, save_npy, write_json
 from aegen.run import MIRRORED, SPLITS, Run
 
 BLOCK = 4096
+# What the encoding recorded, beside the z-points it wrote.
+SETTINGS_FILE = "encode.json"
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """What ``aegen encode`` takes: the keywords of :func:`encode_run`, each an option, checked here."""
+
+    batch_size: int = field(default=256, metadata=option("--batch-size", "images per encoder batch"))
+    device: str = field(default="auto", metadata=option("--device", "auto (cuda, then mps, then cpu), cpu, cuda, mps"))
+    mirrored: bool = field(default=False, metadata=option(
+        "--mirrored", "also write zpoints/train_mirrored.npy: the training faces flipped left to right, "
+                      "extra points a sampler can fit with --param fit_on=train+mirrored"))
+
+    def __post_init__(self):
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size (--batch-size) must be an integer >= 1, got {self.batch_size!r}")
+
+    def keywords(self) -> dict:
+        """The keywords of :func:`encode_run` (every field)."""
+        return asdict(self)
+
+    @classmethod
+    def of_run(cls, run_path: str | Path) -> "EncodeConfig":
+        """The config the run's z-points were encoded with: ``zpoints/encode.json``; a run encoded
+        before it was written records only whether the mirrored faces were encoded (their file)."""
+        folder = Path(run_path) / "zpoints"
+        if (folder / SETTINGS_FILE).is_file():
+            recorded = read_json(folder / SETTINGS_FILE)
+            return cls(**{name: recorded[name] for name in asdict(cls()) if name in recorded})
+        return cls(mirrored=(folder / f"{MIRRORED}.npy").is_file())
 
 
 def _encoded_blocks(run: Run, images: np.ndarray, rows: np.ndarray, dist: DistContext, batch_size: int,
@@ -48,7 +81,8 @@ def _encoded_blocks(run: Run, images: np.ndarray, rows: np.ndarray, dist: DistCo
 
 def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: str = "auto",
                mirrored: bool = False) -> Path:
-    """Write ``RUN/zpoints/{split}.npy`` (N, d) float32 with ids and attributes beside them.
+    """Write ``RUN/zpoints/{split}.npy`` (N, d) float32 with ids and attributes beside them,
+    and the settings (:class:`EncodeConfig`) in ``RUN/zpoints/encode.json``.
 
     ``mirrored`` also writes ``RUN/zpoints/train_mirrored.npy``: the z-points of the training
     faces flipped left to right, rows aligned with ``train.npy``. A mirrored face is a face,
@@ -58,6 +92,7 @@ def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: s
     Returns the folder ``RUN/zpoints``. Under ``torchrun`` the ranks share the encoding and
     rank 0 writes; all ranks return once the files are complete.
     """
+    config = EncodeConfig(batch_size=batch_size, device=device, mirrored=mirrored)
     dist = DistContext.from_env()
     if dist.active:
         device = str(dist.device)
@@ -91,5 +126,7 @@ def encode_run(run: Run, batch_size: int = 256, progress: bool = True, device: s
         (out / f"{MIRRORED}.npy").unlink(missing_ok=True)  # made by the previous encoding: stale now
     if dist.is_main and dataset.annotations.attrs is not None:
         write_json(out / "attr_names.json", dataset.annotations.attr_names)
+    if dist.is_main:
+        write_json(out / SETTINGS_FILE, config.keywords())
     dist.close()  # the other ranks return only once rank 0's files are in place
     return out

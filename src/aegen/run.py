@@ -3,7 +3,8 @@
 Layout of ``RUN/``: ``config.json`` (everything needed to rebuild the run), ``split.npz``
 (train/held-out rows of the dataset), ``checkpoints/last.safetensors``, ``train_log.csv``,
 ``recon_grid.png``, ``zpoints/{train,heldout}.npy`` with ``{split}_ids.npy``,
-``{split}_attrs.npy`` and ``attr_names.json`` beside them; later steps add ``analysis/``,
+``{split}_attrs.npy``, ``attr_names.json`` and the encoding's settings ``encode.json`` beside
+them; later steps add ``analysis/``,
 ``samples/``, ``eval/``, ``attributes/`` and ``report/``.
 
 ``config.json`` holds ``data`` (the source, the split and its rule, the preprocessing cache

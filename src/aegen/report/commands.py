@@ -27,6 +27,13 @@ def train_command(run_arg: str, config: dict) -> list[str]:
     return train_argv(TrainConfig.from_record(config, out=run_arg))
 
 
+def encode_command(run_arg: str) -> list[str]:
+    """``aegen encode`` with the settings the run's z-points were encoded with (older runs: whether mirrored)."""
+    from aegen.encode import EncodeConfig
+
+    return ["aegen", "encode", run_arg, *option_argv(EncodeConfig.of_run(run_arg))]
+
+
 def analyze_command(run_arg: str, summary: dict) -> list[str]:
     """``aegen analyze`` with every setting summary.json records (older runs: those they had)."""
     from aegen.latent.analyze import AnalyzeConfig
@@ -147,7 +154,7 @@ def reproduction_commands(run) -> list[tuple[str, list[str]]]:
     path, run_arg = Path(run.path), str(run.path)
     steps: list[tuple[str, list[str]]] = [("train the autoencoder", train_command(run_arg, run.config))]
     if (path / "zpoints" / "train.npy").is_file():
-        steps.append(("encode the images into z-points", ["aegen", "encode", run_arg]))
+        steps.append(("encode the images into z-points", encode_command(run_arg)))
     summary = read_json_if_present(path / "analysis" / "summary.json")
     if isinstance(summary, dict):
         steps.append(("analyse the z-point cloud", analyze_command(run_arg, summary)))
