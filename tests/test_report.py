@@ -254,7 +254,7 @@ def test_a_corrupt_file_spoils_only_its_own_section(trained_only):
 
 
 def test_the_commands_parse_back_to_the_recorded_settings(full_run):
-    from aegen.cli.sample import method_params
+    from aegen.cli.sample import config_from_args, method_params
     from aegen.report import reproduction_commands
     from aegen.run import Run
 
@@ -273,13 +273,14 @@ def test_the_commands_parse_back_to_the_recorded_settings(full_run):
         if key not in ("func", "command", "out"):
             assert recorded[key] == (list(value) if isinstance(value, tuple) else value), key
     assert (train.data, train.image_size, train.z_dim, train.epochs) == (TINY_DATA, 32, TINY_Z_DIM, 1)
-    for args in parsed["sample"]:
-        folder = full_run / "samples" / (args.out_name or args.method)
+    samples = [config_from_args(args) for args in parsed["sample"]]
+    for args, sample in zip(parsed["sample"], samples):
+        folder = full_run / "samples" / (sample.out_name or sample.method)
         recorded = json.loads((folder / "params.json").read_text())
         assert method_params(args) == recorded["params"]
-        assert (args.n, args.seed) == (recorded["n"], recorded["seed"])
-    assert parsed["sample"][1].where == "Smiling=1" and parsed["sample"][0].no_figures is False
-    assert parsed["sample"][1].no_figures is True
+        assert (sample.n, sample.seed) == (recorded["n"], recorded["seed"])
+    assert samples[1].where == "Smiling=1" and samples[0].figures is True
+    assert samples[1].figures is False
     evaluate = parsed["evaluate"][0]
     assert (evaluate.methods, evaluate.n, evaluate.features, evaluate.faces) == ("gaussian,uniform", 8, "pixels", False)
     sweep = parsed["sweep"][0]

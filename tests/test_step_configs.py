@@ -16,6 +16,9 @@ from aegen.config import dataclass_default, option_argv, option_fields
 def assert_every_field_off_default(cls, configs, not_options=()):
     """A field added without an off-default value in ``configs`` fails here, so the round trips cover it."""
     for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            assert len({getattr(c, f.name) for c in configs}) > 1, f"{cls.__name__}.{f.name}"  # required: varied
+            continue
         default = dataclass_default(cls, f.name)
         assert any(getattr(c, f.name) != default for c in configs), f"{cls.__name__}.{f.name}"
     assert {f.name for f in option_fields(cls)} == {f.name for f in dataclasses.fields(cls)} - set(not_options)
@@ -122,3 +125,87 @@ def test_the_recorded_encoding_reproduces_its_config(tiny_run):
     (tiny_run / "zpoints" / "train_mirrored.npy").unlink()
     argv = encode_command(str(tiny_run))
     assert "--mirrored" not in argv and config_from_args(parse(argv)) == EncodeConfig()
+
+
+# -- aegen sample ----------------------------------------------------------------------------------
+
+def samples_off_default():
+    """Configs that between them set every field off its default (each method option needs its own method)."""
+    from aegen.sample import SampleConfig
+
+    common = dict(n=9, seed=4, batch_size=5, where="Smiling=1,Male=-1", out_name="mine", save_images=True,
+                  figures=False, params={"reg_covar": 1e-05, "name": "1", "fit_on": "train+mirrored"})
+    return [SampleConfig(method="ellipse-pca", n_components=8, fact=0.6, bin_width="seed", width="std", fit_sigma=2.5,
+                         max_fit_points=300, **common),
+            SampleConfig(method="gmm", n_components="auto", k=4, **common),
+            SampleConfig(method="uniform", b=2.25, bounds="observed", **common),
+            SampleConfig(method="truncated-gaussian", sigma=1.5, **common)]
+
+
+def test_the_sample_configs_set_every_field_off_its_default():
+    from aegen.sample import SampleConfig
+
+    assert_every_field_off_default(SampleConfig, samples_off_default())
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_the_sample_command_parses_back_to_the_config(index):
+    from aegen.cli.sample import config_from_args
+
+    cfg = samples_off_default()[index]
+    parsed = config_from_args(parse(["aegen", "sample", "RUN", *option_argv(cfg)]))
+    for f in dataclasses.fields(cfg):
+        assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
+    assert parsed == cfg and parsed.params["name"] == "1"
+
+
+def test_the_sample_config_checks_what_it_is_given():
+    from aegen.sample import SampleConfig
+
+    cfg = SampleConfig(method="gmm", n_components=3, params=["n-components=5", "reg_covar=0.001"])
+    assert cfg.sampler_params() == {"n_components": 5, "reg_covar": 0.001}
+    for kwargs, message in (({"method": "uniform", "fact": 0.5}, "--fact applies to ellipse-pca"),
+                            ({"method": "gaussian", "n": 0}, "--n must be at least 1"),
+                            ({"method": "gaussian", "batch_size": -1}, "--batch-size must be at least 1"),
+                            ({"method": "gaussian", "params": ["k=1", "k=2"]}, "given twice"),
+                            ({"method": "gaussian", "params": ["k"]}, "KEY=VALUE"),
+                            ({"method": "magic"}, "unknown sampling method")):
+        with pytest.raises(ValueError, match=message):
+            SampleConfig(**kwargs)
+
+
+def test_the_recorded_samples_reproduce_their_config(tiny_run):
+    """params.json as sample_run writes it -> the report's command -> the real parser: the same samples."""
+    from aegen.cli import main
+    from aegen.cli.sample import config_from_args
+    from aegen.report.commands import sample_command
+    from aegen.sample import SampleConfig
+
+    assert main(["encode", str(tiny_run), "--mirrored"]) == 0
+    assert main(["sample", str(tiny_run), "--method", "ellipse-pca", "--n", "6", "--seed", "3", "--batch-size", "4",
+                 "--n-components", "4", "--param", "fit_on=train+mirrored", "--where", "Smiling=1",
+                 "--out-name", "mine", "--save-images", "--no-figures"]) == 0
+    folder = tiny_run / "samples" / "mine"
+    record = json.loads((folder / "params.json").read_text())
+    parsed = config_from_args(parse(sample_command(str(tiny_run), folder, record)))
+    assert parsed == SampleConfig(method="ellipse-pca", n=6, seed=3, batch_size=4, where="Smiling=1", out_name="mine",
+                                  save_images=True, figures=False,
+                                  params={**record["params"], "fit_on": "train+mirrored"})
+    assert parsed.params["n_components"] == 4
+
+
+def test_an_older_sample_record_reproduces_with_what_its_files_show():
+    """params.json written before batch_size, figures and save_images were recorded."""
+    from pathlib import Path
+
+    from aegen.cli.sample import config_from_args
+    from aegen.report.commands import sample_command
+    from aegen.sample import SampleConfig
+
+    older = {"method": "gaussian", "params": {"reg_covar": 1e-06}, "n": 16, "seed": 2, "where": {"Smiling": 1},
+             "fit": {"cache": "samplers/gaussian-0"}, "files": ["z.npy", "grid.png", "images.npy", "params.json"]}
+    parsed = config_from_args(parse(sample_command("RUN", Path("RUN/samples/gaussian-Smiling+"), older)))
+    assert parsed == SampleConfig(method="gaussian", n=16, seed=2, where="Smiling=1", out_name="gaussian-Smiling+",
+                                  params={"reg_covar": 1e-06}, save_images=True, figures=False)
+    older["files"].insert(2, "cloud.png")
+    assert config_from_args(parse(sample_command("RUN", Path("RUN/samples/gaussian"), older))).figures is True

@@ -12,7 +12,8 @@ out of a reproduction command. The parsing type follows the field's annotation (
 declaration names one. A ``bool`` field is a switch: ``--flag`` turns on a field that
 defaults to off, ``--no-flag`` off one that defaults to on. An option declared with
 ``nargs="+"`` takes one or more words, each parsed alone, and its tuple value is spelled back
-as one word per item.
+as one word per item; one declared with ``repeat=True`` is given once per item (``--param
+a=1 --param b=2``), and its value spelled back one flag per item.
 
 Options are added with ``default=argparse.SUPPRESS``: an option the user does not give is
 absent from the parsed arguments and the dataclass fills it in, so each default is written
@@ -40,7 +41,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": s
 
 def option(flag: str, help: str, *, metavar: str | None = None, choices=None, parse: Callable | None = None,
            group: str | None = None, exclusive: str | None = None, required: bool = False, nargs: str | None = None,
-           **metadata) -> dict:
+           repeat: bool = False, spell: Callable[[Any], list[str]] | None = None, **metadata) -> dict:
     """Field metadata declaring a command-line option.
 
     flag: ``--name`` (``--no-name`` for a switch that turns off a field defaulting to True);
@@ -48,13 +49,17 @@ def option(flag: str, help: str, *, metavar: str | None = None, choices=None, pa
     zero-argument callable returning them, read when the parser is built); parse: text ->
     value, instead of the one the annotation implies; group: the title of the help section it
     is listed in; exclusive: options sharing this name exclude each other; nargs: ``"+"`` for
-    an option taking one or more words (``--pairs 0,1 3,7``). Further keywords
+    an option taking one or more words (``--pairs 0,1 3,7``); repeat: the option may be given
+    several times, each adding an item; spell: value -> the words of its items, for an option
+    with nargs or repeat whose value is no sequence of items (default: each item formatted by
+    :func:`format_option_value`). Further keywords
     are kept as metadata of the field (``free_on_resume=True``, ``recorded=False``).
     """
     if not flag.startswith("--"):
         raise ValueError(f"an option's flag starts with '--', got {flag!r}")
     return {"flag": flag, "help": help, "metavar": metavar, "choices": choices, "parse": parse, "group": group,
-            "exclusive": exclusive, "required": required, "nargs": nargs, **metadata}
+            "exclusive": exclusive, "required": required, "nargs": nargs, "repeat": repeat, "spell": spell,
+            **metadata}
 
 
 def dataclass_default(cls, name: str):
@@ -81,9 +86,10 @@ def _is_switch(f: Field) -> bool:
 
 
 def default_text(cls, name: str) -> str:
-    """``"(default 256)"`` from the dataclass, lists as the command line spells them; "" for None."""
+    """``"(default 256)"`` from the dataclass, lists as the command line spells them; "" for None or nothing."""
     value = dataclass_default(cls, name)
-    return "" if value is None else f"(default {format_option_value(value)})"
+    nothing = value is None or (isinstance(value, (dict, list, tuple)) and not value)
+    return "" if nothing else f"(default {format_option_value(value)})"
 
 
 def add_options(parser: argparse.ArgumentParser, *classes, skip: tuple[str, ...] = ()) -> None:
@@ -127,6 +133,8 @@ def _add_option(parser: argparse.ArgumentParser, cls, f: Field, sections: dict, 
             kwargs["metavar"] = meta["metavar"]
         if meta.get("nargs"):
             kwargs["nargs"] = meta["nargs"]
+        if meta.get("repeat"):
+            kwargs["action"] = "append"
     where.add_argument(meta["flag"], **kwargs)
 
 
@@ -159,8 +167,13 @@ def option_argv(config, skip: tuple[str, ...] = ()) -> list[str]:
             if bool(value) != bool(dataclass_default(type(config), f.name)):
                 argv.append(f.metadata["flag"])
             continue
-        if f.metadata.get("nargs"):
-            argv += [f.metadata["flag"], *(format_option_value(item) for item in value)]
+        meta = f.metadata
+        if meta.get("nargs") or meta.get("repeat"):
+            words = meta["spell"](value) if meta.get("spell") else [format_option_value(item) for item in value]
+            if meta.get("repeat"):
+                argv += [word for item in words for word in (meta["flag"], item)]
+            elif words:
+                argv += [meta["flag"], *words]
         else:
             argv += [f.metadata["flag"], format_option_value(value)]
     return argv

@@ -15,18 +15,21 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from aegen import AegenError, __version__
-from aegen.conditions import run_condition, select_rows
+from aegen.conditions import condition_name, run_condition, select_rows
+from aegen.config import option
 from aegen.io import save_npy, write_json
+from aegen.params import format_value, parse_params, parse_value
 from aegen.plots import save_image_grid
 from aegen.run import MIRRORED, open_run
 from aegen.samplers.base import BaseSampler, load_sampler
 from aegen.samplers.learned import LearnedSampler
-from aegen.samplers.registry import make_sampler
+from aegen.samplers.registry import SAMPLERS, make_sampler
 
 GRID_FACES = 64
 # Parameters that change how fast a sampler runs, not what it learns.
@@ -43,6 +46,119 @@ def _unfitted_params(sampler: BaseSampler) -> set[str]:
 # right (aegen encode --mirrored): twice the points, all of them faces.
 FIT_ON = "fit_on"
 FIT_ON_CHOICES = ("train", "train+mirrored")
+
+
+# Methods that share the seed's fit (a PCA of the z-points within fit_sigma and FWHM widths).
+SEED_FAMILY = ("ellipse-pca", "ellipse-original", "ellipsoid")
+METHOD_OPTIONS = "method options (each applies to the methods named in its error)"
+
+
+def method_option(flag: str, help: str, methods: tuple[str, ...], **kwargs) -> dict:
+    """A sampler parameter given by a flag of its own; ``methods``: the samplers that take it."""
+    return option(flag, help, group=METHOD_OPTIONS, methods=methods, **kwargs)
+
+
+def spell_params(params: dict) -> list[str]:
+    """``{"k": 3, "name": "1"}`` -> ``["k=3", 'name="1"']``: what ``--param`` reads back as ``params``."""
+    return [f"{key}={format_value(value)}" for key, value in params.items()]
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """What ``aegen sample`` takes, each field an option; checked here, the sampler's parameters by
+    the sampler itself (:meth:`~aegen.samplers.base.BaseSampler.check_params`).
+
+    The method options are shortcuts for sampler parameters, each for the methods it names;
+    ``params`` holds any parameter (``--param KEY=VALUE``, the text read by
+    :func:`aegen.params.parse_params`) and wins over a shortcut. :meth:`sampler_params` merges them.
+    """
+
+    method: str = field(metadata=option("--method", "sampling method", choices=lambda: list(SAMPLERS),
+                                        required=True))
+    n: int = field(default=64, metadata=option("--n", "number of z-vectors"))
+    seed: int = field(default=0, metadata=option("--seed", "random seed of the sampling"))
+    batch_size: int = field(default=256, metadata=option("--batch-size", "decoder batch size"))
+    n_components: int | str | None = field(default=None, metadata=method_option(
+        "--n-components", "PCA components used (default 100); gmm: mixture components (default 10), or 'auto' (BIC)",
+        ("ellipse-pca", "ellipsoid", "gmm"), parse=parse_value))
+    fact: float | None = field(default=None, metadata=method_option(
+        "--fact", "fraction of the half-width, in (0, 1] (default 0.7)", SEED_FAMILY))
+    bin_width: float | str | None = field(default=None, metadata=method_option(
+        "--bin-width", "histogram bins for the FWHM: 'per-component' (default: each component's own spread), 'seed' "
+                       "(the seed's one bin from the widest component) or a number", SEED_FAMILY, parse=parse_value))
+    width: str | None = field(default=None, metadata=method_option(
+        "--width", "half-width from the histogram 'fwhm' or from 'std' (2.3548 std)", SEED_FAMILY))
+    fit_sigma: float | None = field(default=None, metadata=method_option(
+        "--fit-sigma", "fit on z-points within this sigma level (default 3)", SEED_FAMILY))
+    max_fit_points: int | None = field(default=None, metadata=method_option(
+        "--max-fit-points", "fit on at most this many z-points", (*SEED_FAMILY, "gmm")))
+    b: float | None = field(default=None, metadata=method_option(
+        "--b", "half-range of the uniform box (default 1.5)", ("uniform",)))
+    bounds: str | None = field(default=None, metadata=method_option(
+        "--range", "'fixed' ([-b, b]) or 'observed' (each component's range)", ("uniform",)))
+    sigma: float | None = field(default=None, metadata=method_option(
+        "--sigma", "sigma level of the core ellipsoid (default 2)", ("truncated-gaussian",)))
+    k: int | str | None = field(default=None, metadata=method_option(
+        "--k", "deprecated: the earlier name of --n-components", ("gmm",), parse=parse_value))
+    params: dict = field(default_factory=dict, metadata=option(
+        "--param", "any sampler parameter (repeatable), e.g. --param reg_covar=1e-5; also fit_on=train+mirrored "
+                   "to fit on the training faces and their mirror images (after aegen encode --mirrored)",
+        metavar="KEY=VALUE", repeat=True, parse=str, spell=spell_params))
+    where: str | None = field(default=None, metadata=option(
+        "--where", "fit only on training z-points with these attributes, e.g. Smiling=1,Male=-1 "
+                   "(values 1 or -1; also 0, true, false)", metavar="ATTR=1,ATTR=-1"))
+    out_name: str | None = field(default=None, metadata=option(
+        "--out-name", "name of the folder under RUN/samples/ (default: the method)"))
+    save_images: bool = field(default=False, metadata=option("--save-images", "also decode all N faces into images.npy"))
+    figures: bool = field(default=True, metadata=option("--no-figures", "skip the figures"))
+
+    def __post_init__(self):
+        if self.method not in SAMPLERS:
+            raise ValueError(f"unknown sampling method {self.method!r}; known: {', '.join(SAMPLERS)}")
+        for name in ("n", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value!r}")
+        for f in fields(self):
+            methods = f.metadata.get("methods")
+            if methods and getattr(self, f.name) is not None and self.method not in methods:
+                raise ValueError(f"{f.metadata['flag']} applies to {', '.join(methods)}, not to {self.method}")
+        if not isinstance(self.params, dict):
+            object.__setattr__(self, "params", parse_params(self.params))
+
+    def sampler_params(self) -> dict:
+        """The sampler's parameters: the method options given, then ``params`` (which win)."""
+        given = {f.name: getattr(self, f.name) for f in fields(self)
+                 if f.metadata.get("methods") and getattr(self, f.name) is not None}
+        return {**given, **self.params}
+
+    def keywords(self) -> dict:
+        """The keywords of :func:`sample_run` after the run."""
+        return {"method": self.method, "n": self.n, "seed": self.seed, "params": self.sampler_params(),
+                "where": self.where, "figures": self.figures, "out_name": self.out_name,
+                "batch_size": self.batch_size, "save_images": self.save_images}
+
+    @classmethod
+    def from_record(cls, record: dict, folder_name: str) -> "SampleConfig":
+        """The config of the samples in ``RUN/samples/<folder_name>/`` as their params.json records them.
+
+        The sampler's parameters come as ``params`` (every one, so the command means the same when
+        a default changes), with ``fit_on`` when the fit used more than the training z-points;
+        what an older record lacks (``batch_size``, ``figures``, ``save_images``) is read from its
+        files or takes its default.
+        """
+        method = str(record.get("method") or folder_name)
+        params = dict(record.get("params") or {})
+        fit_on = (record.get("fit") or {}).get(FIT_ON, "train")
+        if fit_on != "train":
+            params[FIT_ON] = fit_on
+        files = record.get("files") or []
+        figures = record.get("figures", not files or any(f.endswith(".png") and f != "grid.png" for f in files))
+        settings = {"n": record.get("n"), "seed": record.get("seed"), "batch_size": record.get("batch_size"),
+                    "where": condition_name(record["where"]) if record.get("where") else None,
+                    "out_name": folder_name if folder_name != method else None,
+                    "save_images": record.get("save_images", "images.npy" in files), "figures": figures}
+        return cls(method=method, params=params, **{k: v for k, v in settings.items() if v is not None})
 
 
 def condition_suffix(condition: dict[str, int]) -> str:
@@ -193,6 +309,9 @@ def sample_run(run, method: str, n: int, seed: int, params: dict | None = None, 
         "n": int(n),
         "seed": seed,
         "where": condition or None,
+        "batch_size": batch_size,
+        "figures": figures,
+        "save_images": save_images,
         "fit": {**info, **sampler.fit_info_},
         "sample": sampler.last_sample_info,
         "timings_s": timings,

@@ -42,21 +42,10 @@ def analyze_command(run_arg: str, summary: dict) -> list[str]:
 
 
 def sample_command(run_arg: str, folder: Path, params: dict) -> list[str]:
-    method = str(params.get("method") or folder.name)
-    cmd = ["aegen", "sample", run_arg, "--method", method, "--n", str(params.get("n", 64)),
-           "--seed", str(params.get("seed", 0))]
-    for key, value in (params.get("params") or {}).items():
-        cmd += ["--param", f"{key}={param_value(value)}"]
-    if params.get("where"):
-        cmd += ["--where", where_arg(params["where"])]
-    if folder.name != method:
-        cmd += ["--out-name", folder.name]
-    files = params.get("files") or []
-    if files and not any(f.endswith(".png") and f != "grid.png" for f in files):
-        cmd.append("--no-figures")
-    if "images.npy" in files:
-        cmd.append("--save-images")
-    return cmd
+    """``aegen sample`` with every setting the folder's params.json records (older runs: those they had)."""
+    from aegen.sample import SampleConfig
+
+    return ["aegen", "sample", run_arg, *option_argv(SampleConfig.from_record(params, folder.name))]
 
 
 def evaluation_options(protocol: dict) -> list[str]:
