@@ -109,7 +109,8 @@ class SampleConfig:
                    "(values 1 or -1; also 0, true, false)", metavar="ATTR=1,ATTR=-1"))
     out_name: str | None = field(default=None, metadata=option(
         "--out-name", "name of the folder under RUN/samples/ (default: the method)"))
-    save_images: bool = field(default=False, metadata=option("--save-images", "also decode all N faces into images.npy"))
+    save_images: bool = field(default=False, metadata=option(
+        "--save-images", "also decode all N faces into images.npy"))
     figures: bool = field(default=True, metadata=option("--no-figures", "skip the figures"))
 
     def __post_init__(self):
