@@ -254,6 +254,7 @@ def test_a_corrupt_file_spoils_only_its_own_section(trained_only):
 
 
 def test_the_commands_parse_back_to_the_recorded_settings(full_run):
+    from aegen.cli.attributes import config_from_args as attributes_config
     from aegen.cli.sample import config_from_args, method_params
     from aegen.report import reproduction_commands
     from aegen.run import Run
@@ -285,8 +286,8 @@ def test_the_commands_parse_back_to_the_recorded_settings(full_run):
     assert (evaluate.methods, evaluate.n, evaluate.features, evaluate.faces) == ("gaussian,uniform", 8, "pixels", False)
     sweep = parsed["sweep"][0]
     assert sweep.param == ["reg_covar=1e-06,0.001"] and sweep.baselines == "reconstruction,real"
-    rate = [a for a in parsed["attributes"] if a.rate]
-    assert rate and rate[0].where == ["Smiling=1,Eyeglasses=-1"] and rate[0].attrs == "Smiling,Eyeglasses"
+    rate = [c for c in map(attributes_config, parsed["attributes"]) if c.rate]
+    assert rate and rate[0].where == ("Smiling=1,Eyeglasses=-1",) and rate[0].attrs == "Smiling,Eyeglasses"
     edit = parsed["edit"][0]
     assert (edit.image, edit.attr, edit.strength) == (["synth-0000003"], "Smiling", "-2,-1,0,1,2")
 
@@ -308,7 +309,8 @@ def test_numbers_are_formatted_for_reading(value, text):
 
 
 def test_the_command_script_splits_back_into_the_commands():
-    from aegen.report.commands import commands_script, param_value
+    from aegen.params import format_value as param_value
+    from aegen.report.commands import commands_script
 
     argv = ["aegen", "sample", "my run", "--param", f"name={param_value('1')}"] + ["--param", "key=" + "v" * 30] * 5
     script = commands_script([("sample", argv)])

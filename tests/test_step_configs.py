@@ -209,3 +209,99 @@ def test_an_older_sample_record_reproduces_with_what_its_files_show():
                                   params={"reg_covar": 1e-06}, save_images=True, figures=False)
     older["files"].insert(2, "cloud.png")
     assert config_from_args(parse(sample_command("RUN", Path("RUN/samples/gaussian"), older))).figures is True
+
+
+# -- aegen attributes (the cluster analysis, and --rate) ------------------------------------------
+
+def attributes_off_default():
+    """The analysis and the rating, between them every field off its default."""
+    from aegen.attributes.config import AttributesConfig
+
+    common = dict(attrs="Smiling,Split", random_state=3, figures=False)
+    return [AttributesConfig(silhouette_points=300, probe_c=0.5, **common),
+            AttributesConfig(rate=True, method="gmm", n=40, params={"n_components": 2, "label": "1"},
+                             where=("Smiling=1,Male=-1", "Male=1,Split=1"), classifier_epochs=2, classifier_threads=3,
+                             retrain=True, **common)]
+
+
+def test_the_attributes_configs_set_every_field_off_its_default():
+    from aegen.attributes.config import ANALYSIS_ONLY, RATE_ONLY, AttributesConfig
+
+    assert_every_field_off_default(AttributesConfig, attributes_off_default())
+    analysis, rate = attributes_off_default()
+    assert all(getattr(analysis, name) == dataclass_default(AttributesConfig, name) for name in RATE_ONLY)
+    assert all(getattr(rate, name) == dataclass_default(AttributesConfig, name) for name in ANALYSIS_ONLY)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_attributes_command_parses_back_to_the_config(index):
+    from aegen.cli.attributes import config_from_args
+
+    cfg = attributes_off_default()[index]
+    argv = ["aegen", "attributes", "RUN", *cfg.argv()]
+    assert ("--rate" in argv) is cfg.rate and ("--probe-c" in argv) is not cfg.rate  # only its own kind's options
+    parsed = config_from_args(parse(argv))
+    for f in dataclasses.fields(cfg):
+        assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
+    assert parsed == cfg
+
+
+@pytest.fixture
+def fake_attribute_run(tmp_path, monkeypatch):
+    """A labelled fake run opened as "RUN", sampled with a stand-in sampler and judged by pixels."""
+    from aegen.attributes import conditional
+    from aegen.sample import training_zpoints
+    from test_attributes_fakes import gaussian_factory, make_fake_run
+    from test_attributes_generation import PixelJudge
+
+    run = make_fake_run(tmp_path)
+    monkeypatch.setattr("aegen.run.open_run", lambda path: run)
+
+    def fitted(run, method, params, where, progress=True):
+        Z, _ = training_zpoints(run, where)
+        return gaussian_factory("gaussian", params).fit(Z), {"n_zpoints": len(Z)}
+
+    monkeypatch.setattr(conditional, "fitted_sampler", fitted)
+    class JudgeRecordingEpochs(PixelJudge):
+        def __init__(self, epochs):
+            self.epochs = epochs
+
+        def get_params(self):
+            return {"epochs": self.epochs}
+
+    monkeypatch.setattr(conditional, "load_or_train_classifier", lambda *a, **k: JudgeRecordingEpochs(k["epochs"]))
+    return run
+
+
+def test_the_recorded_attribute_steps_reproduce_their_configs(fake_attribute_run):
+    from aegen.attributes.config import AttributesConfig
+    from aegen.cli import main
+    from aegen.cli.attributes import config_from_args
+    from aegen.report.commands import attributes_command, rate_command
+
+    folder = fake_attribute_run.path / "attributes"
+    assert main(["attributes", "RUN", "--attrs", "Smiling,Split", "--silhouette-points", "300", "--seed", "2",
+                 "--probe-c", "0.5", "--no-figures"]) == 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert config_from_args(parse(attributes_command("RUN", summary))) == AttributesConfig(
+        attrs="Smiling,Split", silhouette_points=300, random_state=2, probe_c=0.5, figures=False)
+    assert main(["attributes", "RUN", "--rate", "--attrs", "Smiling", "--n", "20", "--seed", "4", "--param",
+                 "sigma=2.5", "--where", "Smiling=1,Male=-1", "--classifier-epochs", "2", "--no-figures"]) == 0
+    result = json.loads((folder / "conditional.json").read_text())
+    assert config_from_args(parse(rate_command("RUN", result))) == AttributesConfig(
+        rate=True, attrs="Smiling", n=20, random_state=4, params={"sigma": 2.5}, where=("Smiling=1,Male=-1",),
+        classifier_epochs=2, figures=False)
+
+
+def test_older_attribute_records_reproduce_with_the_defaults_of_what_they_lack():
+    from aegen.attributes.config import AttributesConfig
+    from aegen.cli.attributes import config_from_args
+    from aegen.report.commands import attributes_command, rate_command
+
+    summary = {"attributes": {"Smiling": {}, "Male": {}}, "random_state": 1, "figures": {"overview": "x.png"}}
+    assert config_from_args(parse(attributes_command("RUN", summary))) == AttributesConfig(
+        attrs="Smiling,Male", random_state=1)
+    result = {"attributes": {"Smiling": {}}, "method": "gaussian", "n_per_condition": 50, "random_state": 0,
+              "conditions": [{"where": {}}, {"where": {"Smiling": 1}}, {"where": {"Smiling": -1}}], "figure": "c.png"}
+    assert config_from_args(parse(rate_command("RUN", result))) == AttributesConfig(
+        rate=True, attrs="Smiling", n=50)

@@ -57,6 +57,11 @@ def format_value(value) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def format_params(params: dict) -> list[str]:
+    """``{"k": 3, "name": "1"}`` -> ``["k=3", 'name="1"']``: the ``--param`` texts :func:`parse_params` reads back."""
+    return [f"{key}={format_value(value)}" for key, value in params.items()]
+
+
 def split_assignment(item: str, flag: str = "--param") -> tuple[str, str]:
     """``"KEY=TEXT"`` -> (normalised key, TEXT); ValueError without ``=`` or a key."""
     key, sep, text = str(item).partition("=")

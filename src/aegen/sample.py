@@ -24,7 +24,7 @@ from aegen import AegenError, __version__
 from aegen.conditions import condition_name, run_condition, select_rows
 from aegen.config import option
 from aegen.io import save_npy, write_json
-from aegen.params import format_value, parse_params, parse_value
+from aegen.params import format_params, parse_params, parse_value
 from aegen.plots import save_image_grid
 from aegen.run import MIRRORED, open_run
 from aegen.samplers.base import BaseSampler, load_sampler
@@ -56,11 +56,6 @@ METHOD_OPTIONS = "method options (each applies to the methods named in its error
 def method_option(flag: str, help: str, methods: tuple[str, ...], **kwargs) -> dict:
     """A sampler parameter given by a flag of its own; ``methods``: the samplers that take it."""
     return option(flag, help, group=METHOD_OPTIONS, methods=methods, **kwargs)
-
-
-def spell_params(params: dict) -> list[str]:
-    """``{"k": 3, "name": "1"}`` -> ``["k=3", 'name="1"']``: what ``--param`` reads back as ``params``."""
-    return [f"{key}={format_value(value)}" for key, value in params.items()]
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,7 @@ class SampleConfig:
     params: dict = field(default_factory=dict, metadata=option(
         "--param", "any sampler parameter (repeatable), e.g. --param reg_covar=1e-5; also fit_on=train+mirrored "
                    "to fit on the training faces and their mirror images (after aegen encode --mirrored)",
-        metavar="KEY=VALUE", repeat=True, parse=str, spell=spell_params))
+        metavar="KEY=VALUE", repeat=True, parse=str, spell=format_params))
     where: str | None = field(default=None, metadata=option(
         "--where", "fit only on training z-points with these attributes, e.g. Smiling=1,Male=-1 "
                    "(values 1 or -1; also 0, true, false)", metavar="ATTR=1,ATTR=-1"))

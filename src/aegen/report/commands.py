@@ -11,15 +11,8 @@ import shlex
 from pathlib import Path
 
 from aegen.config import format_option_value, option_argv
-from aegen.params import format_value as param_value
 from aegen.report.sources import dig, pngs, read_json_if_present
 from aegen.train_config import TrainConfig, train_argv
-
-
-def where_arg(where) -> str:
-    if isinstance(where, dict):
-        return ",".join(f"{k}={v}" for k, v in where.items())
-    return str(where)
 
 
 def train_command(run_arg: str, config: dict) -> list[str]:
@@ -83,35 +76,18 @@ def sweep_command(run_arg: str, result: dict) -> list[str]:
     return cmd + evaluation_options(result.get("protocol") or {})
 
 
-def attributes_command(run_arg: str, summary: dict, figures: bool) -> list[str]:
-    cmd = ["aegen", "attributes", run_arg, "--attrs", ",".join(summary.get("attributes") or {}),
-           "--seed", str(summary.get("random_state", 0))]
-    if summary.get("silhouette_points") is not None:
-        cmd += ["--silhouette-points", str(summary["silhouette_points"])]
-    if summary.get("probe_C") is not None:
-        cmd += ["--probe-c", format_option_value(summary["probe_C"])]
-    if not figures:
-        cmd.append("--no-figures")
-    return cmd
+def attributes_command(run_arg: str, summary: dict) -> list[str]:
+    """``aegen attributes`` with every setting its summary.json records."""
+    from aegen.attributes.config import AttributesConfig
+
+    return ["aegen", "attributes", run_arg, *AttributesConfig.from_summary(summary).argv()]
 
 
 def rate_command(run_arg: str, result: dict) -> list[str]:
-    names = list(result.get("attributes") or {})
-    cmd = ["aegen", "attributes", run_arg, "--rate", "--attrs", ",".join(names), "--method",
-           str(result.get("method", "gaussian")), "--n", str(result.get("n_per_condition", 500)),
-           "--seed", str(result.get("random_state", 0))]
-    for key, value in (result.get("params") or {}).items():
-        cmd += ["--param", f"{key}={param_value(value)}"]
-    for condition in result.get("conditions") or []:
-        where = condition.get("where") if isinstance(condition, dict) else None
-        if where and (len(where) > 1 or next(iter(where)) not in names):
-            cmd += ["--where", where_arg(where)]
-    epochs = dig(result, "classifier", "params", "epochs")
-    if epochs is not None:
-        cmd += ["--classifier-epochs", str(epochs)]
-    if not result.get("figure"):
-        cmd.append("--no-figures")
-    return cmd
+    """``aegen attributes --rate`` with every setting its conditional.json records."""
+    from aegen.attributes.config import AttributesConfig
+
+    return ["aegen", "attributes", run_arg, *AttributesConfig.from_conditional(result).argv()]
 
 
 def edit_command(run_arg: str, png: Path, meta: dict) -> list[str]:
@@ -162,8 +138,7 @@ def reproduction_commands(run) -> list[tuple[str, list[str]]]:
             steps.append((f"sweep {result.get('method')}", sweep_command(run_arg, result)))
     attributes = read_json_if_present(path / "attributes" / "summary.json")
     if isinstance(attributes, dict):
-        steps.append(("look for attribute clusters",
-                      attributes_command(run_arg, attributes, bool(attributes.get("figures")))))
+        steps.append(("look for attribute clusters", attributes_command(run_arg, attributes)))
     conditional = read_json_if_present(path / "attributes" / "conditional.json")
     if isinstance(conditional, dict):
         steps.append(("rate conditional sampling", rate_command(run_arg, conditional)))
