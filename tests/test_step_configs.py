@@ -29,6 +29,33 @@ def parse(argv: list[str]):
     return build_parser().parse_args(argv[1:])
 
 
+def test_options_of_several_words_and_repeated_options_spell_back_and_leave_out_empty_values():
+    import argparse
+
+    from aegen.config import add_options, given_options, option
+
+    @dataclasses.dataclass(frozen=True)
+    class Several:
+        words: tuple[int, ...] = dataclasses.field(default=(), metadata=option(
+            "--words", "one or more", nargs="+", parse=int))
+        items: tuple[str, ...] = dataclasses.field(default=(), metadata=option(
+            "--item", "repeatable", repeat=True, parse=str))
+        table: dict = dataclasses.field(default_factory=dict, metadata=option(
+            "--pair", "repeatable KEY=VALUE", repeat=True, parse=str,
+            spell=lambda table: [f"{k}={v}" for k, v in table.items()]))
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, Several)
+    assert "(default" not in parser.format_help()  # nothing to quote for empty defaults
+    assert option_argv(Several()) == []
+    full = Several(words=(3, 1), items=("a", "b c"), table={"k": "1"})
+    argv = option_argv(full)
+    assert argv == ["--words", "3", "1", "--item", "a", "--item", "b c", "--pair", "k=1"]
+    given = given_options(parser.parse_args(argv), Several)
+    assert given == {"words": [3, 1], "items": ["a", "b c"], "table": ["k=1"]}
+    assert given_options(parser.parse_args([]), Several) == {}
+
+
 # -- aegen analyze ---------------------------------------------------------------------------------
 
 def analyze_off_default():
