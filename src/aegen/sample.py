@@ -109,8 +109,6 @@ class SampleConfig:
     figures: bool = field(default=True, metadata=option("--no-figures", "skip the figures"))
 
     def __post_init__(self):
-        if self.method not in SAMPLERS:
-            raise ValueError(f"unknown sampling method {self.method!r}; known: {', '.join(SAMPLERS)}")
         for name in ("n", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
