@@ -6,9 +6,10 @@ replays exactly the batches of an uninterrupted one and ends with the same weigh
 Under ``torchrun`` each rank takes its share of every batch and rank 0 writes the files.
 
 The seed's autoencoder trains on the reconstruction MSE alone. Four options, all off by
-default, make a latent space that can be sampled (docs/SAMPLERS.md, "Training for sampling"):
-noise on the decoder's input, an L2 penalty on z, a gradient penalty on the decoder
-(``ModelConfig.spectral_norm`` is the other smoothness option) and random horizontal flips.
+default, train the decoder for the vectors a sampler gives it (README, "A latent space that
+can be sampled"): noise on the decoder's input, an L2 penalty on z, a gradient penalty on the
+decoder (``ModelConfig.spectral_norm`` is the other smoothness option) and random horizontal
+flips.
 Their random draws come from generators seeded by (seed, epoch, rank), so a resumed run
 replays them exactly.
 """
