@@ -145,10 +145,10 @@ class TrainingObjective(torch.nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.model.encode(x)
         z_in = z
-        if self.latent_noise > 0:
+        if self.latent_noise > 0 and len(z) > 1:  # one code has no spread: a batch of one trains without noise
             # The spread is a constant of the step (detached): the noise must not teach the
             # encoder to shrink or grow its codes.
-            spread = z.detach().float().std(dim=0, keepdim=True) if len(z) > 1 else torch.ones_like(z)
+            spread = z.detach().float().std(dim=0, keepdim=True)
             z_in = z + self.latent_noise * spread * _randn(z.shape, generator, z)
         recon = self.model.decode(z_in)
         mse = torch.nn.functional.mse_loss(recon, x)
