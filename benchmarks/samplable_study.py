@@ -80,19 +80,15 @@ def cloud_normality(run_dir: Path) -> dict:
     Mardia's kurtosis z of the training codes, and the KS distance of the held-out squared
     Mahalanobis radii from chi2(d) (0: exactly the radii of a normal cloud).
     """
-    import numpy as np
     from scipy import stats
 
-    from aegen.latent.moments import mean_and_covariance
     from aegen.latent.normality import mardia_kurtosis
+    from aegen.latent.pca import LatentPCA
     from aegen.run import Run
 
     run = Run.open(run_dir)
-    train, heldout = run.zpoints("train"), run.zpoints("heldout")
-    mean, cov = mean_and_covariance(train)
-    inv = np.linalg.inv(cov)
-    centred = heldout - mean
-    r_sq = np.einsum("ij,jk,ik->i", centred, inv, centred)
+    train = run.zpoints("train")
+    r_sq = LatentPCA().fit(train).mahalanobis_sq(run.zpoints("heldout"))
     return {"mardia_kurtosis_z": mardia_kurtosis(train)["z"],
             "radius_ks": float(stats.kstest(r_sq, "chi2", args=(train.shape[1],)).statistic)}
 
