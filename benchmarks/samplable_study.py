@@ -33,6 +33,7 @@ VARIANTS = {
     "z128": ["--z-dim", "128"],
     "noise-0.25": ["--latent-noise", "0.25"],
     "noise-0.5+flip+l2": ["--latent-noise", "0.5", "--flip", "--z-l2", "1e-3"],
+    "z64+flip": ["--z-dim", "64", "--flip"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 
@@ -48,7 +49,8 @@ def run_step(cmd: list[str], log: Path) -> float:
 def run_variant(name: str, args) -> None:
     run = Path(args.root) / name
     log = Path(args.root) / f"{name}.log"
-    walls = json.loads((run / "study_walls.json").read_text()) if (run / "study_walls.json").exists() else {}
+    walls_file = run / "study_walls.json"
+    walls = json.loads(walls_file.read_text()) if walls_file.exists() else {} if (run / "study_walls.json").exists() else {}
     if "train" not in walls:
         resume = ["--resume"] if (run / "checkpoints" / "last.safetensors").exists() else []
         walls["train"] = run_step(["aegen", "train", "--data", args.data, "--out", str(run), "--epochs", str(args.epochs),
@@ -101,16 +103,18 @@ def study_row(name: str, root: Path) -> dict:
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     rows = {r["method"]: r for r in metrics["rows"]}
     recon = rows["reconstruction"]
-    samplers = {m: rows[m] for m in METHODS.split(",") if m in rows}
+    # Every sampler row the evaluation scored (learned priors added by hand included).
+    samplers = {m: r for m, r in rows.items() if r.get("kind") == "sampler" and r.get("fid") is not None}
     best = min(samplers, key=lambda m: samplers[m]["fid"])
     diff = next(d for d in metrics["differences"]["fid"] if {d["a"], d["b"]} == {best, "reconstruction"})
     sign = 1 if diff["a"] == best else -1
     low, high = sorted((sign * diff["low"], sign * diff["high"]))
     log = list(csv.DictReader(open(run / "train_log.csv")))
-    walls = json.loads((run / "study_walls.json").read_text())
+    walls_file = run / "study_walls.json"
+    walls = json.loads(walls_file.read_text()) if walls_file.exists() else {}
     return {"variant": name, "flags": " ".join(VARIANTS[name]) or "(the seed's AE)",
             "epochs": len(log), "heldout_mse": float(log[-1]["heldout_mse"]),
-            "train_minutes": walls["train"] / 60, "evaluate_minutes": walls.get("evaluate", 0) / 60,
+            "train_minutes": walls.get("train", float("nan")) / 60, "evaluate_minutes": walls.get("evaluate", 0) / 60,
             "n": recon["n"], "reconstruction": _interval(recon),
             **{m: _interval(r) for m, r in samplers.items()},
             "best": best, "ratio": samplers[best]["fid"] / recon["fid"],
