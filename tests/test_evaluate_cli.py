@@ -126,6 +126,18 @@ def test_sweep_cli_covers_the_grid(tiny_run, capsys):
     assert "| sigma |" in table and "Baselines" in table and "Best settings" in table
 
 
+def test_sweep_refits_each_setting_with_fit_seeds(tiny_run, capsys):
+    assert main(["sweep", str(tiny_run), "--method", "gmm", "--param", "n_components=1,2", "--n", "10",
+                 "--features", "pixels", "--no-faces", "--baselines", "", "--fit-seeds", "2", "--bootstrap", "10",
+                 "--quiet"]) == 0
+    (folder,) = (tiny_run / "eval" / "sweeps").glob("gmm-*")
+    result = json.loads((folder / "metrics.json").read_text())
+    assert result["protocol"]["fit_seeds"] == 2
+    for row in result["rows"]:
+        assert row["fits"] == 2 and len(set(row["fit_seeds"])) == 2
+        assert len(row["sampler_seeds"]) == 2  # one set per fit
+
+
 def test_copying_tests_put_mirrored_items_on_both_sides(tiny_run):
     assert main(["encode", str(tiny_run), "--mirrored"]) == 0
     result = evaluate_run(tiny_run, methods="gaussian,gaussian@m", params={"gaussian@m": {"fit_on": "train+mirrored"}},

@@ -57,6 +57,9 @@ def test_sweep_folder_name_tracks_what_changes_the_numbers():
     assert base.startswith("ellipse-pca-")
     assert base != sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.7]}, 200, 0, "inception", ["real"])
     assert base != sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.6]}, 200, 1, "inception", ["real"])
+    assert base != sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.6]}, 200, 0, "inception", ["real"], fit_seeds=3)
+    # Defaults stay out of the hash: an earlier sweep's folder keeps its name.
+    assert base == sweep_folder_name("ellipse-pca", {"fact": [0.5, 0.6]}, 200, 0, "inception", ["real"], 1, 1)
 
 
 def test_best_settings_pick_the_right_direction():

@@ -39,6 +39,11 @@ def add_evaluation_args(p: argparse.ArgumentParser) -> None:
                         "row needs another N held-out images (default 200)")
     p.add_argument("--repeats", type=int_at_least(1), default=1,
                    help="independent sample sets of N per sampler, seeds SEED, SEED+1, ... (default 1)")
+    p.add_argument("--fit-seeds", type=int_at_least(1), default=1,
+                   help="fit each sampler whose fit is random (GMM, flows, ...) K times, with random_state derived "
+                        "from --seed, each fit drawing --repeats sets; intervals and paired differences then include "
+                        "the fit-to-fit variance (use at least 3 for a headline comparison; default 1: one fit with "
+                        "the sampler's own random_state)")
     p.add_argument("--bootstrap", type=bootstrap_count, default=100,
                    help="bootstrap replicates for the 95%% intervals of FID and KID and the paired differences of "
                         "rows; 0 turns the bootstrap off (default 100)")
@@ -75,11 +80,6 @@ def add_parser(sub) -> None:
                         "--param flow:fit_on=train+mirrored; the row is labelled with its parameters")
     p.add_argument("--no-reference-rows", dest="reference_rows", action="store_false",
                    help="leave out the 'reconstruction' and 'real' rows")
-    p.add_argument("--fit-seeds", type=int_at_least(1), default=1,
-                   help="fit each sampler whose fit is random (GMM, flows, ...) K times, with random_state derived "
-                        "from --seed, each fit drawing --repeats sets; intervals and paired differences then include "
-                        "the fit-to-fit variance (use at least 3 for a headline comparison; default 1: one fit with "
-                        "the sampler's own random_state)")
     p.add_argument("--fid-inf", default="",
                    help="comma-separated methods (or 'all') whose FID∞ is extrapolated from FID_n at several n "
                         "(Chong & Forsyth 2020), e.g. gaussian,gmm,reconstruction")

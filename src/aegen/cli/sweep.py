@@ -34,6 +34,7 @@ def run(args) -> int:
     baselines = [b for b in args.baselines.split(",") if b.strip()]
     result = sweep_run(args.run, args.method, args.param, n=args.n, seed=args.seed, features=args.features,
                        faces=args.faces, baselines=baselines, repeats=args.repeats, bootstrap=args.bootstrap,
+                       fit_seeds=args.fit_seeds,
                        feature_mode=args.features_mode, batch_size=args.batch_size,
                        progress=not args.quiet)
     print_skipped_and_errors(result)

@@ -54,10 +54,15 @@ def parameter_grid(specs: list[str] | dict[str, list]) -> tuple[dict[str, list],
 
 
 def sweep_folder_name(method: str, grid: dict, n: int, seed: int, features: str, baselines: list[str],
-                      repeats: int = 1) -> str:
-    """'<method>-<hash>': the hash covers everything that changes the sweep's numbers."""
+                      repeats: int = 1, fit_seeds: int = 1) -> str:
+    """'<method>-<hash>': the hash covers everything that changes the sweep's numbers.
+
+    Settings left at their defaults (one set, one fit) stay out of the hash, so the folders of
+    earlier sweeps keep their names.
+    """
     blob = json.dumps({"method": method, "grid": grid, "n": n, "seed": seed, "features": features,
-                       "baselines": baselines, **({"repeats": repeats} if repeats != 1 else {})},
+                       "baselines": baselines, **({"repeats": repeats} if repeats != 1 else {}),
+                       **({"fit_seeds": fit_seeds} if fit_seeds != 1 else {})},
                       sort_keys=True, default=str)
     return f"{method}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
@@ -75,11 +80,14 @@ def best_settings(rows: list[dict]) -> dict[str, dict]:
 
 def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 200, seed: int = 0,
               features: str = "inception", faces: bool = True, baselines=REFERENCE_ROWS, repeats: int = 1,
-              bootstrap: int = 100, feature_mode: str = "fast", batch_size: int = 32, progress: bool = True) -> dict:
+              bootstrap: int = 100, feature_mode: str = "fast", batch_size: int = 32, progress: bool = True,
+              fit_seeds: int = 1) -> dict:
     """Evaluate ``method`` of ``run`` at every setting of the ``params`` grid.
 
     params: '--param' specs ('fact=0.5:0.9:0.1') or a dict name -> values. baselines:
     reference rows and/or other methods (default parameters) drawn for comparison.
+    fit_seeds: fits of each setting (and baseline) whose fit is random, as in ``aegen evaluate``,
+    so that the fit-to-fit variance enters every interval.
     Writes RUN/eval/sweeps/<method>-<hash>/ (metrics.json, table.md, one plot per
     parameter) and returns ``{"method", "grid", "rows", "baselines", "best", "protocol", "outputs"}``.
     """
@@ -91,14 +99,15 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
     baseline_names = parse_methods(list(baselines)) if baselines else []
     evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, repeats=repeats, bootstrap=bootstrap,
                           reconstruction="reconstruction" in baseline_names, feature_mode=feature_mode,
-                          batch_size=batch_size, progress=progress).fit(run)
+                          batch_size=batch_size, progress=progress, fit_seeds=fit_seeds).fit(run)
     rows = []
     for setting in tqdm(settings, desc=f"sweep {method}", unit="setting", disable=not progress):
         rows.append(evaluate_one(evaluator, method, setting)[0])
     baseline_rows = [evaluate_one(evaluator, name)[0] for name in baseline_names]
     differences = evaluator.finish()["differences"]
     protocol = evaluator.protocol()
-    folder = run.subdir(f"eval/sweeps/{sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats)}")
+    name = sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats, fit_seeds)
+    folder = run.subdir(f"eval/sweeps/{name}")
     result = {"method": method, "grid": grid, "rows": rows, "baselines": baseline_rows,
               "best": best_settings(rows), "differences": differences, "protocol": protocol}
     outputs = {"metrics.json": folder / "metrics.json", "table.md": folder / "table.md"}
