@@ -34,6 +34,8 @@ VARIANTS = {
     "noise-0.25": ["--latent-noise", "0.25"],
     "noise-0.5+flip+l2": ["--latent-noise", "0.5", "--flip", "--z-l2", "1e-3"],
     "z64+flip": ["--z-dim", "64", "--flip"],
+    "z128+flip": ["--z-dim", "128", "--flip"],
+    "rae-sn+flip": ["--z-l2", "1e-3", "--spectral-norm", "--flip"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 
