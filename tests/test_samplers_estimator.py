@@ -259,3 +259,14 @@ def test_samplers_submodules_import_without_a_cycle():
 
     for name in sorted(graph):
         visit(name)
+
+
+def test_parameter_checks_refuse_what_sklearns_check_scalar_lets_through():
+    from aegen.samplers.base import check_int, check_number
+
+    for bad in (True, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite number"):
+            check_number("fact", bad, low=0.0, high=1.0)
+    with pytest.raises(ValueError, match="integer"):
+        check_int("n_components", True)
+    assert check_number("fact", 1, low=0.0, high=1.0) == 1.0 and check_int("k", np.int64(3)) == 3

@@ -62,7 +62,11 @@ def standard_normal(rng: np.random.Generator, n: int, d: int, base_noise: str = 
 
 def check_number(name: str, value, low: float = -np.inf, high: float = np.inf,
                  low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` as a float, or ValueError unless it is a real number within the bounds."""
+    """``value`` as a float, or ValueError unless it is a real number within the bounds.
+
+    Not scikit-learn's ``check_scalar``: that one passes ``True`` and ``nan`` as numbers in [0, 1]
+    (checked with scikit-learn 1.9), and a sampler parameter of either is a user's mistake.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     value = float(value)
@@ -75,7 +79,8 @@ def check_number(name: str, value, low: float = -np.inf, high: float = np.inf,
 
 
 def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
-    """``value`` as an int, or ValueError unless it is an integer in [low, high]."""
+    """``value`` as an int, or ValueError unless it is an integer in [low, high] (``True`` is not one,
+    unlike in scikit-learn's ``check_scalar``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < low or (high is not None and value > high):
