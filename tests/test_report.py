@@ -214,9 +214,12 @@ def test_embedding_writes_a_single_file(full_run, tmp_path):
 def test_a_second_report_removes_only_its_own_images_it_no_longer_shows(trained_only):
     from aegen.report import write_report
 
+    from PIL import Image
+
     folder = trained_only / "samples" / "gaussian"
     folder.mkdir(parents=True)
-    shutil.copy(trained_only / "recon_grid.png", folder / "grid.png")
+    with Image.open(trained_only / "recon_grid.png") as grid:  # a grid of its own (one of the same bytes is shared)
+        grid.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "grid.png")
     index = write_report(trained_only)
     images = index.parent / "images"
     assert (images / "samples-gaussian-grid.png").is_file()
@@ -227,6 +230,20 @@ def test_a_second_report_removes_only_its_own_images_it_no_longer_shows(trained_
     assert not (images / "samples-gaussian-grid.png").exists()
     assert foreign.is_file() and (images / "recon_grid.png").is_file()
     assert all((index.parent / src).is_file() for src in page.images)
+
+
+def test_two_files_with_the_same_bytes_are_one_image_in_the_report(trained_only, tmp_path):
+    from aegen.report import write_report
+
+    folder = trained_only / "samples" / "gaussian"
+    folder.mkdir(parents=True)
+    shutil.copy(trained_only / "recon_grid.png", folder / "grid.png")  # as the evaluation copies a sample grid
+    index = write_report(trained_only, out_dir=tmp_path / "report")
+    _, page = read_page(index)
+    assert page.images.count("images/recon_grid.png") == 2
+    assert not (index.parent / "images" / "samples-gaussian-grid.png").exists()
+    _, embedded = read_page(write_report(trained_only, out_dir=tmp_path / "single", embed=True))
+    assert len(embedded.images) == len(page.images)
 
 
 def test_strings_from_the_run_files_are_escaped(trained_only):

@@ -46,6 +46,64 @@ def test_the_exported_decoder_matches_torch(full_run):
 
 
 @needs_onnx
+def test_float16_weights_halve_the_decoder_and_move_a_pixel_by_a_fraction_of_a_grey_level():
+    """The explorer's export: weight matrices and kernels as float16, cast back to float32 in the graph."""
+    import onnx
+    import torch
+
+    from aegen.decoder_onnx import decoder_onnx, export_difference, onnx_decode
+    from aegen.model import ConvAutoencoder, ModelConfig, to_images
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ModelConfig(image_size=32, z_dim=32, channels=(16, 16, 32, 32))).eval()
+    full, half = decoder_onnx(model), decoder_onnx(model, weights="float16")
+    graph = onnx.load_from_string(half).graph
+    floats = [init for init in graph.initializer if init.data_type != onnx.TensorProto.INT64]
+    types = {len(init.dims) >= 2: init.data_type for init in floats}
+    assert types == {True: onnx.TensorProto.FLOAT16, False: onnx.TensorProto.FLOAT}  # vectors stay float32
+    casts = [node for node in graph.node if node.op_type == "Cast"]
+    assert len(casts) == 5 and all(node.attribute[0].i == onnx.TensorProto.FLOAT for node in casts)
+    assert len(half) < 0.55 * len(full)
+    difference = export_difference(model, half, n=16, seed=0)
+    assert 1e-7 < difference < 2e-3  # rounded, but by far less than a grey level (1/255 = 3.9e-3)
+    Z = np.random.default_rng(1).standard_normal((16, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = to_images(model.decode(torch.from_numpy(Z))).astype(int)
+    pixels = to_images(torch.from_numpy(onnx_decode(half, Z))).astype(int)
+    assert np.abs(pixels - expected).max() <= 1 and np.abs(pixels - expected).mean() < 0.05
+    with pytest.raises(ValueError, match="weights must be one of"):
+        decoder_onnx(model, weights="int8")
+
+
+@needs_onnx
+def test_the_explorer_of_a_demo_size_decoder_adds_under_eight_and_a_half_mb():
+    """The page's bytes for the explorer of the demo's model (32 px, z 256, the default widths) with
+    a 256-d run's arrays: 10.6 MB with float32 weights, 8.2 MB with float16 (2026-12-06)."""
+    import torch
+
+    from aegen.decoder_onnx import decoder_onnx
+    from aegen.demo import DemoConfig
+    from aegen.model import ConvAutoencoder, ModelConfig
+    from aegen.report.blocks import Explorer
+    from aegen.report.browser_runtime import load_browser_runtime
+    from aegen.report.explorer import DECODER_WEIGHTS, MAX_ATTRIBUTES, POOL_SIZE, ExplorerPayload
+    from aegen.report.explorer_html import explorer_html
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ModelConfig(image_size=DemoConfig.image_size)).eval()
+    d = model.cfg.z_dim
+    rng = np.random.default_rng(0)
+    shapes = {"mean": (d,), "axes": (d, d), "sigmas": (d,), "ellipse_mean": (d,), "ellipse_axes": (d, d),
+              "ellipse_limits": (d,), "attribute_directions": (MAX_ATTRIBUTES, d),
+              **{f"start_{key}": (POOL_SIZE, d) for key in ("heldout", "gaussian", "gmm")}}
+    arrays = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
+    payload = ExplorerPayload({"image_size": model.cfg.image_size, "z_dim": d}, arrays,
+                              decoder_onnx(model, weights=DECODER_WEIGHTS))
+    size = len(explorer_html(Explorer(payload, load_browser_runtime())).encode())
+    assert size < 8.5e6, size
+
+
+@needs_onnx
 def test_a_96px_run_exports_and_gets_an_explorer(run_96px, tmp_path):
     from aegen.decoder_onnx import decoder_onnx, export_difference
     from aegen.report import write_report
@@ -53,6 +111,7 @@ def test_a_96px_run_exports_and_gets_an_explorer(run_96px, tmp_path):
 
     model = Run.open(run_96px).load_model("cpu")
     assert export_difference(model, decoder_onnx(model), n=2, seed=1) < 1e-5
+    assert export_difference(model, decoder_onnx(model, weights="float16"), n=2, seed=1) < 2e-3
     index = write_report(run_96px, out_dir=tmp_path / "report")
     settings = explorer_settings(index)
     assert settings["image_size"] == 96 and settings["z_dim"] == 8

@@ -5,7 +5,16 @@
 extra ``aegen[explorer]``), where the newer exporter also needs ``onnxscript``, and the graph
 it writes (Gemm, Reshape, ConvTranspose, BatchNormalization, LeakyRelu, Sigmoid) runs in
 every ONNX runtime. Input ``z`` (n, z_dim) float32, output ``image`` (n, 3, S, S) float32 in
-[0, 1], the batch size free; the weights stay float32.
+[0, 1], the batch size free.
+
+The weights are stored in float32 (``weights="float32"``) or, to halve the file that the report
+carries, in float16 (``weights="float16"``, what the explorer uses): every weight matrix and
+kernel (2 or more dimensions, nearly all the bytes) is rounded to float16 and a ``Cast`` node
+turns it back into float32, while the per-channel vectors (biases, batch-norm statistics, whose
+small variances float16 would hold with less relative precision) stay float32. The graph still
+computes in float32: a runtime folds the casts into float32 constants when it loads the model,
+so only the rounding of the weights differs from torch (2.2e-4 at most on outputs in [0, 1] for
+the demo's decoder, under a tenth of a grey level; docs/RESULTS.md has the measured figures).
 
 :func:`onnx_decode` runs an exported decoder with the ``onnx`` package's reference evaluator
 (numpy, slow but exact), which is how the export is checked against torch without a runtime.
@@ -29,6 +38,9 @@ INPUT, OUTPUT = "z", "image"
 # Opset 17 is the newest that the TorchScript exporter writes for every op here, and ONNX
 # Runtime Web runs all of them.
 OPSET = 17
+WEIGHTS = ("float32", "float16")
+# Initializers with at least this many dimensions are stored as float16 under weights="float16".
+HALF_MIN_NDIM = 2
 INSTALL_HINT = "pip install 'aegen[explorer]'"
 
 
@@ -63,8 +75,11 @@ def cpu_decoder(model: ConvAutoencoder) -> torch.nn.Module:
     return plain.float().cpu().eval()
 
 
-def decoder_onnx(model: ConvAutoencoder) -> bytes:
-    """The serialized ONNX model of ``model``'s decoder (evaluation mode, on the CPU, float32)."""
+def decoder_onnx(model: ConvAutoencoder, weights: str = "float32") -> bytes:
+    """The serialized ONNX model of ``model``'s decoder (evaluation mode, on the CPU, computing in
+    float32), its weights stored as ``weights`` ("float32" or "float16", see the module)."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
     require_onnx()
     decoder = cpu_decoder(model)
     example = torch.zeros(1, model.cfg.z_dim)
@@ -75,7 +90,35 @@ def decoder_onnx(model: ConvAutoencoder) -> bytes:
         torch.onnx.export(decoder, (example,), buffer, dynamo=False, opset_version=OPSET,
                           input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes={INPUT: {0: "n"}, OUTPUT: {0: "n"}})
-    return buffer.getvalue()
+    return half_weights(buffer.getvalue()) if weights == "float16" else buffer.getvalue()
+
+
+def half_weights(model_bytes: bytes) -> bytes:
+    """``model_bytes`` with each float32 initializer of HALF_MIN_NDIM or more dimensions stored as
+    float16 and cast back to float32 by a ``Cast`` node of the same output name (the graph's
+    arithmetic is unchanged)."""
+    onnx = require_onnx()
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(model_bytes)
+    graph = model.graph
+    taken = {init.name for init in graph.initializer} | {v.name for v in graph.input} | \
+        {out for node in graph.node for out in node.output}
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or len(init.dims) < HALF_MIN_NDIM:
+            continue
+        name, half = init.name, f"{init.name}_float16"
+        while half in taken:
+            half += "_"
+        taken.add(half)
+        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), half))
+        casts.append(helper.make_node("Cast", [half], [name], to=TensorProto.FLOAT, name=f"cast_{half}"))
+    nodes = casts + list(graph.node)  # the casts first: the graph's nodes stay in topological order
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def onnx_decode(model_bytes: bytes, Z: np.ndarray) -> np.ndarray:

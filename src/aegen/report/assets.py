@@ -7,6 +7,7 @@ still works after the folder is moved or sent to someone.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -33,7 +34,8 @@ class Assets:
 
     ``add(path, name)`` returns the ``src`` for an ``<img>``: ``images/<name>.png`` (a copy
     in ``report_dir``) or, with ``embed=True``, a base64 data URI. Each source file is
-    stored once however often it is shown.
+    stored once however often it is shown, and so is each content: two files with the same
+    bytes (a run's sample grid and the evaluation's copy of it) share one image.
     """
 
     def __init__(self, report_dir: Path, embed: bool = False, source_root: Path | None = None):
@@ -42,6 +44,7 @@ class Assets:
         self.source_root = Path(source_root).resolve() if source_root is not None else None
         self.written: set[str] = set()
         self._src_by_source: dict[Path, str] = {}
+        self._src_by_content: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._temporary: list[Path] = []
 
@@ -67,7 +70,9 @@ class Assets:
                 size = img.size
         except (OSError, ValueError) as exc:
             raise AegenError(f"cannot read image {path}: {exc}") from None
-        src = self._store(data, name or self.name_for(path))
+        digest = hashlib.sha256(data).hexdigest()
+        src = self._src_by_content.get(digest) or self._store(data, name or self.name_for(path))
+        self._src_by_content[digest] = src
         self._src_by_source[key] = src
         self._sizes[src] = size
         return src

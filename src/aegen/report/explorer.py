@@ -15,7 +15,8 @@
   (:func:`aegen.attributes.editing.fit_direction`, class-centre difference, unit: the cloud's
   standard deviation along the direction); none when the run has no labels;
 - start codes: held-out faces' z-points, Gaussian and GMM samples, each drawn with a recorded seed;
-- the decoder, exported to ONNX (:func:`aegen.decoder_onnx.decoder_onnx`).
+- the decoder, exported to ONNX (:func:`aegen.decoder_onnx.decoder_onnx`) with its weights stored
+  as float16 (DECODER_WEIGHTS: half the bytes; the page still computes in float32).
 
 Everything numeric travels as one float32 array blob plus a JSON index: data, not code.
 """
@@ -41,6 +42,10 @@ POOL_SIZE = 16
 # Most attribute sliders, the first labels in the label file's order (CelebA's 40 all fit).
 MAX_ATTRIBUTES = 40
 # Methods behind the sample buttons, drawn through the run's fitted-sampler cache.
+# How the decoder's weights are stored in the page (aegen.decoder_onnx.WEIGHTS): float16 halves the
+# largest part of the explorer that grows with the model, and moves a decoded pixel by a fraction
+# of a grey level (tests/test_report_explorer.py bounds it; docs/RESULTS.md has the measured error).
+DECODER_WEIGHTS = "float16"
 SAMPLE_STARTS = (("gaussian", "Gaussian sample", "Gaussian samples"), ("gmm", "GMM sample", "GMM samples"))
 
 
@@ -133,7 +138,7 @@ def explorer_payload(run, seed: int = 0) -> ExplorerPayload:
 
     model = run.load_model("cpu")
     settings = {
-        "z_dim": run.z_dim, "image_size": run.image_size,
+        "z_dim": run.z_dim, "image_size": run.image_size, "decoder_weights": DECODER_WEIGHTS,
         "pca": {"rank": rank, "n_sliders": min(N_PCA_SLIDERS, rank), "slider_sigmas": SLIDER_SIGMAS,
                 "seed_sigma_limit": float(ellipse.fit_sigma), "n_zpoints": int(pca.n_samples_)},
         "radius": {"band": band, "quantiles": list(RADIUS_BAND), "median": float(np.median(radii)),
@@ -143,5 +148,5 @@ def explorer_payload(run, seed: int = 0) -> ExplorerPayload:
         "attributes": attributes,
         "starts": starts,
     }
-    return ExplorerPayload(settings, arrays, decoder_onnx(model))
+    return ExplorerPayload(settings, arrays, decoder_onnx(model, weights=DECODER_WEIGHTS))
 

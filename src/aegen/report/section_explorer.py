@@ -47,8 +47,8 @@ def explorer_section(run) -> Section:
             f"Buttons: start from one of {_pool_text(settings)}; Reset returns to the start.",
         ]),
         Text(f"Decoded in this page by ONNX Runtime Web {runtime.version} ({runtime.licence} licence) from the decoder "
-             f"exported to ONNX ({_size_text(len(payload.decoder))}, float32); the page loads nothing from elsewhere "
-             "and works opened from disk.", "note"),
+             f"exported to ONNX ({_size_text(len(payload.decoder))}, weights stored as {settings['decoder_weights']}, "
+             "computing in float32); the page loads nothing from elsewhere and works opened from disk.", "note"),
     ]
     return section
 
