@@ -41,11 +41,11 @@ RADIUS_BAND = (0.05, 0.95)
 POOL_SIZE = 16
 # Most attribute sliders, the first labels in the label file's order (CelebA's 40 all fit).
 MAX_ATTRIBUTES = 40
-# Methods behind the sample buttons, drawn through the run's fitted-sampler cache.
 # How the decoder's weights are stored in the page (aegen.decoder_onnx.WEIGHTS): float16 halves the
 # largest part of the explorer that grows with the model, and moves a decoded pixel by a fraction
 # of a grey level (tests/test_report_explorer.py bounds it; docs/RESULTS.md has the measured error).
 DECODER_WEIGHTS = "float16"
+# Methods behind the sample buttons, drawn through the run's fitted-sampler cache.
 SAMPLE_STARTS = (("gaussian", "Gaussian sample", "Gaussian samples"), ("gmm", "GMM sample", "GMM samples"))
 
 
