@@ -89,7 +89,9 @@ def fit_pca_core(sampler, Z: np.ndarray) -> tuple[Core, np.ndarray, np.ndarray, 
     """
     k, d = int(sampler.n_components), Z.shape[1]
     if k > d:
-        raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {k}")
+        # The default (the seed's 100 axes of 256) exceeds a smaller z: say which value to pass.
+        raise ValueError(f"n_components must be in 1..{d} (the z dimension), got {k}; "
+                         f"n_components={d} uses every axis")
     core = sampler_core(sampler, Z, k + 1)
     pca = LatentPCA().fit_covariance(core.covariance, core.mean)
     axes, variances = pca.components_[:k], pca.explained_variance_[:k]
