@@ -88,15 +88,16 @@ def add_parser(sub) -> None:
 
 
 def print_skipped_and_errors(result: dict) -> None:
+    from aegen.evaluate.rows import as_rows
     from aegen.evaluate.tables import group_skipped
 
     skipped = group_skipped(result["protocol"].get("skipped", {}))
     if skipped:
         print("skipped " + "; ".join(f"{metrics} ({reason})" for metrics, reason in skipped.items()))
-    for row in result["rows"] + result.get("baselines", []):
-        if row.get("error"):
-            setting = ", ".join(f"{k}={v}" for k, v in row.get("params", {}).items())
-            print(f"{row['method']}{f' ({setting})' if setting else ''}: error: {row['error']}")
+    for row in as_rows(result["rows"] + result.get("baselines", [])):
+        if row.error:
+            setting = ", ".join(f"{k}={v}" for k, v in row.params.items())
+            print(f"{row.method}{f' ({setting})' if setting else ''}: error: {row.error}")
 
 
 def method_params(items: list[str]) -> dict[str, dict]:

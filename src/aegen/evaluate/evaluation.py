@@ -2,7 +2,7 @@
 
 Outputs: ``metrics.json`` (``rows``: one object per method with its intervals,
 ``differences``: every pair of rows compared, plus ``protocol``),
-``metrics.md`` (the table), ``metrics.png``, ``latent_radii.png``, ``memorisation.png`` and
+``metrics.md`` (the table; both from one :class:`~aegen.evaluate.rows.EvalResult`), ``metrics.png``, ``latent_radii.png``, ``memorisation.png`` and
 ``samples/<method>.png`` (the first 64 decoded images of each row).
 """
 
@@ -16,6 +16,7 @@ from aegen import AegenError
 from aegen.evaluate import figures
 from aegen.evaluate.evaluator import FEATURE_METRICS, Evaluator, ScoredSet
 from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS, check_sampler_params, parse_methods
+from aegen.evaluate.rows import EvalResult, EvalRow, PairedDifferences, as_rows
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
 from aegen.plots import save_image_grid
@@ -81,20 +82,21 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
         if scored is not None:
             scored_sets[name] = scored
     comparisons = evaluator.finish()
-    protocol = evaluator.protocol()
-    result = {"rows": rows, "differences": comparisons["differences"], "protocol": protocol}
+    evaluation = EvalResult(as_rows(rows), PairedDifferences.from_dict(comparisons["differences"]), evaluator.protocol())
     out = run.subdir("eval")
     outputs = {"metrics.json": out / "metrics.json", "metrics.md": out / "metrics.md"}
+    result = evaluation.to_dict()
     write_json(outputs["metrics.json"], result)
-    write_text(outputs["metrics.md"], markdown_table(rows, protocol, title=f"Evaluation of {run.path.name}",
-                                                     differences=result["differences"]))
+    write_text(outputs["metrics.md"], markdown_table(evaluation.rows, evaluation.protocol,
+                                                     title=f"Evaluation of {run.path.name}",
+                                                     differences=evaluation.differences))
     if figures_and_grids:
-        outputs.update(write_figures(evaluator, rows, scored_sets, protocol, out))
+        outputs.update(write_figures(evaluator, evaluation.rows, scored_sets, evaluation.protocol, out))
     result["outputs"] = {k: str(v) for k, v in outputs.items()}
     return result
 
 
-def write_figures(evaluator: Evaluator, rows: list[dict], scored_sets: dict[str, ScoredSet], protocol: dict,
+def write_figures(evaluator: Evaluator, rows: list[EvalRow], scored_sets: dict[str, ScoredSet], protocol: dict,
                   out: Path) -> dict[str, Path]:
     """Write metrics.png, latent_radii.png, memorisation.png and samples/<method>.png under ``out``."""
     outputs = {"metrics.png": figures.metrics_figure(rows, protocol, out / "metrics.png")}

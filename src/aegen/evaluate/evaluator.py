@@ -20,6 +20,7 @@ import numpy as np
 from aegen import AegenError
 from aegen.checkpoint import CHECKPOINT
 from aegen.evaluate import metrics
+from aegen.evaluate.intervals import GramPair
 from aegen.evaluate.cache import FeatureCache, subset_indices
 from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
 from aegen.evaluate.features import FeaturesUnavailable, make_features
@@ -183,8 +184,8 @@ class Evaluator:
         self.train_features_ = self._cached(
             "features", "train", self.train_index_, self.seeds_["train-reference"], ext.id,
             lambda: ext.transform(np.asarray(self._split_images("train")[self.train_index_]), desc="features (train)"))
-        reference = self.heldout_features_.astype(np.float64)
-        self.reference_gram_ = reference @ reference.T
+        reference, train = self.heldout_features_.astype(np.float64), self.train_features_.astype(np.float64)
+        self.reference_gram_, self.train_gram_ = reference @ reference.T, train @ train.T
 
     def _memorisation_index(self) -> None:
         neighbours = NearestTrainingImage(self.memorisation_size, progress=self.progress)
@@ -300,8 +301,7 @@ class Evaluator:
                 features = [self.heldout_features_]
             elif features is None:
                 features = [stage("features", lambda: self.extractor_.transform(x, desc=f"features ({method})")) for x in images]
-            reference = self.heldout_features_ if against == "heldout" else self.train_features_
-            per_repeat = [stage("feature metrics", lambda: self._feature_metrics(reference, f, notes)) for f in features]
+            per_repeat = [stage("feature metrics", lambda: self._feature_metrics(against, f, notes)) for f in features]
             for name in FEATURE_METRICS:
                 row[f"{name}_repeats"] = [r.get(name) for r in per_repeat]
         row["face_rate"] = None
@@ -339,16 +339,12 @@ class Evaluator:
         self.scored_.append(scored)
         return scored
 
-    def _feature_metrics(self, reference: np.ndarray, fake: np.ndarray, notes: list[str]) -> dict:
-        out: dict = {}
-        out["fid"] = metrics.fid_from_features(reference, fake)
-        out["kid"] = metrics.kid(reference, fake, n_subsets=1, subset_size=min(len(reference), len(fake)),
-                                 random_state=0)[0]
-        try:
-            out.update(metrics.fidelity_diversity(reference, fake, pr_k=self.pr_k, dc_k=self.dc_k))
-        except ValueError as exc:
-            notes.append(f"precision/recall/density/coverage skipped: {exc}")
-        return out
+    def _feature_metrics(self, against: str, fake: np.ndarray, notes: list[str]) -> dict:
+        heldout = against == "heldout"
+        scores, note = feature_scores(self.heldout_features_ if heldout else self.train_features_, fake,
+                                      self.reference_gram_ if heldout else self.train_gram_, self.pr_k, self.dc_k)
+        notes.extend([note] if note else [])
+        return scores
 
     def _provenance(self, against: str) -> dict:
         index = self.heldout_index_ if against == "heldout" else self.train_index_
@@ -518,6 +514,24 @@ class Evaluator:
             "timings_s": dict(self.timings_),
             "versions": self.versions_,
         }
+
+
+def feature_scores(reference: np.ndarray, fake: np.ndarray, reference_gram: np.ndarray | None = None,
+                   pr_k: int = 3, dc_k: int = 5) -> tuple[dict, str | None]:
+    """FID, KID, precision, recall, density and coverage of one generated set, and a note on what was skipped.
+
+    FID and KID come from the Gram blocks (:class:`~aegen.evaluate.intervals.GramPair`) that the
+    bootstrap resamples for their intervals: a value and its interval are one computation.
+    KID is the unbiased MMD^2 of the full sets, which involves no random choice.
+    """
+    with metrics.single_threaded_lapack():
+        pair = GramPair(reference, fake, reference_gram)
+        out = {"fid": pair.fid(), "kid": pair.kid()}
+    try:
+        out.update(metrics.fidelity_diversity(reference, fake, pr_k=pr_k, dc_k=dc_k))
+    except ValueError as exc:
+        return out, f"precision/recall/density/coverage skipped: {exc}"
+    return out, None
 
 
 def _unmirror(result: dict, prefix: str, n_train: int) -> dict:

@@ -32,6 +32,7 @@ from aegen.evaluate.intervals import (
 )
 from aegen.evaluate.metrics import single_threaded_lapack
 from aegen.evaluate.protocol import derive_seed
+from aegen.evaluate.rows import row_label as _label
 
 REPEAT_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
 # Draws per n when extrapolating FID∞ (each without replacement from the pools).
@@ -39,9 +40,8 @@ FID_INF_DRAWS = 2
 
 
 def row_label(row: dict) -> str:
-    """'gmm', or 'ellipse-pca(fact=0.7, n_components=100)' for a row with parameters."""
-    params = row.get("params") or {}
-    return row["method"] + (f"({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if params else "")
+    """The label of a row being finished (see :func:`aegen.evaluate.rows.row_label`)."""
+    return _label(row["method"], row.get("params"))
 
 
 def latent_loglik(sampler, Z_heldout: np.ndarray) -> tuple[dict, np.ndarray | None]:
@@ -77,7 +77,8 @@ def _repeat_intervals(row: dict) -> None:
         row[f"{name}_low"], row[f"{name}_high"], row[f"{name}_interval"] = interval.low, interval.high, interval.label
     if row.get("faces_tested"):
         faces = wilson_interval(row["faces_found"], row["faces_tested"])
-        row.update(face_rate=faces.estimate, face_rate_low=faces.low, face_rate_high=faces.high)
+        row.update(face_rate=faces.estimate, face_rate_low=faces.low, face_rate_high=faces.high,
+                   face_rate_interval=faces.label)
 
 
 def finish_rows(evaluator, scored_sets: list, rows: list[dict] | None = None) -> dict:
@@ -112,7 +113,7 @@ def _finish(evaluator, scored_sets: list, rows: list[dict] | None) -> dict:
             against_train = row["reference"]["split"] == "train"
             ref = evaluator.train_features_ if against_train else reference
             pair = GramPair(ref, np.concatenate(scored.features),
-                            reference_gram=None if against_train else evaluator.reference_gram_)
+                            reference_gram=evaluator.train_gram_ if against_train else evaluator.reference_gram_)
             ref_draws = gen_draws = None
             fid_values = None
             if B:
