@@ -8,10 +8,10 @@ import types
 import numpy as np
 import pytest
 
-from aegen.evaluate.evaluator import feature_scores
-from aegen.evaluate.intervals import GramPair, Interval
-from aegen.evaluate.metrics import fid_from_features, kid
-from aegen.evaluate.rows import CHECKS, COLUMNS, DISTRIBUTION, EvalResult, EvalRow, PairedDifferences
+from aegen.evaluate.metrics.intervals import GramPair, Interval
+from aegen.evaluate.metrics.distances import fid_from_features, kid
+from aegen.evaluate.metrics.scores import feature_scores
+from aegen.evaluate.protocol.rows import CHECKS, COLUMNS, DISTRIBUTION, EvalResult, EvalRow, PairedDifferences
 from aegen.evaluate.tables import markdown_table
 
 # A row as aegen evaluate writes it now (version 2), every kind of field present.
@@ -86,7 +86,8 @@ def test_every_table_takes_its_columns_from_one_declaration(tmp_path):
 
 @pytest.mark.parametrize("n, m, d", [(12, 12, 5), (30, 30, 64)])
 def test_fid_value_and_interval_come_from_one_function(n, m, d):
-    from aegen.evaluate.summary import finish_rows
+    from aegen.evaluate.protocol.references import ReferenceFeatures
+    from aegen.evaluate.protocol.summary import finish_rows
 
     rng = np.random.default_rng(n)
     reference, fake = rng.normal(size=(n, d)), rng.normal(0.3, 1.0, size=(m, d))
@@ -99,8 +100,6 @@ def test_fid_value_and_interval_come_from_one_function(n, m, d):
     row = {"method": "a", "params": {}, "reference": {"split": "heldout"}, "fid_repeats": [scores["fid"]],
            "kid_repeats": [scores["kid"]]}
     scored = types.SimpleNamespace(row=row, features=[fake], set_fits=None, loglik_values=None)
-    evaluator = types.SimpleNamespace(bootstrap=20, n=m, seed=0, fid_infinity=(), extractor_=object(),
-                                      heldout_features_=reference, reference_gram_=reference @ reference.T,
-                                      seeds_={"bootstrap": 1})
-    finish_rows(evaluator, [scored])
+    features = ReferenceFeatures(reference, reference @ reference.T, reference, reference @ reference.T)
+    finish_rows([scored], features, seed=0, n=m, bootstrap=20)
     assert row["fid"] == pair.fid() and row["fid_low"] + row["fid_high"] == pytest.approx(2 * row["fid"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aegen.evaluate.rows import EvalRow, as_rows, feature_label
+from aegen.evaluate.protocol.rows import EvalRow, as_rows, feature_label
 from aegen.plots import save_figure, use_agg
 
 SAMPLER_COLOUR = "tab:blue"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from aegen.evaluate.figures import interval_errors
-from aegen.evaluate.rows import EvalRow, as_rows, feature_label
+from aegen.evaluate.protocol.rows import EvalRow, as_rows, feature_label
 from aegen.plots import save_figure, use_agg
 
 PANELS = (("fid", "FID (95% interval)", "lower is better"), ("kid", "KID × 10³ (95% interval)", "lower is better"),

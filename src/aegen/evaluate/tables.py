@@ -1,11 +1,11 @@
-"""Markdown tables of evaluation rows (columns of :data:`aegen.evaluate.rows.COLUMNS`), with the
+"""Markdown tables of evaluation rows (columns of :data:`aegen.evaluate.protocol.rows.COLUMNS`), with the
 protocol stated above them and the paired comparisons below."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from aegen.evaluate.rows import (
+from aegen.evaluate.protocol.rows import (
     COLUMNS,
     PairedDifferences,
     as_rows,
@@ -152,7 +152,7 @@ def markdown_table(rows, protocol: dict, leading: list[tuple[str, callable]] | N
     """A markdown document: title, caption lines, one table row per result row, then notes.
 
     rows: :class:`EvalRow` (or their dicts); leading: (header, row -> cell) columns before
-    :data:`~aegen.evaluate.rows.COLUMNS` (default: the row's label, which names its parameters
+    :data:`~aegen.evaluate.protocol.rows.COLUMNS` (default: the row's label, which names its parameters
     as the ranking below does).
     """
     rows = as_rows(rows)

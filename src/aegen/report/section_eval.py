@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aegen.evaluate.rows import CHECKS, DISTRIBUTION, EvalResult, EvalRow, as_rows, columns, interval_text
+from aegen.evaluate.protocol.rows import CHECKS, DISTRIBUTION, EvalResult, EvalRow, as_rows, columns, interval_text
 from aegen.evaluate.tables import caption as table_caption
 from aegen.evaluate.tables import comparison_lines
 from aegen.report.blocks import FIGURE_CARD, Details, Figure, Gallery, Heading, Items, Section, Table, Text
@@ -41,7 +41,7 @@ def method_cell(row: EvalRow, with_params: bool = True) -> str:
 
 def metrics_table(rows: list[EvalRow], protocol: dict, leading: list[tuple[str, callable]] | None = None,
                   caption: str = "", group: str = DISTRIBUTION) -> Table:
-    """One line per row, the columns of one group of :data:`aegen.evaluate.rows.COLUMNS`; rows named
+    """One line per row, the columns of one group of :data:`aegen.evaluate.protocol.rows.COLUMNS`; rows named
     'reconstruction' or 'real' highlighted as the references."""
     leading = leading or [("method", method_cell)]
     shown = columns(group)

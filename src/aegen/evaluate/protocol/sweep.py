@@ -18,10 +18,10 @@ import json
 from tqdm.auto import tqdm
 
 from aegen import AegenError
-from aegen.evaluate.evaluation import evaluate_one
-from aegen.evaluate.evaluator import Evaluator
-from aegen.evaluate.methods import REFERENCE_ROWS, parse_methods
-from aegen.evaluate.rows import RESULT_VERSION, as_rows
+from aegen.evaluate.protocol.evaluation import evaluate_one
+from aegen.evaluate.protocol.evaluator import Evaluator
+from aegen.evaluate.protocol.methods import REFERENCE_ROWS, parse_methods
+from aegen.evaluate.protocol.rows import RESULT_VERSION, as_rows
 from aegen.evaluate.sweep_plots import sweep_figure
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text

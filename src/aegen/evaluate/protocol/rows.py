@@ -1,7 +1,7 @@
 """The result types of an evaluation: a row per method, the paired differences, the whole result.
 
 :class:`EvalRow` holds what tables, figures and comparisons read, typed (a metric with an
-interval is an :class:`~aegen.evaluate.intervals.Interval`), and keeps every other measurement
+interval is an :class:`~aegen.evaluate.metrics.intervals.Interval`), and keeps every other measurement
 (copying tests, latent check, provenance, timings) in ``details`` as it was recorded.
 :class:`PairedDifferences` is the table of every pair of rows compared per metric, and
 :class:`EvalResult` the rows, differences and protocol together. Each converts to and from the
@@ -18,13 +18,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
-from aegen.evaluate.intervals import Interval
+import numpy as np
+
+from aegen.evaluate.metrics.intervals import Interval
 
 # Version of the metrics.json layout; files without the field are version 1 (same keys).
 RESULT_VERSION = 2
 INTERVAL_METRICS = ("fid", "kid", "fid_inf", "face_rate")
 PLAIN_METRICS = ("precision", "recall", "density", "coverage")
 MISSING = "–"
+
+
+@dataclass
+class ScoredSet:
+    """A row being scored (its flat dict, finished into an :class:`EvalRow`) and the per-image
+    values behind it, kept for the figures and the intervals."""
+
+    row: dict
+    radii: np.ndarray | None = None
+    nn_distances: np.ndarray | None = None
+    images: np.ndarray | None = field(default=None, repr=False)
+    features: list[np.ndarray] = field(default_factory=list, repr=False)
+    loglik_values: np.ndarray | None = field(default=None, repr=False)
+    set_fits: list[int] | None = None  # the fit (0..K-1) each sample set was drawn from; None: one fit
 
 
 def row_label(method: str, params: dict | None) -> str:
