@@ -104,7 +104,7 @@ class Interval:
     estimate: float
     low: float | None
     high: float | None
-    label: str
+    label: str | None  # None where a file recorded no label (older metrics.json, plain values)
 
     def as_dict(self, prefix: str) -> dict:
         return {prefix: self.estimate, f"{prefix}_low": self.low, f"{prefix}_high": self.high}
