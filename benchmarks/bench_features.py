@@ -31,9 +31,9 @@ import torch
 from PIL import Image, ImageFilter
 
 from aegen.data import load_dataset
-from aegen.evaluate.feature_backends import feature_difference
-from aegen.evaluate.features import FeaturesUnavailable, InceptionFeatures
-from aegen.evaluate.metrics import fid_from_features
+from aegen.evaluate.features.backends import feature_difference
+from aegen.evaluate.features.extractors import FeaturesUnavailable, InceptionFeatures
+from aegen.evaluate.metrics.distances import fid_from_features
 from aegen.io import save_npz, write_json
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "celeba" / "img_align_celeba.zip"

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from aegen.evaluate.features import FeaturesUnavailable, InceptionFeatures
+from aegen.evaluate.features.extractors import FeaturesUnavailable, InceptionFeatures
 
 
 def timed(function, *args):

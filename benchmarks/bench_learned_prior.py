@@ -14,7 +14,7 @@ held-out z-points, in the whitened frame of the training cloud (Cholesky of its 
   only: the full Gaussian matches them by construction, so read it with the rest);
 - ``C2ST``: accuracy of a gradient-boosting classifier telling generated from held-out vectors
   (whitened coordinates and radius; two-fold), 0.5 when it cannot tell them apart;
-- ``P``/``R``: k-NN precision and recall (k = 3, :func:`aegen.evaluate.metrics.fidelity_diversity`);
+- ``P``/``R``: k-NN precision and recall (k = 3, :func:`aegen.evaluate.metrics.distances.fidelity_diversity`);
 - ``KS r``: Kolmogorov-Smirnov distance between generated and held-out Mahalanobis radii;
 - ``NN``, ``copy Z``: the median whitened distance to the nearest training z-point over that
   of held-out z-points (1 for a model that copies nothing), and the Mann-Whitney Z_U of the
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from scipy import linalg, stats
 
-from aegen.evaluate.metrics import fid_from_features, fidelity_diversity
+from aegen.evaluate.metrics.distances import fid_from_features, fidelity_diversity
 from aegen.samplers import make_sampler
 from aegen.samplers.learned import LearnedSampler
 

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from aegen.evaluate.intervals import wilson_interval
+from aegen.evaluate.metrics.intervals import wilson_interval
 from aegen.io import write_json
 from aegen.latent.normality import henze_zirkler_test
 

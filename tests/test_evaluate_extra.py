@@ -11,8 +11,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
-from aegen.evaluate.features import INCEPTION_DIM, FeaturesUnavailable, InceptionFeatures, find_inception_file
+from aegen.evaluate.features.faces import DetectorUnavailable, FaceDetector
+from aegen.evaluate.features.extractors import INCEPTION_DIM, FeaturesUnavailable, InceptionFeatures, find_inception_file
 
 pytestmark = pytest.mark.slow
 

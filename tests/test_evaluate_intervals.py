@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from aegen import AegenError
-from aegen.evaluate.evaluator import Evaluator
-from aegen.evaluate.intervals import (
+from aegen.evaluate.metrics.intervals import (
     GramPair,
     bootstrap_draws,
     fid_infinity,
@@ -16,7 +15,7 @@ from aegen.evaluate.intervals import (
     paired_differences,
     wilson_interval,
 )
-from aegen.evaluate.metrics import fid_from_features, kid
+from aegen.evaluate.metrics.distances import fid_from_features, kid
 
 
 @pytest.mark.parametrize("n, m, d", [(40, 60, 8), (30, 30, 50)])
@@ -33,7 +32,7 @@ def test_gram_fid_and_kid_equal_the_feature_formulas(n, m, d):
 
 
 def paired_fid_differences(reference, rows: dict[str, np.ndarray], replicates: int = 200, seed: int = 0):
-    """What :func:`aegen.evaluate.summary.finish_rows` does: shared reference resamples, paired rows."""
+    """What :func:`aegen.evaluate.protocol.summary.finish_rows` does: shared reference resamples, paired rows."""
     ref_draws = bootstrap_draws(len(reference), len(reference), replicates, seed)
     estimates, values = {}, {}
     for k, (name, fake) in enumerate(rows.items()):
@@ -112,32 +111,31 @@ def test_fid_infinity_removes_the_small_sample_bias_of_gaussian_features():
     assert fit["fid_inf_low"] - 0.02 < truth < fit["fid_inf_high"] + 0.02
 
 
-def evaluator_with_split(n: int, n_heldout: int, reconstruction: bool = True) -> Evaluator:
-    evaluator = Evaluator(n=n, seed=3, reconstruction=reconstruction)
-    evaluator.split_sizes_ = {"train": 10_000, "heldout": n_heldout}
-    return evaluator
+def subsets_of_split(n: int, n_heldout: int, reconstruction: bool = True):
+    from aegen.evaluate.protocol.seeds import evaluation_seeds
+    from aegen.evaluate.protocol.subsets import choose_subsets
+
+    return choose_subsets(n, 10_000, n_heldout, evaluation_seeds(3, 1, 1), reconstruction)
 
 
 @pytest.mark.parametrize("n", [2, 7, 100, 250, 500])
 def test_reconstruction_and_reference_subsets_are_disjoint_at_every_n(n):
-    evaluator = evaluator_with_split(n, 1000)
-    evaluator._choose_subsets()
-    reference, reconstruction = evaluator.heldout_index_, evaluator.reconstruction_index_
+    subsets = subsets_of_split(n, 1000)
+    reference, reconstruction = subsets.heldout, subsets.reconstruction
     assert len(reference) == len(reconstruction) == n
     assert not set(reference) & set(reconstruction)
 
 
 def test_an_n_the_split_cannot_serve_disjointly_is_refused():
     with pytest.raises(AegenError, match="N = 501 needs 1002 held-out images"):
-        evaluator_with_split(501, 1000)._choose_subsets()
-    evaluator = evaluator_with_split(501, 1000, reconstruction=False)
-    evaluator._choose_subsets()
-    assert len(evaluator.heldout_index_) == 501 and len(evaluator.reconstruction_index_) == 0
+        subsets_of_split(501, 1000)
+    subsets = subsets_of_split(501, 1000, reconstruction=False)
+    assert len(subsets.heldout) == 501 and len(subsets.reconstruction) == 0
 
 
 # -- fit variance and paired FID∞ (issue 21) ---------------------------------------------
 def test_cluster_bootstrap_holds_the_variance_between_fits():
-    from aegen.evaluate.intervals import bootstrap_draws, cluster_bootstrap_draws
+    from aegen.evaluate.metrics.intervals import bootstrap_draws, cluster_bootstrap_draws
 
     # Three "fits" whose images differ by their fit's offset: a one-stage bootstrap of the pooled
     # images sees only the spread within fits; resampling fits first sees the offsets too.
@@ -153,20 +151,18 @@ def test_cluster_bootstrap_holds_the_variance_between_fits():
 
 
 def test_fid_infinity_is_paired_across_rows():
-    import types
-
-    from aegen.evaluate.intervals import GramPair, bootstrap_draws, paired_differences
-    from aegen.evaluate.summary import _fid_inf
+    from aegen.evaluate.metrics.intervals import GramPair, bootstrap_draws, paired_differences
+    from aegen.evaluate.protocol.summary import _fid_inf
 
     rng = np.random.default_rng(3)
     reference = rng.normal(size=(60, 8))
     generated = rng.normal(size=(120, 8))
     pools = {"a": generated, "b": generated + 0.05}  # row b: row a's images, shifted a little
-    evaluator = types.SimpleNamespace(seeds_={"fid-infinity": 11})
+    root = 11  # the seed of the subsample positions
     ref_draws = bootstrap_draws(60, 60, 20, seed=4)
     gen_draws = bootstrap_draws(120, 60, 20, seed=5)
-    fits = {name: _fid_inf(GramPair(reference, pool), evaluator, ref_draws, gen_draws, None) for name, pool in pools.items()}
-    same = _fid_inf(GramPair(reference, pools["a"]), evaluator, ref_draws, gen_draws, None)
+    fits = {name: _fid_inf(GramPair(reference, pool), root, ref_draws, gen_draws, None) for name, pool in pools.items()}
+    same = _fid_inf(GramPair(reference, pools["a"]), root, ref_draws, gen_draws, None)
     # The same sets give the same subsamples, point estimate and refits: a row is paired with itself exactly.
     assert same[0]["fid_inf"] == fits["a"][0]["fid_inf"] and np.array_equal(same[1], fits["a"][1])
     row, refits = fits["b"]

@@ -115,7 +115,7 @@ def test_kid_gives_the_same_with_and_without_precomputed_kernels(monkeypatch):
     rng = np.random.default_rng(12)
     a, b = rng.normal(size=(80, 6)), rng.normal(0.3, 1.0, size=(70, 6))
     precomputed = kid(a, b, n_subsets=20, random_state=3)
-    monkeypatch.setattr("aegen.evaluate.metrics.KID_PRECOMPUTE_ROWS", 0)
+    monkeypatch.setattr("aegen.evaluate.metrics.distances.KID_PRECOMPUTE_ROWS", 0)
     assert kid(a, b, n_subsets=20, random_state=3) == pytest.approx(precomputed, rel=1e-10)
 
 

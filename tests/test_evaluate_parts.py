@@ -7,11 +7,12 @@ import pytest
 from scipy import special
 
 from aegen.evaluate import LatentEllipsoid, NearestTrainingImage, PixelFeatures, memorisation_summary, parse_param
-from aegen.evaluate.cache import FeatureCache, subset_indices
-from aegen.evaluate.features import downsample_images, tf1_bilinear_resize
-from aegen.evaluate.memorisation import data_copying_test, train_vs_heldout_test
-from aegen.evaluate.protocol import derive_seed, package_versions
-from aegen.evaluate.sweep import best_settings, parameter_grid, sweep_folder_name
+from aegen.evaluate.features.cache import FeatureCache
+from aegen.evaluate.features.extractors import downsample_images, tf1_bilinear_resize
+from aegen.evaluate.metrics.memorisation import data_copying_test, train_vs_heldout_test
+from aegen.evaluate.protocol.seeds import derive_seed, package_versions
+from aegen.evaluate.protocol.subsets import subset_indices
+from aegen.evaluate.protocol.sweep import best_settings, parameter_grid, sweep_folder_name
 from aegen.evaluate.tables import markdown_table
 
 

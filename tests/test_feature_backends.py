@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from aegen.data.synthetic import render_faces
-from aegen.evaluate import feature_backends
-from aegen.evaluate.bf16_calibration import CALIBRATION_IMAGES, bf16_scale, calibration_images
-from aegen.evaluate.feature_backends import cached_conversion, feature_difference, resolve
-from aegen.evaluate.features import FeaturesUnavailable, find_inception_file, make_features
+from aegen.evaluate.features import backends as feature_backends
+from aegen.evaluate.features.bf16_calibration import CALIBRATION_IMAGES, bf16_scale, calibration_images
+from aegen.evaluate.features.backends import cached_conversion, feature_difference, resolve
+from aegen.evaluate.features.extractors import FeaturesUnavailable, find_inception_file, make_features
 
 # bf16 tolerance: bfloat16 keeps 8 bits of mantissa; through Inception's 94 convolutions the
 # pool features move by about 2 % of their norm (benchmarks/bench_features.py), so 5 % is the bound.
@@ -79,7 +79,7 @@ def test_missing_package_is_a_one_line_error_naming_the_install(backend, monkeyp
 def fixed_calibration(monkeypatch, scale: float = 1.0045):
     """bf16_scale replaced by a fixed record, so that ids of bfloat16 extractors cost nothing."""
     record = {"version": 2, "scale": scale, "machine": "m0", "images": 128}
-    monkeypatch.setattr("aegen.evaluate.features.bf16_scale", lambda name, *args: {**record, "name": name})
+    monkeypatch.setattr("aegen.evaluate.features.extractors.bf16_scale", lambda name, *args: {**record, "name": name})
     return record
 
 

@@ -270,7 +270,7 @@ def test_truncated_sampler_cache_is_refitted(tiny_run, capsys):
 
 
 def test_truncated_feature_cache_entry_is_recomputed(tmp_path):
-    from aegen.evaluate.cache import FeatureCache
+    from aegen.evaluate.features.cache import FeatureCache
 
     cache = FeatureCache(tmp_path / "features")
     key = {"kind": "pixels", "split": "heldout", "n": 5}

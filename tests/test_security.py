@@ -120,7 +120,7 @@ def test_pickle_in_the_preprocessing_cache_is_rebuilt(tmp_path, marker):
 
 
 def test_pickle_in_the_feature_cache_is_recomputed(tmp_path, marker):
-    from aegen.evaluate.cache import FeatureCache
+    from aegen.evaluate.features.cache import FeatureCache
 
     cache = FeatureCache(tmp_path / "features")
     key = {"kind": "pixels", "split": "heldout", "n": 3}

@@ -62,7 +62,7 @@ def add_evaluation_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(sub) -> None:
-    from aegen.evaluate.methods import DEFAULT_METHODS
+    from aegen.evaluate.protocol.methods import DEFAULT_METHODS
 
     p = sub.add_parser(
         "evaluate", help="measure generated faces against held-out images",
@@ -88,15 +88,16 @@ def add_parser(sub) -> None:
 
 
 def print_skipped_and_errors(result: dict) -> None:
+    from aegen.evaluate.protocol.rows import as_rows
     from aegen.evaluate.tables import group_skipped
 
     skipped = group_skipped(result["protocol"].get("skipped", {}))
     if skipped:
         print("skipped " + "; ".join(f"{metrics} ({reason})" for metrics, reason in skipped.items()))
-    for row in result["rows"] + result.get("baselines", []):
-        if row.get("error"):
-            setting = ", ".join(f"{k}={v}" for k, v in row.get("params", {}).items())
-            print(f"{row['method']}{f' ({setting})' if setting else ''}: error: {row['error']}")
+    for row in as_rows(result["rows"] + result.get("baselines", [])):
+        if row.error:
+            setting = ", ".join(f"{k}={v}" for k, v in row.params.items())
+            print(f"{row.method}{f' ({setting})' if setting else ''}: error: {row.error}")
 
 
 def method_params(items: list[str]) -> dict[str, dict]:
@@ -115,8 +116,6 @@ def method_params(items: list[str]) -> dict[str, dict]:
 def run(args) -> int:
     from aegen.evaluate import evaluate_run
 
-    if args.seed < 0:
-        raise AegenError(f"--seed must be >= 0, got {args.seed}")
     result = evaluate_run(args.run, methods=args.methods, n=args.n, seed=args.seed, features=args.features,
                           faces=args.faces, reference_rows=args.reference_rows, repeats=args.repeats,
                           bootstrap=args.bootstrap, fid_infinity=[m for m in args.fid_inf.split(",") if m],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aegen import AegenError
 from aegen.cli.common import add_run_arg
 from aegen.cli.evaluate import add_evaluation_args, print_skipped_and_errors
 
@@ -29,8 +28,6 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from aegen.evaluate import sweep_run
 
-    if args.seed < 0:
-        raise AegenError(f"--seed must be >= 0, got {args.seed}")
     baselines = [b for b in args.baselines.split(",") if b.strip()]
     result = sweep_run(args.run, args.method, args.param, n=args.n, seed=args.seed, features=args.features,
                        faces=args.faces, baselines=baselines, repeats=args.repeats, bootstrap=args.bootstrap,

@@ -1,19 +1,15 @@
 """Evaluation: measure generated faces against held-out real images.
 
-Metric functions on plain feature arrays (:mod:`~aegen.evaluate.metrics`), the FID
-Inception-v3 and pixel feature extractors (:mod:`~aegen.evaluate.features`), the face
-detector (:mod:`~aegen.evaluate.faces`), the memorisation and latent checks, the protocol
-that scores a run's methods (:func:`evaluate_run`) and parameter sweeps (:func:`sweep_run`).
+Three parts: :mod:`~aegen.evaluate.metrics` (pure functions on features and z-points: FID, KID,
+PRDC, intervals, copying statistics), :mod:`~aegen.evaluate.features` (Inception runtimes,
+calibration, face detector, cache) and :mod:`~aegen.evaluate.protocol` (subsets, seeds, the
+evaluator, rows, repeats, resumption: :func:`evaluate_run` and :func:`sweep_run`); tables and
+figures of the results beside them.
 """
 
-from aegen.evaluate.evaluation import evaluate_run
-from aegen.evaluate.evaluator import Evaluator
-from aegen.evaluate.faces import DetectorUnavailable, FaceDetector
-from aegen.evaluate.features import FeaturesUnavailable, InceptionFeatures, PixelFeatures, make_features
-from aegen.evaluate.latent_check import LatentEllipsoid
-from aegen.evaluate.memorisation import NearestTrainingImage, memorisation_summary
-from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS
-from aegen.evaluate.metrics import (
+from aegen.evaluate.features.extractors import FeaturesUnavailable, InceptionFeatures, PixelFeatures, make_features
+from aegen.evaluate.features.faces import DetectorUnavailable, FaceDetector
+from aegen.evaluate.metrics.distances import (
     density_coverage,
     feature_statistics,
     fid_from_features,
@@ -23,7 +19,12 @@ from aegen.evaluate.metrics import (
     prdc,
     precision_recall,
 )
-from aegen.evaluate.sweep import parse_param, sweep_run
+from aegen.evaluate.metrics.latent_check import LatentEllipsoid
+from aegen.evaluate.metrics.memorisation import NearestTrainingImage, memorisation_summary
+from aegen.evaluate.protocol.evaluation import evaluate_run
+from aegen.evaluate.protocol.evaluator import Evaluator
+from aegen.evaluate.protocol.methods import DEFAULT_METHODS, REFERENCE_ROWS
+from aegen.evaluate.protocol.sweep import parse_param, sweep_run
 
 __all__ = [
     "DEFAULT_METHODS", "REFERENCE_ROWS", "DetectorUnavailable", "Evaluator", "FaceDetector", "FeaturesUnavailable",

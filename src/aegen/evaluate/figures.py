@@ -6,27 +6,37 @@ from pathlib import Path
 
 import numpy as np
 
-from aegen.evaluate.tables import feature_label
+from aegen.evaluate.protocol.rows import EvalRow, as_rows, feature_label
 from aegen.plots import save_figure, use_agg
 
 SAMPLER_COLOUR = "tab:blue"
 REFERENCE_COLOUR = "tab:gray"
 
 
-def interval_errors(rows: list[dict], key: str, scale: float) -> np.ndarray:
+def interval_errors(rows: list[EvalRow], key: str, scale: float) -> np.ndarray:
     """(2, n) distances from each value down to its interval's low and up to its high (0 without one)."""
     errors = np.zeros((2, len(rows)))
     for i, r in enumerate(rows):
-        if r.get(key) is not None and r.get(f"{key}_low") is not None:
-            errors[:, i] = scale * (r[key] - r[f"{key}_low"]), scale * (r[f"{key}_high"] - r[key])
+        interval = r.metric(key)
+        if interval is not None and interval.low is not None:
+            errors[:, i] = scale * (interval.estimate - interval.low), scale * (interval.high - interval.estimate)
     return np.clip(errors, 0.0, None)
 
 
-def _bars(ax, rows: list[dict], key: str, title: str, ylabel: str, scale: float = 1.0):
-    names = [r["method"] for r in rows]
-    values = [np.nan if r.get(key) is None else scale * r[key] for r in rows]
+def _scaled(row: EvalRow, key: str, scale: float = 1.0) -> float:
+    value = row.value(key)
+    return np.nan if value is None else scale * value
+
+
+def _colours(rows: list[EvalRow]) -> list[str]:
+    return [REFERENCE_COLOUR if r.kind == "reference" else SAMPLER_COLOUR for r in rows]
+
+
+def _bars(ax, rows: list[EvalRow], key: str, title: str, ylabel: str, scale: float = 1.0):
+    names = [r.method for r in rows]
+    values = [_scaled(r, key, scale) for r in rows]
     errors = interval_errors(rows, key, scale)
-    colours = [REFERENCE_COLOUR if r.get("kind") == "reference" else SAMPLER_COLOUR for r in rows]
+    colours = _colours(rows)
     ax.bar(range(len(rows)), values, yerr=errors, color=colours, capsize=3)
     ax.set_xticks(range(len(rows)), names, rotation=30, ha="right")
     ax.set_title(title)
@@ -35,8 +45,9 @@ def _bars(ax, rows: list[dict], key: str, title: str, ylabel: str, scale: float 
         ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center", color="gray")
 
 
-def metrics_figure(rows: list[dict], protocol: dict, path: str | Path) -> Path:
+def metrics_figure(rows, protocol: dict, path: str | Path) -> Path:
     """Bar charts of FID, KID, precision/recall/density/coverage, face rate and latent shares per row."""
+    rows = as_rows(rows)
     use_agg()
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -54,15 +65,14 @@ def metrics_figure(rows: list[dict], protocol: dict, path: str | Path) -> Path:
                              "z radius in the held-out [p1, p99] band / inside 3σ")):
         x = np.arange(len(rows))
         for offset, key, hatch in ((-0.2, keys[0], ""), (0.2, keys[1], "//")):
-            values = [np.nan if r.get(key) is None else r[key] for r in rows]
-            ax.bar(x + offset, values, width=0.4, hatch=hatch, edgecolor="white",
-                   color=[REFERENCE_COLOUR if r.get("kind") == "reference" else SAMPLER_COLOUR for r in rows],
+            values = [_scaled(r, key) for r in rows]
+            ax.bar(x + offset, values, width=0.4, hatch=hatch, edgecolor="white", color=_colours(rows),
                    label={"latent_in_band": "in band", "latent_inside_3sigma": "inside 3σ"}.get(key, key))
-        ax.set_xticks(x, [r["method"] for r in rows], rotation=30, ha="right")
+        ax.set_xticks(x, [r.method for r in rows], rotation=30, ha="right")
         ax.set_title(title)
         ax.set_ylabel("share" if keys[0] != "density" else "density: ratio; coverage: share")
         # Head room above the bars keeps the legend clear of them (density can exceed 1).
-        highest = max([r[k] for r in rows for k in keys if r.get(k) is not None] or [1.0])
+        highest = max([r.value(k) for r in rows for k in keys if r.value(k) is not None] or [1.0])
         ax.set_ylim(0.0, max(1.0, highest) * 1.25)
         ax.legend(loc="upper center", ncol=2, fontsize=8)
     fig.legend(handles=[Patch(color=SAMPLER_COLOUR, label="sampler"), Patch(color=REFERENCE_COLOUR, label="reference row")],

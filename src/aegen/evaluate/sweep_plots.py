@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from aegen.evaluate.figures import interval_errors
-from aegen.evaluate.tables import feature_label
+from aegen.evaluate.protocol.rows import EvalRow, as_rows, feature_label
 from aegen.plots import save_figure, use_agg
 
 PANELS = (("fid", "FID (95% interval)", "lower is better"), ("kid", "KID × 10³ (95% interval)", "lower is better"),
@@ -18,15 +18,15 @@ def _is_numeric(values: list) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _groups(rows: list[dict], grid: dict, param: str) -> dict[str, list[dict]]:
+def _groups(rows: list[EvalRow], grid: dict, param: str) -> dict[str, list[EvalRow]]:
     """Rows grouped by the values of the other parameters, each group ordered along ``param``."""
     others = [p for p in grid if p != param]
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[EvalRow]] = {}
     for row in rows:
-        label = ", ".join(f"{p}={row['params'].get(p)}" for p in others) or "all"
+        label = ", ".join(f"{p}={row.params.get(p)}" for p in others) or "all"
         groups.setdefault(label, []).append(row)
     order = {v: i for i, v in enumerate(grid[param])}
-    return {k: sorted(g, key=lambda r: order.get(r["params"].get(param), 0)) for k, g in groups.items()}
+    return {k: sorted(g, key=lambda r: order.get(r.params.get(param), 0)) for k, g in groups.items()}
 
 
 def sweep_figure(result: dict, param: str, path: str | Path) -> Path:
@@ -35,7 +35,7 @@ def sweep_figure(result: dict, param: str, path: str | Path) -> Path:
     use_agg()
     import matplotlib.pyplot as plt
 
-    grid, rows, protocol = result["grid"], result["rows"], result["protocol"]
+    grid, rows, protocol = result["grid"], as_rows(result["rows"]), result["protocol"]
     values = grid[param]
     numeric = _is_numeric(values)
     positions = {v: (v if numeric else i) for i, v in enumerate(values)}
@@ -47,14 +47,14 @@ def sweep_figure(result: dict, param: str, path: str | Path) -> Path:
     for ax, (key, title, hint) in zip(axes.ravel(), PANELS, strict=True):
         scale = 1e3 if key == "kid" else 1.0
         for colour, (group, members) in zip(colours, groups.items(), strict=True):
-            x = [positions[r["params"].get(param)] for r in members]
-            y = [np.nan if r.get(key) is None else scale * r[key] for r in members]
+            x = [positions[r.params.get(param)] for r in members]
+            y = [np.nan if r.value(key) is None else scale * r.value(key) for r in members]
             ax.errorbar(x, y, yerr=interval_errors(members, key, scale), marker="o", ms=4, capsize=3, color=colour,
                         label=group)
-        for b_index, baseline in enumerate(result.get("baselines", [])):
-            if baseline.get(key) is not None:
-                ax.axhline(scale * baseline[key], ls="--", lw=1, color=f"C{(b_index + 3) % 10}",
-                           label=f"{baseline['method']} (baseline)")
+        for b_index, baseline in enumerate(as_rows(result.get("baselines"))):
+            if baseline.value(key) is not None:
+                ax.axhline(scale * baseline.value(key), ls="--", lw=1, color=f"C{(b_index + 3) % 10}",
+                           label=f"{baseline.method} (baseline)")
         ax.set_title(f"{title}{tag if key in ('fid', 'kid') else ''}")
         ax.set_ylabel(hint)
         if not numeric:

@@ -1,89 +1,26 @@
-"""Markdown tables of evaluation rows, with the protocol stated above them."""
+"""Markdown tables of evaluation rows (columns of :data:`aegen.evaluate.protocol.rows.COLUMNS`), with the
+protocol stated above them and the paired comparisons below."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _number(value, digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _percent(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
-def with_interval(row: dict, key: str, digits: int, scale: float = 1.0) -> str:
-    """'93.2 [91.0, 95.4]', or the value alone when the row has no interval for it."""
-    value = row.get(key)
-    if value is None:
-        return "–"
-    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-    text = f"{scale * value:.{digits}f}"
-    if low is not None and high is not None:
-        text += f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
-    return text
-
-
-def copy_cell(row: dict, prefix: str = "") -> str:
-    """'-1.1 (0.07)': the copying z-score and excess, then '12 near' when some generated items are
-    training winners nearer than the probe's 1st percentile, 'copying' when flagged; 'n/a' where
-    the test does not apply (off the z-shell, or the row's vectors fit the latent metric)."""
-    if row.get(f"{prefix}copy_applicable") is False:
-        return "n/a"
-    score = row.get(f"{prefix}copy_z")
-    if score is None:
-        return "–"
-    text = f"{score:+.1f} ({row.get(f'{prefix}copy_excess', 0.0):.2f})"
-    if row.get(f"{prefix}copy_items_total"):
-        text += f" {row[f'{prefix}copy_items_total']} near"
-    return text + (" copying" if row.get(f"{prefix}copy_flagged") else "")
-
-
-def loglik_cell(row: dict) -> str:
-    if row.get("latent_loglik") is None:
-        return "outside support" if row.get("latent_loglik_outside_support") else "–"
-    return f"{row['latent_loglik']:.3f} ± {1.96 * row['latent_loglik_se']:.3f}"
-
-
-def feature_label(protocol: dict) -> str:
-    """'Inception' or a warning label such as 'pixels 16x16 (not Inception)'."""
-    features = protocol.get("features")
-    if not features:
-        return "none"
-    return "Inception" if features["id"].startswith("inception") else features["id"]
-
-
-def metric_columns(protocol: dict) -> list[tuple[str, callable]]:
-    """(header, row -> cell) for the metric columns of every table."""
-    label = feature_label(protocol)
-    suffix = "" if label == "Inception" else f" [{label}]"
-    reference_n = (protocol.get("reference") or {}).get("n", protocol.get("n"))
-    return [
-        (f"FID{suffix} at N = {protocol.get('n')} vs this {reference_n}-image reference [95%]",
-         lambda r: with_interval(r, "fid", 1)),
-        (f"KID×10³{suffix} [95%]", lambda r: with_interval(r, "kid", 2, 1e3)),
-        ("precision", lambda r: _number(r.get("precision"), 3)),
-        ("recall", lambda r: _number(r.get("recall"), 3)),
-        ("density", lambda r: _number(r.get("density"), 3)),
-        ("coverage", lambda r: _number(r.get("coverage"), 3)),
-        ("faces [95%]", lambda r: "–" if r.get("face_rate") is None else (
-            _percent(r["face_rate"]) + (f" [{100 * r['face_rate_low']:.0f}, {100 * r['face_rate_high']:.0f}]"
-                                        if r.get("face_rate_low") is not None else ""))),
-        ("copy Z", copy_cell),
-        ("Meehan C_T", lambda r: _number(r.get("meehan_ct"), 1)),
-        ("z radius in band", lambda r: _percent(r.get("latent_in_band"))),
-        ("radius KS", lambda r: _number(r.get("latent_radius_ks"), 2)),
-        ("z copy Z", lambda r: copy_cell(r, "latent_")),
-        ("log p(z)/dim [95%]", loglik_cell),
-    ]
+from aegen.evaluate.protocol.rows import (
+    COLUMNS,
+    PairedDifferences,
+    as_rows,
+    feature_label,
+    interval_text,
+    number,
+    percent,
+)
 
 
 REFERENCE_VALUE_CELLS = [
-    ("face_rate", "faces", _percent),
-    ("nn_train_median", "NN-train median", lambda v: _number(v, 3)),
-    ("latent_in_band", "z radius in band", _percent),
-    ("latent_radius_median", "radius median", lambda v: _number(v, 1)),
+    ("face_rate", "faces", percent),
+    ("nn_train_median", "NN-train median", lambda v: number(v, 3)),
+    ("latent_in_band", "z radius in band", percent),
+    ("latent_radius_median", "radius median", lambda v: number(v, 1)),
 ]
 
 
@@ -156,62 +93,48 @@ def caption(protocol: dict) -> list[str]:
     return lines
 
 
-def _paired(pairs: dict, a: str, b: str) -> tuple[float, float | None, float | None, bool] | None:
-    """(a - b, low, high, significant) from the differences of a metric, whichever way the pair was stored."""
-    pair = pairs.get((a, b)) or pairs.get((b, a))
-    if pair is None:
-        return None
-    sign = 1 if (pair["a"], pair["b"]) == (a, b) else -1
-    if pair["low"] is None:
-        return sign * pair["difference"], None, None, False
-    low, high = sorted((sign * pair["low"], sign * pair["high"]))
-    return sign * pair["difference"], low, high, pair["significant"]
-
-
 def _difference_text(name: str, found, scale: float = 1.0) -> str:
-    diff, low, high, significant = found
-    if low is None:
-        return f"{name} {scale * diff:+.1f} (no interval)"
-    verdict = "significant" if significant else "not distinguishable"
-    return f"{name} {scale * diff:+.1f} [{scale * low:+.1f}, {scale * high:+.1f}]: {verdict}"
+    if found.low is None:
+        return f"{name} {scale * found.difference:+.1f} (no interval)"
+    verdict = "significant" if found.significant else "not distinguishable"
+    return f"{name} {scale * found.difference:+.1f} [{scale * found.low:+.1f}, {scale * found.high:+.1f}]: {verdict}"
 
 
-def comparison_lines(rows: list[dict], differences: dict) -> list[str]:
-    """Rows ranked by FID with the paired difference to the next one (and KID's, FID∞'s), and the FID∞ table."""
-    from aegen.evaluate.summary import row_label
+def comparison_lines(rows, differences) -> list[str]:
+    """Rows ranked by FID with the paired difference to the next one (and KID's, FID∞'s), and the FID∞ table.
 
-    by_metric = {metric: {(d["a"], d["b"]): d for d in differences.get(metric, [])}
-                 for metric in ("fid", "kid", "fid_inf")}
-    ranked = sorted((r for r in rows if r.get("fid") is not None and r["reference"]["split"] == "heldout"),
-                    key=lambda r: r["fid"])
+    rows: :class:`EvalRow` (or their dicts); differences: :class:`PairedDifferences` (or its dict).
+    """
+    rows, differences = as_rows(rows), PairedDifferences.from_dict(differences)
+    ranked = sorted((r for r in rows if r.fid is not None and r.against_heldout), key=lambda r: r.fid.estimate)
     lines = []
-    if len(ranked) > 1 and by_metric["fid"]:
+    if len(ranked) > 1 and differences.by_metric.get("fid"):
         lines += ["", "Ranking by FID at N, each row against the next (paired differences, 95% intervals; significant "
                       "when the interval excludes 0), with KID×10³ (unbiased) and FID∞ where computed:", ""]
         for better, worse in zip(ranked, ranked[1:]):
-            a, b = row_label(better), row_label(worse)
-            fid = _paired(by_metric["fid"], a, b)
+            a, b = better.label, worse.label
+            fid = differences.between("fid", a, b)
             if fid is None:
                 continue
             parts = [_difference_text("FID", fid)]
-            kid = _paired(by_metric["kid"], a, b)
+            kid = differences.between("kid", a, b)
             if kid is not None:
                 parts.append(_difference_text("KID×10³", kid, 1e3))
-            fid_inf = _paired(by_metric["fid_inf"], a, b)
+            fid_inf = differences.between("fid_inf", a, b)
             if fid_inf is not None:
                 parts.append(_difference_text("FID∞", fid_inf))
             lines.append(f"- `{a}` − `{b}`: " + "; ".join(parts))
-    inf_rows = [r for r in rows if r.get("fid_inf") is not None]
+    inf_rows = [r for r in rows if r.fid_inf is not None]
     if inf_rows:
-        largest = max(max(r["fid_inf_fit"]["n"]) for r in inf_rows)
+        largest = max(max(r.details["fid_inf_fit"]["n"]) for r in inf_rows)
         lines += ["", "FID∞ (Chong & Forsyth 2020: FID_n of both sets subsampled to n at positions shared by every "
-                      "row, extrapolated to 1/n = 0; [95%]: " + (inf_rows[0].get("fid_inf_interval") or "t interval")
+                      "row, extrapolated to 1/n = 0; [95%]: " + (inf_rows[0].fid_inf.label or "t interval")
                   + ("; every n is below 2,048, the Inception features' dimension, where the covariances are rank-deficient: "
                      "the extrapolation is a model, not a measurement" if largest < 2048 else "") + "):", "",
                   "| method | FID∞ [95%] | n used | FID at the largest n |", "|---|---|---|---|"]
         for r in inf_rows:
-            fit = r["fid_inf_fit"]
-            lines.append(f"| `{row_label(r)}` | {with_interval(r, 'fid_inf', 1)} | {min(fit['n'])}–{max(fit['n'])} | "
+            fit = r.details["fid_inf_fit"]
+            lines.append(f"| `{r.label}` | {interval_text(r.fid_inf, 1)} | {min(fit['n'])}–{max(fit['n'])} | "
                          f"{np.mean([v for n, v in zip(fit['n'], fit['fid_n']) if n == max(fit['n'])]):.1f} |")
     return lines
 
@@ -224,27 +147,30 @@ def group_skipped(skipped: dict[str, str]) -> dict[str, str]:
     return {", ".join(metrics): reason for reason, metrics in by_reason.items()}
 
 
-def markdown_table(rows: list[dict], protocol: dict, leading: list[tuple[str, callable]] | None = None,
-                   title: str | None = None, with_caption: bool = True, differences: dict | None = None) -> str:
-    """A markdown document: title, caption lines, one table row per result row, then notes."""
-    from aegen.evaluate.summary import row_label
+def markdown_table(rows, protocol: dict, leading: list[tuple[str, callable]] | None = None,
+                   title: str | None = None, with_caption: bool = True, differences=None) -> str:
+    """A markdown document: title, caption lines, one table row per result row, then notes.
 
-    # A row's label names its parameters when it has any, as the ranking below does.
-    leading = leading or [("method", lambda r: f"`{row_label(r)}`"), ("N", lambda r: str(r.get("n", "–")))]
-    columns = leading + metric_columns(protocol)
+    rows: :class:`EvalRow` (or their dicts); leading: (header, row -> cell) columns before
+    :data:`~aegen.evaluate.protocol.rows.COLUMNS` (default: the row's label, which names its parameters
+    as the ranking below does).
+    """
+    rows = as_rows(rows)
+    leading = leading or [("method", lambda r: f"`{r.label}`")]
+    headers = [header for header, _ in leading] + [column.title(protocol) for column in COLUMNS]
+    cells = [cell for _, cell in leading] + [column.cell for column in COLUMNS]
     lines = [f"# {title}", ""] if title else []
     if with_caption:
         lines += caption(protocol) + [""]
-    lines.append("| " + " | ".join(header for header, _ in columns) + " |")
-    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---" for _ in headers) + "|")
     notes = []
     for row in rows:
-        lines.append("| " + " | ".join(cell(row) for _, cell in columns) + " |")
-        if row.get("error"):
-            notes.append(f"- `{row['method']}`: error: {row['error']}")
-        for note in row.get("notes", []):
-            if row.get("kind") == "sampler":
-                notes.append(f"- `{row['method']}`: {note}")
+        lines.append("| " + " | ".join(cell(row) for cell in cells) + " |")
+        if row.error:
+            notes.append(f"- `{row.method}`: error: {row.error}")
+        if row.kind == "sampler":
+            notes += [f"- `{row.method}`: {note}" for note in row.notes]
     if differences:
         lines += comparison_lines(rows, differences)
     if notes:

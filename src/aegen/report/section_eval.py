@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aegen.report.blocks import FIGURE_CARD, Details, Figure, Gallery, Heading, Items, Section, Table, Text
+from aegen.evaluate.protocol.rows import CHECKS, DISTRIBUTION, EvalResult, EvalRow, as_rows, columns, interval_text
 from aegen.evaluate.tables import caption as table_caption
-from aegen.evaluate.tables import comparison_lines, copy_cell, loglik_cell, with_interval
-from aegen.report.sources import dig, num, pct, plain, pngs, read_json_if_present
+from aegen.evaluate.tables import comparison_lines
+from aegen.report.blocks import FIGURE_CARD, Details, Figure, Gallery, Heading, Items, Section, Table, Text
+from aegen.report.sources import dig, num, plain, pngs, read_json_if_present
 
 EVAL_DIR = "eval"
 METRICS = "metrics.json"
@@ -25,59 +26,34 @@ EVAL_FIGURES = {
 }
 
 
-def two(value) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-# (header, row -> cell); arrows say which direction is better.
-DISTRIBUTION_COLUMNS = [
-    ("N", lambda r: num(r.get("n"))),
-    ("FID [95%] ↓", lambda r: with_interval(r, "fid", 1)),
-    ("KID×10³ [95%] ↓", lambda r: with_interval(r, "kid", 2, 1e3)),
-    ("precision ↑", lambda r: two(r.get("precision"))),
-    ("recall ↑", lambda r: two(r.get("recall"))),
-    ("density ↑", lambda r: two(r.get("density"))),
-    ("coverage ↑", lambda r: two(r.get("coverage"))),
-    ("faces ↑", lambda r: pct(r.get("face_rate"))),
-]
-CHECK_COLUMNS = [
-    ("NN-train median", lambda r: two(r.get("nn_train_median"))),
-    ("copy Z", lambda r: copy_cell(r)),
-    ("Meehan C_T", lambda r: num(r.get("meehan_ct"), 1)),
-    ("z radius in band", lambda r: pct(r.get("latent_in_band"))),
-    ("radius KS", lambda r: two(r.get("latent_radius_ks"))),
-    ("z copy Z", lambda r: copy_cell(r, "latent_")),
-    ("log p(z)/dim", lambda r: loglik_cell(r)),
-    ("radius median", lambda r: num(r.get("latent_radius_median"))),
-]
-
-
 def features_label(protocol: dict) -> str:
     features = protocol.get("features") or {}
     name = features.get("name") or features.get("id")
     return str(name) if name else "none (skipped)"
 
 
-def method_cell(row: dict, with_params: bool = True) -> str:
-    text = f"`{row.get('method', '?')}`"
-    if with_params and row.get("params"):
-        text += " " + ", ".join(f"{k}={plain(v)}" for k, v in row["params"].items())
+def method_cell(row: EvalRow, with_params: bool = True) -> str:
+    text = f"`{row.method}`"
+    if with_params and row.params:
+        text += " " + ", ".join(f"{k}={plain(v)}" for k, v in row.params.items())
     return text
 
 
-def metrics_table(rows: list[dict], leading: list[tuple[str, callable]] | None = None, caption: str = "",
-                  columns=DISTRIBUTION_COLUMNS) -> Table:
-    """One line per row; rows named 'reconstruction' or 'real' highlighted as the references."""
+def metrics_table(rows: list[EvalRow], protocol: dict, leading: list[tuple[str, callable]] | None = None,
+                  caption: str = "", group: str = DISTRIBUTION) -> Table:
+    """One line per row, the columns of one group of :data:`aegen.evaluate.protocol.rows.COLUMNS`; rows named
+    'reconstruction' or 'real' highlighted as the references."""
     leading = leading or [("method", method_cell)]
-    headers = [h for h, _ in leading] + [h for h, _ in columns]
+    shown = columns(group)
+    headers = [h for h, _ in leading] + [c.title(protocol, arrows=True) for c in shown]
     cells, highlight, notes = [], set(), {}
     for k, row in enumerate(rows):
-        cells.append([fn(row) for _, fn in leading] + [fn(row) for _, fn in columns])
-        if row.get("method") in REFERENCE_ROWS or row.get("kind") == "reference":
+        cells.append([fn(row) for _, fn in leading] + [c.cell(row) for c in shown])
+        if row.method in REFERENCE_ROWS or row.kind == "reference":
             highlight.add(k)
             notes[k] = "reference row"
-        if row.get("error"):
-            notes[k] = f"error: {row['error']}"
+        if row.error:
+            notes[k] = f"error: {row.error}"
     numeric = set(range(len(leading), len(headers)))
     return Table(headers, cells, caption=caption, highlight=highlight, numeric=numeric, row_notes=notes)
 
@@ -104,9 +80,9 @@ def checks_caption(protocol: dict) -> str:
     return "Memorisation and latent checks. " + " ".join(lines[3:4]) if len(lines) > 3 else "Memorisation and latent checks."
 
 
-def row_messages(rows: list[dict], protocol: dict) -> list[str]:
-    messages = [f"`{r.get('method')}`: error: {r['error']}" for r in rows if r.get("error")]
-    messages += [f"`{r.get('method')}`: {note}" for r in rows for note in (r.get("notes") or [])]
+def row_messages(rows: list[EvalRow], protocol: dict) -> list[str]:
+    messages = [f"`{r.method}`: error: {r.error}" for r in rows if r.error]
+    messages += [f"`{r.method}`: {note}" for r in rows for note in r.notes]
     by_reason: dict[str, list[str]] = {}
     for metric, reason in (protocol.get("skipped") or {}).items():
         by_reason.setdefault(str(reason), []).append(str(metric))
@@ -131,10 +107,10 @@ def sweep_blocks(folder: Path) -> list:
     protocol = result.get("protocol") or {}
     grid = result.get("grid") or {}
     method = result.get("method", folder.name)
-    leading = [(name, (lambda r, name=name: plain(dig(r, "params", name)))) for name in grid]
-    rows = list(result.get("rows") or [])
-    baselines = list(result.get("baselines") or [])
-    table = metrics_table(rows + baselines, leading=[("method", lambda r: method_cell(r, False))] + leading,
+    leading = [(name, (lambda r, name=name: plain(r.params.get(name)))) for name in grid]
+    rows = as_rows(result.get("rows"))
+    baselines = as_rows(result.get("baselines"))
+    table = metrics_table(rows + baselines, protocol, leading=[("method", lambda r: method_cell(r, False))] + leading,
                           caption=f"Every setting of {', '.join(grid) or 'the grid'} at N = {num(protocol.get('n'))} "
                                   f"(seed {num(protocol.get('seed'))}, features {features_label(protocol)}); "
                                   "baselines in default parameters below the sweep, reference rows highlighted.")
@@ -162,21 +138,20 @@ def eval_section(run) -> Section:
     result = read_json_if_present(folder / METRICS)
     sweeps = sorted(p for p in (folder / SWEEPS_DIR).glob("*") if p.is_dir()) if (folder / SWEEPS_DIR).is_dir() else []
     if isinstance(result, dict):
-        protocol = result.get("protocol") or {}
-        rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
-        section.blocks.append(metrics_table(rows, caption=protocol_caption(protocol)))
-        section.blocks.append(metrics_table(rows, caption=checks_caption(protocol), columns=CHECK_COLUMNS))
-        comparisons = [line[2:] for line in comparison_lines(rows, result.get("differences") or {})
-                       if line.startswith("- ")]
+        evaluation = EvalResult.from_dict(result)
+        protocol, rows = evaluation.protocol, evaluation.rows
+        section.blocks.append(metrics_table(rows, protocol, caption=protocol_caption(protocol)))
+        section.blocks.append(metrics_table(rows, protocol, caption=checks_caption(protocol), group=CHECKS))
+        comparisons = [line[2:] for line in comparison_lines(rows, evaluation.differences) if line.startswith("- ")]
         if comparisons:
             section.blocks.append(Text("Which rows differ: each row against the next in the FID ranking, the paired "
                                        "difference with its 95% interval (significant when it excludes 0).", "note"))
             section.blocks.append(Items(comparisons))
-        inf_rows = [r for r in rows if r.get("fid_inf") is not None]
+        inf_rows = [r for r in rows if r.fid_inf is not None]
         if inf_rows:
             section.blocks.append(Table(["method", "FID∞ [95%]", "n used"], [
-                [method_cell(r), with_interval(r, "fid_inf", 1), "–".join(str(v) for v in (
-                    min(r["fid_inf_fit"]["n"]), max(r["fid_inf_fit"]["n"])))] for r in inf_rows],
+                [method_cell(r), interval_text(r.fid_inf, 1), "–".join(str(v) for v in (
+                    min(r.details["fid_inf_fit"]["n"]), max(r.details["fid_inf_fit"]["n"])))] for r in inf_rows],
                 caption="FID∞ (Chong & Forsyth 2020): FID_n with both sets subsampled to n, extrapolated "
                         "linearly in 1/n to n = ∞; the interval is that of the fit's intercept.", numeric={1}))
         messages = row_messages(rows, protocol)

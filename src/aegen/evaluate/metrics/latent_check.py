@@ -15,7 +15,7 @@ generated and held-out radii.
 
 A copying guard in latent space (:class:`LatentCopyGuard`) asks, for each vector, whether its
 nearest z-point among the training and held-out z-points is a training one more often than
-the sides' sizes predict (:class:`aegen.evaluate.memorisation.CopyingTest`): a learned prior
+the sides' sizes predict (:class:`aegen.evaluate.metrics.memorisation.CopyingTest`): a learned prior
 that memorises its training points shows a z-score far below 0. Distances are measured in a
 whitened metric, and that metric is fitted on z-points in *neither* side: a covariance fitted on
 the training points gives them smaller whitened norms than any point outside the fit (by about
@@ -33,8 +33,8 @@ from scipy import linalg
 from scipy import stats
 from sklearn.covariance import LedoitWolf
 
-from aegen.evaluate.memorisation import CopyingTest
-from aegen.evaluate.metrics import single_threaded_lapack
+from aegen.evaluate.metrics.memorisation import CopyingTest
+from aegen.evaluate.metrics.distances import single_threaded_lapack
 from aegen.latent.checks import check_zpoints
 from aegen.latent.sigma import mahalanobis_radius
 
@@ -140,7 +140,7 @@ def _sigma_name(sigma: float) -> str:
 class NearestRows:
     """Nearest row of a fitted point set (N, d) for query vectors, by Euclidean distance.
 
-    The vector counterpart of :class:`aegen.evaluate.memorisation.NearestTrainingImage`:
+    The vector counterpart of :class:`aegen.evaluate.metrics.memorisation.NearestTrainingImage`:
     ``distances(queries)`` returns the distance (m,) to the nearest row and its index (m,).
     """
 
@@ -171,9 +171,9 @@ class NearestRows:
 
 
 class LatentCopyGuard:
-    """The latent copying guard: :class:`~aegen.evaluate.memorisation.CopyingTest` on whitened z.
+    """The latent copying guard: :class:`~aegen.evaluate.metrics.memorisation.CopyingTest` on whitened z.
 
-    near_percentile: see :class:`~aegen.evaluate.memorisation.CopyingTest`.
+    near_percentile: see :class:`~aegen.evaluate.metrics.memorisation.CopyingTest`.
     fit(Z_metric, Z_train, Z_heldout): Z_metric (K, d) fits the whitening (mean and covariance)
     and serves as the probe items, and must hold z-points in neither side: e.g. held-out
     z-points kept out of the held-out side. Z_train (N, d) and Z_heldout (M, d) are the two

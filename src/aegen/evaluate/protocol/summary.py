@@ -5,7 +5,7 @@ bootstrap with reference resamples shared by all rows (so that paired difference
 reference set's noise), extrapolates FID∞ where asked, and compares every pair of rows.
 
 A row fitted K > 1 times (``--fit-seeds``) is bootstrapped in two stages, fits then images
-(:func:`~aegen.evaluate.intervals.cluster_bootstrap_draws`), so its interval and its paired
+(:func:`~aegen.evaluate.metrics.intervals.cluster_bootstrap_draws`), so its interval and its paired
 differences hold the fit-to-fit variance. FID∞ is paired too: every row subsamples the
 reference at the same positions (and its generated pool at the same positions as every row
 with a pool of its size), and each bootstrap replicate refits FID∞ on that replicate's
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aegen.evaluate.intervals import (
+from aegen.evaluate.metrics.intervals import (
     GramPair,
     bootstrap_draws,
     bootstrap_interval,
@@ -30,8 +30,9 @@ from aegen.evaluate.intervals import (
     paired_differences,
     wilson_interval,
 )
-from aegen.evaluate.metrics import single_threaded_lapack
-from aegen.evaluate.protocol import derive_seed
+from aegen.evaluate.metrics.distances import single_threaded_lapack
+from aegen.evaluate.protocol.seeds import derive_seed
+from aegen.evaluate.protocol.rows import row_label as _label
 
 REPEAT_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
 # Draws per n when extrapolating FID∞ (each without replacement from the pools).
@@ -39,9 +40,8 @@ FID_INF_DRAWS = 2
 
 
 def row_label(row: dict) -> str:
-    """'gmm', or 'ellipse-pca(fact=0.7, n_components=100)' for a row with parameters."""
-    params = row.get("params") or {}
-    return row["method"] + (f"({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if params else "")
+    """The label of a row being finished (see :func:`aegen.evaluate.protocol.rows.row_label`)."""
+    return _label(row["method"], row.get("params"))
 
 
 def latent_loglik(sampler, Z_heldout: np.ndarray) -> tuple[dict, np.ndarray | None]:
@@ -77,49 +77,51 @@ def _repeat_intervals(row: dict) -> None:
         row[f"{name}_low"], row[f"{name}_high"], row[f"{name}_interval"] = interval.low, interval.high, interval.label
     if row.get("faces_tested"):
         faces = wilson_interval(row["faces_found"], row["faces_tested"])
-        row.update(face_rate=faces.estimate, face_rate_low=faces.low, face_rate_high=faces.high)
+        row.update(face_rate=faces.estimate, face_rate_low=faces.low, face_rate_high=faces.high,
+                   face_rate_interval=faces.label)
 
 
-def finish_rows(evaluator, scored_sets: list, rows: list[dict] | None = None) -> dict:
-    """Add intervals to the rows of ``scored_sets`` in place; return the comparisons (see :func:`_finish`)."""
-    with single_threaded_lapack():
-        return _finish(evaluator, scored_sets, rows)
+def finish_rows(scored_sets: list, features=None, *, seed: int, n: int, bootstrap: int, fid_infinity=(),
+                rows: list[dict] | None = None) -> dict:
+    """Add intervals to the rows of ``scored_sets`` in place; return the comparisons of every pair.
 
-
-def _finish(evaluator, scored_sets: list, rows: list[dict] | None) -> dict:
-    """Intervals for the rows of ``scored_sets``, in place, and the comparisons of every pair.
-
+    features: the :class:`~aegen.evaluate.protocol.references.ReferenceFeatures` the rows were
+    scored against (None without features); seed: the evaluation's seed, root of the bootstrap
+    and FID∞ draws; n: generated images per set; bootstrap: replicates (0: none); fid_infinity:
+    rows ('all' or names) whose FID∞ is extrapolated; rows: only these rows (default all).
     Returns ``{"differences": {"fid": [...], "kid": [...], "fid_inf": [...], "latent_loglik": [...]},
     "bootstrap": B}`` where each difference entry is one pair of rows scored against the
     held-out reference (``fid_inf``: the rows with FID∞).
     """
+    with single_threaded_lapack():
+        return _finish(scored_sets, features, seed, n, bootstrap, fid_infinity, rows)
+
+
+def _finish(scored_sets: list, features, seed: int, n: int, B: int, fid_infinity, rows: list[dict] | None) -> dict:
     wanted = None if rows is None else {id(r) for r in rows}
     scored_sets = [s for s in scored_sets if wanted is None or id(s.row) in wanted]
-    B, n = evaluator.bootstrap, evaluator.n
     for scored in scored_sets:
         _repeat_intervals(scored.row)
     estimates = {"fid": {}, "kid": {}, "fid_inf": {}}
     replicates = {"fid": {}, "kid": {}, "fid_inf": {}}
     repeat_values = {"fid": {}, "kid": {}, "fid_inf": {}}
-    if evaluator.extractor_ is not None:
-        reference = evaluator.heldout_features_
-        reference_draws = bootstrap_draws(len(reference), len(reference), B, evaluator.seeds_["bootstrap"]) if B else None
+    if features is not None:
+        reference_draws = bootstrap_draws(len(features.heldout), len(features.heldout), B,
+                                          derive_seed(seed, "bootstrap")) if B else None
         for scored in scored_sets:
             row = scored.row
             if not scored.features:
                 continue
             label = row_label(row)
             against_train = row["reference"]["split"] == "train"
-            ref = evaluator.train_features_ if against_train else reference
-            pair = GramPair(ref, np.concatenate(scored.features),
-                            reference_gram=None if against_train else evaluator.reference_gram_)
+            ref, gram = features.against(row["reference"]["split"])
+            pair = GramPair(ref, np.concatenate(scored.features), reference_gram=gram)
             ref_draws = gen_draws = None
             fid_values = None
             if B:
-                ref_draws = (bootstrap_draws(len(ref), len(ref), B, derive_seed(evaluator.seed, "bootstrap-train"))
+                ref_draws = (bootstrap_draws(len(ref), len(ref), B, derive_seed(seed, "bootstrap-train"))
                              if against_train else reference_draws)
-                gen_draws = cluster_bootstrap_draws(_image_fits(scored), n, B,
-                                                    derive_seed(evaluator.seed, f"bootstrap-{label}"))
+                gen_draws = cluster_bootstrap_draws(_image_fits(scored), n, B, derive_seed(seed, f"bootstrap-{label}"))
                 for metric, fn in (("fid", pair.fid), ("kid", pair.kid)):
                     values = np.array([fn(ref_draws[b], gen_draws[b]) for b in range(B)])
                     interval = bootstrap_interval(row[metric], values)
@@ -135,8 +137,9 @@ def _finish(evaluator, scored_sets: list, rows: list[dict] | None) -> dict:
                 for metric in ("fid", "kid"):
                     estimates[metric][label] = row[metric]
                     repeat_values[metric][label] = np.asarray(row.get(f"{metric}_repeat_values", []))
-            if _wants_fid_inf(evaluator.fid_infinity, row):
-                fit, fid_inf_replicates = _fid_inf(pair, evaluator, ref_draws, gen_draws, fid_values)
+            if _wants_fid_inf(fid_infinity, row):
+                fit, fid_inf_replicates = _fid_inf(pair, derive_seed(seed, "fid-infinity"), ref_draws, gen_draws,
+                                                   fid_values)
                 row.update(fit)
                 if not against_train:
                     estimates["fid_inf"][label] = row["fid_inf"]
@@ -162,17 +165,16 @@ def _image_fits(scored) -> np.ndarray:
     return np.repeat(np.asarray(fits), sizes)
 
 
-def _fid_inf(pair: GramPair, evaluator, ref_draws, gen_draws, fid_values) -> tuple[dict, np.ndarray | None]:
+def _fid_inf(pair: GramPair, root: int, ref_draws, gen_draws, fid_values) -> tuple[dict, np.ndarray | None]:
     """FID∞ of one row and, with the bootstrap, its refit on every replicate (None without).
 
     The point estimate fits FID_n of subsamples at positions shared by every row (the
     reference's positions depend only on the seed, the pool's on the seed and the pool size).
-    Replicate b subsamples ``ref_draws[b]`` and ``gen_draws[b]`` at positions shared by every
+    root: the seed of the subsample positions. Replicate b subsamples ``ref_draws[b]`` and ``gen_draws[b]`` at positions shared by every
     row too; at the largest n it is the FID replicate ``fid_values[b]`` already computed.
     """
     n_ref, n_pool = pair.g_rr.shape[0], pair.g_ff.shape[0]
     sizes = fid_infinity_sizes(min(n_ref, n_pool))
-    root = evaluator.seeds_["fid-infinity"]
     ref_rng, gen_rng = np.random.default_rng([root, n_ref]), np.random.default_rng([root, n_ref, n_pool])
     points_n, points_fid = [], []
     for size in sizes:

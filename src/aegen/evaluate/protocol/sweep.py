@@ -18,9 +18,10 @@ import json
 from tqdm.auto import tqdm
 
 from aegen import AegenError
-from aegen.evaluate.evaluation import evaluate_one
-from aegen.evaluate.evaluator import Evaluator
-from aegen.evaluate.methods import REFERENCE_ROWS, parse_methods
+from aegen.evaluate.protocol.evaluation import evaluate_one
+from aegen.evaluate.protocol.evaluator import Evaluator
+from aegen.evaluate.protocol.methods import REFERENCE_ROWS, parse_methods
+from aegen.evaluate.protocol.rows import RESULT_VERSION, as_rows
 from aegen.evaluate.sweep_plots import sweep_figure
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
@@ -67,14 +68,15 @@ def sweep_folder_name(method: str, grid: dict, n: int, seed: int, features: str,
     return f"{method}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
-def best_settings(rows: list[dict]) -> dict[str, dict]:
+def best_settings(rows) -> dict[str, dict]:
     """The setting with the lowest FID and KID and the highest precision, recall and coverage."""
+    rows = as_rows(rows)
     out = {}
     for key, better in (("fid", min), ("kid", min), ("precision", max), ("recall", max), ("coverage", max)):
-        scored = [r for r in rows if r.get(key) is not None]
+        scored = [r for r in rows if r.value(key) is not None]
         if scored:
-            best = better(scored, key=lambda r: r[key])
-            out[key] = {"params": best["params"], "value": best[key]}
+            best = better(scored, key=lambda r: r.value(key))
+            out[key] = {"params": best.params, "value": best.value(key)}
     return out
 
 
@@ -100,16 +102,18 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
     evaluator = Evaluator(n=n, seed=seed, features=features, faces=faces, repeats=repeats, bootstrap=bootstrap,
                           reconstruction="reconstruction" in baseline_names, feature_mode=feature_mode,
                           batch_size=batch_size, progress=progress, fit_seeds=fit_seeds).fit(run)
-    rows = []
+    raw_rows = []
     for setting in tqdm(settings, desc=f"sweep {method}", unit="setting", disable=not progress):
-        rows.append(evaluate_one(evaluator, method, setting)[0])
-    baseline_rows = [evaluate_one(evaluator, name)[0] for name in baseline_names]
+        raw_rows.append(evaluate_one(evaluator, method, setting)[0])
+    raw_baselines = [evaluate_one(evaluator, name)[0] for name in baseline_names]
     differences = evaluator.finish()["differences"]
     protocol = evaluator.protocol()
-    name = sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats, fit_seeds)
-    folder = run.subdir(f"eval/sweeps/{name}")
-    result = {"method": method, "grid": grid, "rows": rows, "baselines": baseline_rows,
-              "best": best_settings(rows), "differences": differences, "protocol": protocol}
+    folder_name = sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats, fit_seeds)
+    folder = run.subdir(f"eval/sweeps/{folder_name}")
+    rows = as_rows(raw_rows)
+    result = {"version": RESULT_VERSION, "method": method, "grid": grid, "rows": [r.to_dict() for r in rows],
+              "baselines": [r.to_dict() for r in as_rows(raw_baselines)], "best": best_settings(rows),
+              "differences": differences, "protocol": protocol}
     outputs = {"metrics.json": folder / "metrics.json", "table.md": folder / "table.md"}
     write_json(outputs["metrics.json"], result)
     write_text(outputs["table.md"], sweep_table(result))
@@ -122,8 +126,7 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
 def sweep_table(result: dict) -> str:
     """Markdown: the sweep's rows with one column per parameter, the best settings, the baselines."""
     protocol = result["protocol"]
-    leading = [(name, (lambda r, name=name: str(r["params"].get(name)))) for name in result["grid"]]
-    leading.append(("N", lambda r: str(r.get("n", "–"))))
+    leading = [(name, (lambda r, name=name: str(r.params.get(name)))) for name in result["grid"]]
     text = markdown_table(result["rows"], protocol, leading=leading,
                           title=f"Sweep of {result['method']} over {', '.join(result['grid'])}")
     lines = [text, "Best settings:"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, stats
 
-from aegen.evaluate.metrics import mmd2_unbiased
+from aegen.evaluate.metrics.distances import mmd2_unbiased
 
 LEVEL = 0.95
 
@@ -40,8 +40,8 @@ def fid_from_gram(g_rr: np.ndarray, g_ff: np.ndarray, g_rf: np.ndarray) -> float
 
     With centred features A, B the covariances are A'A / (n-1) and B'B / (m-1), and
     tr sqrt(S_r S_g) is the sum of singular values of A B' over sqrt((n-1)(m-1)); A B' is the
-    doubly centred g_rf. Equal to :func:`aegen.evaluate.metrics.fid_from_features` to round-off.
-    Loops of many calls run fastest inside :func:`aegen.evaluate.metrics.single_threaded_lapack`
+    doubly centred g_rf. Equal to :func:`aegen.evaluate.metrics.distances.fid_from_features` to round-off.
+    Loops of many calls run fastest inside :func:`aegen.evaluate.metrics.distances.single_threaded_lapack`
     (entered once: entering it costs milliseconds).
     """
     n, m = g_rf.shape
@@ -104,7 +104,7 @@ class Interval:
     estimate: float
     low: float | None
     high: float | None
-    label: str
+    label: str | None  # None where a file recorded no label (older metrics.json, plain values)
 
     def as_dict(self, prefix: str) -> dict:
         return {prefix: self.estimate, f"{prefix}_low": self.low, f"{prefix}_high": self.high}
