@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import shlex
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aegen.cli import build_parser, main
@@ -244,6 +246,99 @@ def test_two_files_with_the_same_bytes_are_one_image_in_the_report(trained_only,
     assert not (index.parent / "images" / "samples-gaussian-grid.png").exists()
     _, embedded = read_page(write_report(trained_only, out_dir=tmp_path / "single", embed=True))
     assert len(embedded.images) == len(page.images)
+
+
+def _plot_png(path: Path) -> bytes:
+    """A matplotlib plot saved as matplotlib saves one: RGBA, every pixel opaque, line art and text."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    x = np.linspace(0, 6, 200)
+    ax.plot(x, np.sin(x), label="sin")
+    ax.scatter(x[::10], np.cos(x[::10]), s=8, color="tab:orange", label="cos")
+    ax.set_xlabel("PCA component 0")
+    ax.legend()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.read_bytes()
+
+
+def _pixels(data: bytes, mode: str = "RGB") -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "PNG"
+        return np.asarray(img.convert(mode))
+
+
+def test_an_opaque_rgba_plot_is_stored_as_a_smaller_rgb_png_with_the_same_pixels(tmp_path):
+    from PIL import Image
+
+    from aegen.report.assets import compact_png
+
+    data = _plot_png(tmp_path / "plot.png")
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.mode == "RGBA"
+    compact = compact_png(data)
+    assert len(compact) < len(data)
+    with Image.open(io.BytesIO(compact)) as img:
+        assert img.format == "PNG" and img.mode == "RGB"
+    assert np.array_equal(_pixels(compact, "RGBA"), _pixels(data, "RGBA"))
+
+
+def test_a_face_grid_stays_a_png_with_the_same_pixels_and_no_more_bytes(trained_only):
+    from aegen.report.assets import compact_png
+
+    data = (trained_only / "recon_grid.png").read_bytes()
+    compact = compact_png(data)
+    assert len(compact) <= len(data)
+    assert np.array_equal(_pixels(compact), _pixels(data))
+
+
+def test_images_that_compact_png_cannot_improve_are_left_as_they_are():
+    from PIL import Image
+
+    from aegen.report.assets import compact_png
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    noise[..., 3] = rng.integers(0, 256, (32, 32), dtype=np.uint8)  # transparency that matters: kept
+    buffer = io.BytesIO()
+    Image.fromarray(noise, "RGBA").save(buffer, format="PNG", compress_level=9)
+    assert compact_png(buffer.getvalue()) == buffer.getvalue()
+    jpeg = io.BytesIO()
+    Image.fromarray(noise[..., :3], "RGB").save(jpeg, format="JPEG")
+    assert compact_png(jpeg.getvalue()) == jpeg.getvalue()
+    assert compact_png(b"not an image") == b"not an image"
+
+
+def test_the_report_stores_the_run_figures_pixel_for_pixel_and_leaves_them_untouched(trained_only, tmp_path):
+    from PIL import Image
+
+    from aegen.report import write_report
+
+    plot = trained_only / "samples" / "gaussian" / "pca_plane.png"
+    plot.parent.mkdir(parents=True)
+    shutil.copy(trained_only / "recon_grid.png", plot.parent / "grid.png")
+    source = _plot_png(plot)
+    grid = (trained_only / "recon_grid.png").read_bytes()
+    index = write_report(trained_only, out_dir=tmp_path / "report")
+    images = index.parent / "images"
+    stored = (images / "samples-gaussian-pca_plane.png").read_bytes()
+    assert len(stored) < len(source) and np.array_equal(_pixels(stored, "RGBA"), _pixels(source, "RGBA"))
+    assert np.array_equal(_pixels((images / "recon_grid.png").read_bytes()), _pixels(grid))
+    assert plot.read_bytes() == source and (trained_only / "recon_grid.png").read_bytes() == grid
+    _, page = read_page(index)  # the report's own figure (the training curve) is compacted where it was drawn
+    assert sorted(p.name for p in images.glob("*.png")) == sorted({Path(src).name for src in page.images})
+    with Image.open(images / "training-curve.png") as curve:
+        assert curve.mode == "RGB"
+    _, page = read_page(write_report(trained_only, out_dir=tmp_path / "single", embed=True))
+    embedded = [base64.b64decode(src.split(",", 1)[1]) for src in page.images]
+    assert any(np.array_equal(_pixels(data, "RGBA"), _pixels(source, "RGBA")) for data in embedded
+               if _pixels(data).shape == _pixels(source).shape)
 
 
 def test_strings_from_the_run_files_are_escaped(trained_only):

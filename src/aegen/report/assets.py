@@ -2,6 +2,21 @@
 
 Either way the page needs nothing outside the report folder, so it opens offline and
 still works after the folder is moved or sent to someone.
+
+The report's copy of an image is its PNG written again without loss (:func:`compact_png`):
+matplotlib saves RGBA even where every pixel is opaque, and a fourth channel of 255s costs
+bytes, so an opaque RGBA image becomes RGB and is compressed again; the copy is kept only
+when it is smaller, and its pixels are those of the run's file. The run's files are never
+touched. (zlib level 9 instead of Pillow's 6 saved 2% more of the figures' bytes on the
+demo-style run, for 4.5 times the CPU time: 7.5 s instead of 1.7 s for its 34 images.)
+
+Every image stays PNG, photographs included. The plots (line art and text) must stay
+lossless, and JPEG does not pay off for the face grids: on the demo-style run of 2026-12-06,
+JPEG with 4:4:4 chroma came to 0.50-0.82 of a grid's PNG bytes at quality 90 (mean absolute
+difference 1.7-2.4 grey levels), 0.56-0.90 at quality 92 (1.5-2.2) and 0.78-1.14 at 95
+(1.1-1.8). Its faces are 64 px tiles at their own size between white lines, so a grid is
+mostly fine detail and sharp edges; the seven grids hold 1.2 of the 7.1 MB of figures, and
+JPEG would have saved about 0.3 MB of them. The bytes are in the plots: see docs/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,6 +36,8 @@ IMAGES_DIR = "images"
 # Lists the files a report wrote into IMAGES_DIR, so that the next report deletes only its own stale files.
 MANIFEST = ".aegen-report.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Pillow's modes that compact_png writes again; others (16-bit, CMYK, ...) are copied as they are.
+_COMPACT_MODES = {"1", "L", "LA", "P", "RGB", "RGBA"}
 
 
 def safe_name(text: str) -> str:
@@ -29,13 +46,39 @@ def safe_name(text: str) -> str:
     return name or "image"
 
 
+def compact_png(data: bytes) -> bytes:
+    """The PNG ``data`` written again without loss and smaller, or ``data`` itself.
+
+    An image whose alpha channel is 255 everywhere loses the channel (RGBA -> RGB, LA -> L);
+    the result is compressed again (Pillow's default zlib level) and kept only if it has fewer
+    bytes. Its pixels are those of ``data``; only ancillary chunks (text, resolution) are
+    dropped. An image that cannot be read, is not a PNG, has several frames, a transparent
+    colour or a mode Pillow may not write back as it was is returned unchanged.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != "PNG" or getattr(img, "n_frames", 1) != 1 or img.mode not in _COMPACT_MODES \
+                    or "transparency" in img.info:
+                return data
+            img.load()
+            if img.mode in ("RGBA", "LA") and img.getextrema()[-1][0] == 255:
+                img = img.convert(img.mode[:-1])
+            buffer = io.BytesIO()
+            img.save(buffer, format="PNG")
+    except (OSError, ValueError):
+        return data
+    compact = buffer.getvalue()
+    return compact if len(compact) < len(data) else data
+
+
 class Assets:
     """Collects the images a report shows.
 
     ``add(path, name)`` returns the ``src`` for an ``<img>``: ``images/<name>.png`` (a copy
     in ``report_dir``) or, with ``embed=True``, a base64 data URI. Each source file is
     stored once however often it is shown, and so is each content: two files with the same
-    bytes (a run's sample grid and the evaluation's copy of it) share one image.
+    bytes (a run's sample grid and the evaluation's copy of it) share one image. What is
+    stored is :func:`compact_png` of the file: the same pixels in fewer bytes.
     """
 
     def __init__(self, report_dir: Path, embed: bool = False, source_root: Path | None = None):
@@ -47,6 +90,7 @@ class Assets:
         self._src_by_content: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         self._temporary: list[Path] = []
+        self._figures: set[Path] = set()  # written by add_figure, already compact
 
     def name_for(self, path: Path) -> str:
         """'samples/gaussian/grid.png' under the source root -> 'samples-gaussian-grid'."""
@@ -71,7 +115,8 @@ class Assets:
         except (OSError, ValueError) as exc:
             raise AegenError(f"cannot read image {path}: {exc}") from None
         digest = hashlib.sha256(data).hexdigest()
-        src = self._src_by_content.get(digest) or self._store(data, name or self.name_for(path))
+        stored = data if key in self._figures else compact_png(data)
+        src = self._src_by_content.get(digest) or self._store(stored, name or self.name_for(path))
         self._src_by_content[digest] = src
         self._src_by_source[key] = src
         self._sizes[src] = size
@@ -84,6 +129,11 @@ class Assets:
         folder = self.report_dir / IMAGES_DIR
         path = folder / f"{safe_name(name)}.png"
         save_figure(fig, path, dpi=dpi)
+        data = path.read_bytes()
+        compact = compact_png(data)
+        if compact is not data:
+            write_bytes(path, compact)
+        self._figures.add(path.resolve())
         if self.embed:  # read once into the page, then deleted
             self._temporary.append(path)
         else:
