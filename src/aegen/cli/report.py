@@ -1,4 +1,7 @@
-"""``aegen report RUN``: one self-contained HTML page about the run."""
+"""``aegen report RUN``: one self-contained HTML page about the run.
+
+The options are declared on the fields of :class:`~aegen.report.config.ReportConfig`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ from aegen.cli.common import add_run_arg
 
 
 def add_parser(sub) -> None:
+    from aegen.config import add_options
+    from aegen.report.config import ReportConfig
+
     p = sub.add_parser(
         "report", help="write one HTML page with everything the run holds",
         description="Write RUN/report/index.html: the run, the latent analysis, a live latent explorer (sliders "
@@ -13,18 +19,21 @@ def add_parser(sub) -> None:
                     "the attribute results and the commands that reproduce them. The page needs no network; "
                     "sections for steps not yet run name the command that fills them.")
     add_run_arg(p)
-    p.add_argument("--out", default=None, metavar="DIR", help="report folder (default RUN/report)")
-    p.add_argument("--embed", action="store_true",
-                   help="embed the images in index.html (one file to send) instead of copying them beside it")
-    p.add_argument("--no-explorer", dest="explorer", action="store_false",
-                   help="leave out the live latent explorer (its runtime and decoder are most of the page's size: "
-                        "about 5 MB plus 1.3 times the decoder's weights)")
+    add_options(p, ReportConfig)
     p.set_defaults(func=run)
+
+
+def config_from_args(args):
+    """The :class:`~aegen.report.config.ReportConfig` of parsed ``aegen report`` arguments."""
+    from aegen.config import given_options
+    from aegen.report.config import ReportConfig
+
+    return ReportConfig(**given_options(args, ReportConfig))
 
 
 def run(args) -> int:
     from aegen.report import write_report
 
-    index = write_report(args.run, out_dir=args.out, embed=args.embed, explorer=args.explorer)
+    index = write_report(args.run, **config_from_args(args).keywords())
     print(index)
     return 0

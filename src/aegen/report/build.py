@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shlex
 from pathlib import Path
 from typing import Callable
 
 import aegen
 from aegen import AegenError
+from aegen.config import option_argv
 from aegen.io import write_text
 from aegen.report.assets import Assets
 from aegen.report.blocks import Section, Text
+from aegen.report.config import ReportConfig
 from aegen.report.html import PageInfo, Renderer
 from aegen.report.section_attributes import attributes_section
 from aegen.report.section_eval import eval_section
@@ -75,9 +78,11 @@ def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: b
     assets = Assets(out, embed=embed, source_root=Path(run.path))
     sections = build_sections(run, assets, leave_out=() if explorer else ("explorer",))
     written = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    config = ReportConfig(out_dir=None if out_dir is None else str(out_dir), embed=embed, explorer=explorer)
+    again = shlex.join(["aegen", "report", str(run.path), *option_argv(config)])
     info = PageInfo(title=f"aegen report: {Path(run.path).resolve().name}", facts=run_facts(run),
                     footer=f"Written {written} by aegen {aegen.__version__} from the run folder `{run.path}` "
-                           f"(`aegen report {run.path}` writes it again).")
+                           f"(`{again}` writes it again).")
     page = Renderer(assets).page(info, sections)
     index = out / INDEX
     write_text(index, page)

@@ -41,39 +41,18 @@ def sample_command(run_arg: str, folder: Path, params: dict) -> list[str]:
     return ["aegen", "sample", run_arg, *option_argv(SampleConfig.from_record(params, folder.name))]
 
 
-def evaluation_options(protocol: dict) -> list[str]:
-    """--n, --repeats, --bootstrap, --seed, --features and --no-faces of ``aegen evaluate`` and ``aegen sweep``."""
-    features = dig(protocol, "features", "id", default="")
-    opts = ["--n", str(protocol.get("n", 200)), "--repeats", str(protocol.get("repeats", 1)),
-            "--bootstrap", str(protocol.get("bootstrap", 100)), "--seed", str(protocol.get("seed", 0)),
-            "--features", "pixels" if str(features).startswith("pixels") else "inception"]
-    mode = dig(protocol, "features", "mode")
-    if mode in ("fast", "exact"):
-        opts += ["--features-mode", mode]
-    if dig(protocol, "skipped", "face_rate") == "face detection turned off":
-        opts.append("--no-faces")
-    return opts
-
-
 def evaluate_command(run_arg: str, result: dict) -> list[str]:
-    rows = [r for r in result.get("rows") or [] if isinstance(r, dict)]
-    methods = [r["method"] for r in rows if r.get("kind", "sampler") == "sampler" and r.get("method")]
-    cmd = ["aegen", "evaluate", run_arg, "--methods", ",".join(dict.fromkeys(methods))]
-    if not any(r.get("kind") == "reference" for r in rows):
-        cmd.append("--no-reference-rows")
-    fid_inf = [r["method"] for r in rows if r.get("fid_inf") is not None]
-    if fid_inf:
-        cmd += ["--fid-inf", ",".join(fid_inf)]
-    return cmd + evaluation_options(result.get("protocol") or {})
+    """``aegen evaluate`` with every setting its metrics.json records (older evaluations: those they had)."""
+    from aegen.evaluate.protocol.config import EvaluateConfig
+
+    return ["aegen", "evaluate", run_arg, *option_argv(EvaluateConfig.from_record(result))]
 
 
 def sweep_command(run_arg: str, result: dict) -> list[str]:
-    cmd = ["aegen", "sweep", run_arg, "--method", str(result.get("method"))]
-    for name, values in (result.get("grid") or {}).items():
-        cmd += ["--param", f"{name}=" + ",".join(format_option_value(v) if not isinstance(v, str) else v for v in values)]
-    baselines = [str(r.get("method")) for r in result.get("baselines") or [] if isinstance(r, dict)]
-    cmd += ["--baselines", ",".join(baselines)]
-    return cmd + evaluation_options(result.get("protocol") or {})
+    """``aegen sweep`` with every setting the sweep's metrics.json records."""
+    from aegen.evaluate.protocol.config import SweepConfig
+
+    return ["aegen", "sweep", run_arg, *option_argv(SweepConfig.from_record(result))]
 
 
 def attributes_command(run_arg: str, summary: dict) -> list[str]:

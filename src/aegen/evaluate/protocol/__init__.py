@@ -1,5 +1,7 @@
 """Protocol: how an evaluation is run and what it records.
 
+- :mod:`~aegen.evaluate.protocol.config`: what ``aegen evaluate`` and ``aegen sweep`` take
+  (:class:`EvaluateConfig`, :class:`SweepConfig`), declared once.
 - :mod:`~aegen.evaluate.protocol.seeds`: every seed derived from ``--seed``; package versions.
 - :mod:`~aegen.evaluate.protocol.subsets`: the held-out and training subsets an evaluation uses.
 - :mod:`~aegen.evaluate.protocol.references`: the references prepared once (features, faces,

@@ -9,7 +9,7 @@ def describe_protocol(evaluator) -> dict:
     run, ext, det, subsets = refs.run, refs.extractor, refs.detector, refs.subsets
     return {
         "n": evaluator.n, "seed": evaluator.seed, "repeats": evaluator.repeats, "fit_seeds": evaluator.fit_seeds,
-        "bootstrap": evaluator.bootstrap,
+        "bootstrap": evaluator.bootstrap, "batch_size": evaluator.batch_size,
         "seeds": refs.seeds, "image_size": int(run.image_size),
         "z_dim": int(run.z_dim), "split_sizes": refs.split_sizes, "split_rule": getattr(run, "split_rule", None),
         "reference": {"split": "heldout", "n": int(len(subsets.heldout)), "seed": refs.seeds["heldout-reference"],
