@@ -146,7 +146,7 @@ UNPICKLING = {("pickle", "load"), ("pickle", "loads"), ("pickle", "Unpickler"), 
               ("joblib", "load"), ("dill", "load"), ("dill", "loads"), ("cloudpickle", "load"),
               ("cloudpickle", "loads"), ("marshal", "loads"), ("shelve", "open")}
 # The FID Inception network is TorchScript; its file's SHA-1 is checked before it is loaded.
-ALLOWED = {("evaluate/feature_backends.py", "torch.jit.load")}
+ALLOWED = {("evaluate/features/backends.py", "torch.jit.load")}
 
 
 def _dotted(node: ast.AST) -> str:
