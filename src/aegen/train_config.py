@@ -151,7 +151,12 @@ class TrainConfig:
                     for name in names}
         model = {name: value for name, value in (config.get("model") or {}).items() if name in MODEL_FIELDS}
         cache_dir = (config.get("data") or {}).get("cache_dir")
-        return cls(**{**settings, "model": ModelConfig(**model), "cache_dir": cache_dir, **overrides})
+        # The recorded values are the preset already applied: applying it again would read a recorded
+        # default (z 256, say) as "left unset" and fill it with what the preset means today.
+        preset = overrides.pop("preset", settings.pop("preset", None))
+        cfg = cls(**{**settings, "model": ModelConfig(**model), "cache_dir": cache_dir, **overrides})
+        cfg.preset = preset
+        return cfg
 
 
 # Read access to the model shortcuts (assigned after the class: a property in the class body
@@ -171,5 +176,9 @@ FIXED_ON_RESUME = MODEL_FIELDS + tuple(f.name for f in fields(TrainConfig)
 
 
 def train_argv(cfg: TrainConfig) -> list[str]:
-    """``aegen train`` and the options that give every field of ``cfg`` (the model's too) its value."""
-    return ["aegen", "train", *option_argv(cfg), *option_argv(cfg.model)]
+    """``aegen train`` and the options that give every field of ``cfg`` (the model's too) its value.
+
+    Without ``--preset``: the preset is already in the values, which reproduce the run whatever
+    the preset of that name means in a later aegen.
+    """
+    return ["aegen", "train", *option_argv(cfg, skip=("preset",)), *option_argv(cfg.model)]
