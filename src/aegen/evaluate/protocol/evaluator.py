@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from functools import partial
+
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
