@@ -28,6 +28,7 @@ from aegen.io import write_json, write_text
 from aegen.params import parse_values, split_assignment
 from aegen.run import open_run
 
+
 def parse_param(spec: str) -> tuple[str, list]:
     """'fact=0.5:0.9:0.1' -> ('fact', [0.5, 0.6, 0.7, 0.8, 0.9]); 'k=1,2' -> ('k', [1, 2]).
 
