@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from aegen.latent.checks import InsufficientDataError
-from aegen.latent.pca import RANK_TOLERANCE
+from aegen.latent.pca import LatentPCA
 from aegen.latent.sigma import mahalanobis_radius, sigma_to_mass
 
 BLOCK_ROWS = 1024
@@ -61,10 +61,13 @@ def standardize(X: np.ndarray) -> np.ndarray:
     n, p = X.shape
     if n < p + 2:
         raise InsufficientDataError(f"a joint normality test in {p} dimensions needs at least {p + 2} points, got {n}")
-    centred = X - X.mean(axis=0)
-    variances, axes = np.linalg.eigh(centred.T @ centred / n)
-    keep = variances > RANK_TOLERANCE * variances.max()
-    return (centred @ axes[:, keep]) / np.sqrt(variances[keep])
+    mean = X.mean(axis=0)
+    centred = X - mean
+    # The maximum-likelihood covariance (divisor n), as Mardia and Henze-Zirkler define them;
+    # the statistics are rotation invariant, so the PCA frame's orientation does not matter.
+    pca = LatentPCA().fit_covariance(centred.T @ centred / n, mean, n_samples=n)
+    kept = np.arange(pca.rank_)
+    return pca.transform(X, components=kept) / np.sqrt(pca.explained_variance_[kept])
 
 
 def _pairwise_sums(Y: np.ndarray, beta2: float | None) -> tuple[float, float]:
