@@ -30,7 +30,7 @@ def warn_of_renamed_params(config) -> None:
     """A line on stderr for each parameter given by a name the sampler has since changed."""
     from aegen.samplers.registry import SAMPLERS
 
-    for old, new in SAMPLERS[config.method]._renamed_params.items():
+    for old, new in SAMPLERS[config.method].renamed_params().items():
         if old in config.sampler_params():
             print(f"aegen sample: {old} is deprecated, it is now called {new}", file=sys.stderr)
 
