@@ -76,18 +76,24 @@ def face_colours(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }.items()}
 
 
+def _scaled_radius(x, y, a, b):
+    """sqrt((x / a)^2 + (y / b)^2), computed in place in one new array (shapes cover whole windows)."""
+    r = x / a
+    r *= r
+    t = y / b
+    t *= t
+    r += t
+    np.sqrt(r, out=r)
+    return r
+
+
 def oval_distance(x, y, a, b):
     """Cheap signed distance to an axis-aligned ellipse of half-axes (a, b).
 
     Exact along the short axis, low by up to the ratio of the axes along the long one, which
     only widens the anti-aliased edge there: fine for shapes that are nearly round.
     """
-    d = x / a
-    d *= d
-    t = y / b
-    t *= t
-    d += t
-    np.sqrt(d, out=d)
+    d = _scaled_radius(x, y, a, b)
     d -= 1
     d *= np.minimum(a, b)
     return d
@@ -98,18 +104,8 @@ def ellipse_distance(x, y, a, b):
 
     For elongated shapes (brows, eyes), whose ends oval_distance would blur.
     """
-    k0 = x / a
-    k0 *= k0
-    t = y / b
-    t *= t
-    k0 += t
-    np.sqrt(k0, out=k0)
-    k1 = x / (a * a)
-    k1 *= k1
-    t = y / (b * b)
-    t *= t
-    k1 += t
-    np.sqrt(k1, out=k1)
+    k0 = _scaled_radius(x, y, a, b)
+    k1 = _scaled_radius(x, y, a * a, b * b)
     k1 += np.float32(1e-12)
     # k0 / k1 lies between the half-axes; clipping also defines it at the very centre.
     np.divide(k0, k1, out=k1)
