@@ -8,7 +8,8 @@ from scipy import special
 
 from aegen.evaluate import LatentEllipsoid, NearestTrainingImage, PixelFeatures, memorisation_summary, parse_param
 from aegen.evaluate.features.cache import FeatureCache
-from aegen.evaluate.features.extractors import downsample_images, tf1_bilinear_resize
+from aegen.evaluate.features.extractors import tf1_bilinear_resize
+from aegen.evaluate.images import downsample_images
 from aegen.evaluate.metrics.memorisation import data_copying_test, train_vs_heldout_test
 from aegen.evaluate.protocol.seeds import derive_seed, package_versions
 from aegen.evaluate.protocol.subsets import subset_indices

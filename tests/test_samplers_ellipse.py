@@ -18,7 +18,7 @@ from aegen.latent.resolution import pca_fwhm_table
 from aegen.latent.sigma import mahalanobis_radius
 from aegen.samplers import EllipsePCASampler, ellipse_pca_literal, ellipse_process, load_sampler, unit_ellipse_process
 
-HAS_NUMBA = ellipse_process._numba_kernel() is not None
+HAS_NUMBA = ellipse_process.numba_kernel() is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")
 # Every backend of the fast process; the numba one is skipped where numba is absent.
 BACKENDS = ["numpy", pytest.param("numba", marks=needs_numba)]
@@ -146,7 +146,7 @@ def test_backend_choice(monkeypatch):
     with pytest.raises(ValueError, match="backend must be"):
         EllipsePCASampler(backend="fortran").check_params()
     # Without numba, "auto" falls back to numpy and "numba" says what is missing.
-    monkeypatch.setattr(ellipse_process, "_numba_kernel", lambda: None)
+    monkeypatch.setattr(ellipse_process, "numba_kernel", lambda: None)
     assert ellipse_process.resolve_backend("auto") == "numpy"
     with pytest.raises(ValueError, match="needs the numba package"):
         unit_ellipse_process(5, 3, backend="numba")

@@ -26,7 +26,7 @@ from aegen.samplers import (
 from aegen.samplers.core import fit_core
 from aegen.samplers.ellipse_original import original_process_numpy, pair_excess
 
-HAS_NUMBA = ellipse_process._numba_kernel() is not None
+HAS_NUMBA = ellipse_process.numba_kernel() is not None
 BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed"))]
 D = 10
 
@@ -150,7 +150,7 @@ def test_original_process_has_the_literal_distribution(backend):
     literal = literal_original(correlation, 1500, np.random.default_rng(1))
     rng = np.random.default_rng(2)
     if backend == "numba":
-        fast, sweeps = ellipse_process._numba_kernel().original_process(20_000, correlation, rng, 50, 20)
+        fast, sweeps = ellipse_process.numba_kernel().original_process(20_000, correlation, rng, 50, 20)
     else:
         fast, sweeps = original_process_numpy(20_000, correlation, rng, 50, 20)
     assert np.all(sweeps >= 1) and sweeps.max() > 1  # strong correlations need more than one sweep

@@ -331,3 +331,66 @@ def test_older_attribute_records_reproduce_with_the_defaults_of_what_they_lack()
               "conditions": [{"where": {}}, {"where": {"Smiling": 1}}, {"where": {"Smiling": -1}}], "figure": "c.png"}
     assert config_from_args(parse(rate_command("RUN", result))) == AttributesConfig(
         rate=True, attrs="Smiling", n=50)
+
+
+# -- aegen edit ------------------------------------------------------------------------------------
+
+def test_the_edit_command_parses_back_to_the_config():
+    """Negative strengths included: the edit parser reads "--strength -1:1:3" as a value, not an option."""
+    from aegen.attributes.editing import EditConfig
+    from aegen.cli.edit import config_from_args
+
+    configs = [EditConfig(image=("000123.jpg", "000007"), attr="Smiling", strength="-1:1:3", unit="centres",
+                          direction="probe", random_state=5, out="strip.png"),
+               EditConfig(image=["000001.jpg"], attr="Male", strength="-0.5,2")]
+    assert_every_field_off_default(EditConfig, configs)
+    for cfg in configs:
+        assert config_from_args(parse(["aegen", "edit", "RUN", *option_argv(cfg)])) == cfg
+    assert configs[1].image == ("000001.jpg",)
+
+
+def test_the_edit_config_checks_what_it_is_given():
+    from aegen.attributes.editing import EditConfig
+
+    for kwargs, message in (({"image": ()}, "--image"), ({"image": ["1"], "strength": "1:2"}, "START:STOP:NUM"),
+                            ({"image": ["1"], "strength": "a,b"}, "numbers")):
+        with pytest.raises(ValueError, match=message):
+            EditConfig(attr="Smiling", **kwargs)
+
+
+def test_the_recorded_edit_reproduces_its_config(tmp_path):
+    """The JSON beside a strip -> the report's command -> the real parser; --out only for a name of one's own."""
+    from aegen.attributes.editing import EditConfig, edit_file_name
+    from aegen.cli.edit import config_from_args
+    from aegen.report.commands import edit_command
+
+    meta = json.loads(json.dumps({"attr": "Smiling", "ids": ["000123.jpg", "000007.jpg"], "strengths": [-1.0, 0.5, 2.0],
+                                  "unit": "centres", "direction": {"method": "probe", "random_state": 3}}))
+    png = tmp_path / "edits" / edit_file_name(meta["ids"], meta["attr"])
+    expected = EditConfig(image=("000123.jpg", "000007.jpg"), attr="Smiling", strength="-1,0.5,2", unit="centres",
+                          direction="probe", random_state=3)
+    assert config_from_args(parse(edit_command("RUN", png, meta))) == expected
+    own = config_from_args(parse(edit_command("RUN", png.with_name("mine.png"), meta)))
+    assert own == dataclasses.replace(expected, out="RUN/edits/mine.png")
+    older = {"attr": "Male", "ids": ["000001.jpg"]}
+    png = png.with_name(edit_file_name(older["ids"], older["attr"]))
+    assert config_from_args(parse(edit_command("RUN", png, older))) == EditConfig(image=("000001.jpg",), attr="Male")
+
+
+# -- aegen demo ------------------------------------------------------------------------------------
+
+def test_the_demo_command_parses_back_to_the_config():
+    from aegen.cli.demo import config_from_args
+    from aegen.demo import DemoConfig
+
+    cfg = DemoConfig(out="elsewhere", n_images=900, epochs=3, eval_n=40, blur=0.75, batch_size=16,
+                     lr_schedule="constant", seed=9, image_size=64, n_samples=8, progress=False)
+    assert_every_field_off_default(DemoConfig, [cfg], not_options=("image_size", "n_samples", "progress"))
+    api_only = {"image_size": 64, "n_samples": 8, "progress": False}
+    assert config_from_args(parse(["aegen", "demo", *option_argv(cfg)])) == dataclasses.replace(
+        cfg, **{name: dataclass_default(DemoConfig, name) for name in api_only})
+    assert config_from_args(parse(["aegen", "demo"])) == DemoConfig()
+    assert DemoConfig().out == "runs/demo"
+    for kwargs, message in (({"eval_n": 0}, "--eval-n"), ({"n_samples": 0}, "n_samples")):
+        with pytest.raises(ValueError, match=message):
+            DemoConfig(**kwargs)

@@ -7,10 +7,12 @@ keep the whole run within about ten minutes on a 2-core CPU.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from aegen.config import option
 from aegen.train import CHECKPOINT, TrainConfig, train
+from aegen.train_config import LR_SCHEDULES
 
 
 # The seed's failed baseline, independent normals per component, the seed's method, and the
@@ -18,10 +20,14 @@ from aegen.train import CHECKPOINT, TrainConfig, train
 DEMO_METHODS = ("uniform", "diag-gaussian", "ellipse-pca", "gaussian")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoConfig:
-    out: str = "runs/demo"
-    n_images: int = 6000
+    """What ``aegen demo`` runs: the fields declared with :func:`~aegen.config.option` are its options;
+    ``image_size``, ``n_samples`` and ``progress`` only the Python API sets."""
+
+    out: str = field(default="runs/demo", metadata=option(
+        "--out", "run folder; an existing demo run is continued"))
+    n_images: int = field(default=6000, metadata=option("--n-images", "synthetic faces to make"))
     # 32 px, not 64: at 64 px and 10 epochs the decoder's blur put even the reconstructions
     # outside every real image's k-NN ball in Inception space (precision 0). At 32 px an epoch
     # costs about a third as much.
@@ -31,16 +37,27 @@ class DemoConfig:
     # at batch 128 and a constant rate (1,300 steps, held-out MSE 0.0024) left reconstruction
     # level with the near-mean ellipse-pca faces; 60 epochs at batch 64 with a cosine decay
     # (5,300 steps, MSE 0.0014) make it the best row, significantly (docs/RESULTS.md, 'The demo and the test suite').
-    epochs: int = 60
+    epochs: int = field(default=60, metadata=option("--epochs", "training epochs"))
+    eval_n: int = field(default=200, metadata=option(
+        "--eval-n", "samples per method in the evaluation; 2 x this many images are held out"))
     # Softening the faces (Gaussian sigma, pixels) is an option, off: blur 1.0 raised
     # reconstruction's precision but cut the face detector's rate on real images from 97% to 75%.
-    blur: float = 0.0
-    batch_size: int = 64
-    lr_schedule: str = "cosine"
-    seed: int = 0
+    blur: float = field(default=0.0, metadata=option(
+        "--blur", "soften the synthetic faces with a Gaussian of this sigma, in pixels"))
+    batch_size: int = field(default=64, metadata=option("--batch-size", "training batch size"))
+    lr_schedule: str = field(default="cosine", metadata=option(
+        "--lr-schedule", "learning-rate schedule", choices=LR_SCHEDULES))
+    seed: int = field(default=0, metadata=option(
+        "--seed", "seeds the faces, the training, the samplers and the evaluation"))
     n_samples: int = 64
-    eval_n: int = 200
     progress: bool = True
+
+    def __post_init__(self):
+        # The demo's own counts, which would otherwise fail only after the training; the training
+        # settings are checked where any training run's are, before it starts.
+        for name, value in (("--eval-n", self.eval_n), ("n_samples", self.n_samples)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value!r}")
 
     @property
     def heldout_size(self) -> int:

@@ -11,19 +11,67 @@ original image, its reconstruction (strength 0 by construction), then the edited
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from aegen import AegenError
-from aegen.attributes.directions import STRENGTH_UNITS, AttributeDirection, parse_strengths
+from aegen.attributes.directions import DIRECTION_METHODS, STRENGTH_UNITS, AttributeDirection, parse_strengths
 from aegen.attributes.labels import attribute_labels, attribute_names, resolve_attributes
+from aegen.config import format_option_value, option
 from aegen.io import write_json
 from aegen.plots import save_figure, use_agg
 
 SEARCH_SPLITS = ("heldout", "train")
 MAX_IDS_IN_NAME = 4
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """Every option of ``aegen edit``; ``image`` may be given as a list and is kept as a tuple.
+
+    Checked here: at least one image and a strength text that :func:`parse_strengths` reads, so a
+    bad one fails before the run is opened. ``unit`` and ``direction`` are checked where they are
+    used (:func:`edit_faces`, :class:`AttributeDirection`), as for any caller of the Python API.
+    """
+
+    image: tuple[str, ...] = field(metadata=option(
+        "--image", "image id as in RUN/zpoints/*_ids.npy, e.g. 000123.jpg (repeatable: one row each)", metavar="ID",
+        repeat=True, parse=str, required=True))
+    attr: str = field(metadata=option("--attr", "attribute name, e.g. Smiling", required=True))
+    strength: str = field(default="-2:2:5", metadata=option(
+        "--strength", "START:STOP:NUM or a,b,c; + adds the attribute"))
+    unit: str = field(default="std", metadata=option(
+        "--unit", "strength 1 = the cloud's std along the direction (std), or the distance between the class "
+                  "centres along it (centres)", choices=STRENGTH_UNITS))
+    direction: str = field(default="mean", metadata=option(
+        "--direction", "difference of class means, or a linear probe's normal", choices=DIRECTION_METHODS))
+    random_state: int = field(default=0, metadata=option("--seed", "seeds the probe", metavar="SEED"))
+    out: str | None = field(default=None, metadata=option("--out", "PNG path (default RUN/edits/<id>-<attr>.png)"))
+
+    def __post_init__(self):
+        object.__setattr__(self, "image", tuple(self.image))
+        if not self.image:
+            raise ValueError("--image: name at least one image id")
+        parse_strengths(self.strength)
+
+    @classmethod
+    def from_record(cls, record: dict, out: str | None = None) -> "EditConfig":
+        """The config of an edit as the JSON beside its strip records (``out``: the strip's path where
+        it is not the one picked without --out); older records leave what they lack to the defaults."""
+        direction = record.get("direction") or {}
+        recorded = {"strength": ",".join(format_option_value(s) for s in record.get("strengths") or []) or None,
+                    "unit": record.get("unit"), "direction": direction.get("method"),
+                    "random_state": direction.get("random_state")}
+        return cls(image=[str(i) for i in record.get("ids") or []], attr=str(record.get("attr")), out=out,
+                   **{k: v for k, v in recorded.items() if v is not None})
+
+    def keywords(self) -> dict:
+        """The keywords of :func:`write_edit_strip` after the run."""
+        return {"image_ids": self.image, "attr": self.attr, "strengths": self.strength, "method": self.direction,
+                "unit": self.unit, "random_state": self.random_state, "out": self.out}
 
 
 def find_image(run, image_id: str) -> tuple[str, int]:

@@ -6,27 +6,20 @@ also checks them.
 
 from __future__ import annotations
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
+from aegen.latent.analyze import AnalyzeConfig
 
 
 def add_parser(sub) -> None:
-    from aegen.config import add_options
-    from aegen.latent.analyze import AnalyzeConfig
-
-    p = sub.add_parser(
-        "analyze", help="analyse the z-point cloud: distributions, location, correlations, PCA, normality",
+    add_step_parser(
+        sub, "analyze", AnalyzeConfig, run,
+        help="analyse the z-point cloud: distributions, location, correlations, PCA, normality",
         description="Write RUN/analysis/: PNG figures and summary.json with every number.")
-    add_run_arg(p)
-    add_options(p, AnalyzeConfig)
-    p.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args) -> AnalyzeConfig:
     """The :class:`~aegen.latent.analyze.AnalyzeConfig` of parsed ``aegen analyze`` arguments."""
-    from aegen.config import given_options
-    from aegen.latent.analyze import AnalyzeConfig
-
-    return AnalyzeConfig(**given_options(args, AnalyzeConfig))
+    return step_config(args, AnalyzeConfig)
 
 
 def run(args) -> int:

@@ -5,30 +5,23 @@ The options are declared on the fields of :class:`~aegen.attributes.config.Attri
 
 from __future__ import annotations
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
+from aegen.attributes.config import AttributesConfig
 
 
 def add_parser(sub) -> None:
-    from aegen.attributes.config import AttributesConfig
-    from aegen.config import add_options
-
-    p = sub.add_parser(
-        "attributes", help="do attributes form clusters in latent space? (and rate conditional samples)",
+    add_step_parser(
+        sub, "attributes", AttributesConfig, run,
+        help="do attributes form clusters in latent space? (and rate conditional samples)",
         description="Per attribute: class centres and distances, covariance difference, a linear probe's "
                     "held-out accuracy, silhouettes and 2-D views; written to RUN/attributes/. With --rate "
                     "instead: train (or reuse) an attribute CNN on the real images and rate samples drawn "
                     "with and without attribute conditions (RUN/attributes/conditional.*).")
-    add_run_arg(p)
-    add_options(p, AttributesConfig)
-    p.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args) -> AttributesConfig:
     """The :class:`~aegen.attributes.config.AttributesConfig` of parsed ``aegen attributes`` arguments."""
-    from aegen.attributes.config import AttributesConfig
-    from aegen.config import given_options
-
-    return AttributesConfig(**given_options(args, AttributesConfig))
+    return step_config(args, AttributesConfig)
 
 
 def run(args) -> int:

@@ -1,28 +1,28 @@
-"""``aegen demo``: the whole pipeline on built-in synthetic faces."""
+"""``aegen demo``: the whole pipeline on built-in synthetic faces.
+
+The options are declared on the fields of :class:`~aegen.demo.DemoConfig`.
+"""
 
 from __future__ import annotations
 
+from aegen.cli.common import add_step_parser, step_config
+from aegen.demo import DemoConfig
+
 
 def add_parser(sub) -> None:
-    from aegen.demo import DemoConfig
-    from aegen.train_config import LR_SCHEDULES
+    add_step_parser(
+        sub, "demo", DemoConfig, run, takes_run=False,
+        help="run the whole pipeline on built-in synthetic faces (minutes on a laptop CPU; each step's time is "
+             "printed)")
 
-    p = sub.add_parser("demo", help="run the whole pipeline on built-in synthetic faces (minutes on a laptop CPU; each step's time is printed)")
-    p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); an existing demo run is continued")
-    p.add_argument("--n-images", type=int, default=DemoConfig.n_images)
-    p.add_argument("--epochs", type=int, default=DemoConfig.epochs)
-    p.add_argument("--eval-n", type=int, default=DemoConfig.eval_n, help="samples per method in the evaluation; 2 x this many images are held out")
-    p.add_argument("--blur", type=float, default=DemoConfig.blur,
-                   help=f"soften the synthetic faces with a Gaussian of this sigma, in pixels (default {DemoConfig.blur:g})")
-    p.add_argument("--batch-size", type=int, default=DemoConfig.batch_size)
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=DemoConfig.lr_schedule)
-    p.add_argument("--seed", type=int, default=DemoConfig.seed)
-    p.set_defaults(func=run)
+
+def config_from_args(args) -> DemoConfig:
+    """The :class:`~aegen.demo.DemoConfig` of parsed ``aegen demo`` arguments."""
+    return step_config(args, DemoConfig)
 
 
 def run(args) -> int:
-    from aegen.demo import DemoConfig, run_demo
+    from aegen.demo import run_demo
 
-    run_demo(DemoConfig(out=args.out, n_images=args.n_images, epochs=args.epochs, eval_n=args.eval_n,
-                        blur=args.blur, batch_size=args.batch_size, lr_schedule=args.lr_schedule, seed=args.seed))
+    run_demo(config_from_args(args))
     return 0

@@ -5,26 +5,20 @@ The options are declared on the fields of :class:`~aegen.encode.EncodeConfig`.
 
 from __future__ import annotations
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
+from aegen.encode import EncodeConfig
 
 
 def add_parser(sub) -> None:
-    from aegen.config import add_options
-    from aegen.encode import EncodeConfig
-
-    p = sub.add_parser("encode", help="encode the run's images into z-points",
-                       description="Write RUN/zpoints/{train,heldout}.npy with ids and attributes beside them.")
-    add_run_arg(p)
-    add_options(p, EncodeConfig)
-    p.set_defaults(func=run)
+    add_step_parser(
+        sub, "encode", EncodeConfig, run,
+        help="encode the run's images into z-points",
+        description="Write RUN/zpoints/{train,heldout}.npy with ids and attributes beside them.")
 
 
-def config_from_args(args):
+def config_from_args(args) -> EncodeConfig:
     """The :class:`~aegen.encode.EncodeConfig` of parsed ``aegen encode`` arguments."""
-    from aegen.config import given_options
-    from aegen.encode import EncodeConfig
-
-    return EncodeConfig(**given_options(args, EncodeConfig))
+    return step_config(args, EncodeConfig)
 
 
 def run(args) -> int:

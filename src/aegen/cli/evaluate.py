@@ -5,30 +5,23 @@ The options are declared on the fields of :class:`~aegen.evaluate.protocol.confi
 
 from __future__ import annotations
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
+from aegen.evaluate.protocol.config import EvaluateConfig
 
 
 def add_parser(sub) -> None:
-    from aegen.config import add_options
-    from aegen.evaluate.protocol.config import EvaluateConfig
-
-    p = sub.add_parser(
-        "evaluate", help="measure generated faces against held-out images",
+    add_step_parser(
+        sub, "evaluate", EvaluateConfig, run,
+        help="measure generated faces against held-out images",
         description="For each method, decode N samples and compare them with held-out real images: FID and KID, "
                     "precision/recall, density/coverage, face-detection rate, memorisation and the latent "
                     "check, plus the reference rows 'reconstruction' and 'real'. Writes RUN/eval/metrics.json, "
                     "metrics.md, figures and sample grids.")
-    add_run_arg(p)
-    add_options(p, EvaluateConfig)
-    p.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args) -> EvaluateConfig:
     """The :class:`~aegen.evaluate.protocol.config.EvaluateConfig` of parsed ``aegen evaluate`` arguments."""
-    from aegen.config import given_options
-    from aegen.evaluate.protocol.config import EvaluateConfig
-
-    return EvaluateConfig(**given_options(args, EvaluateConfig))
+    return step_config(args, EvaluateConfig)
 
 
 def print_skipped_and_errors(result: dict) -> None:

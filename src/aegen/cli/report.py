@@ -5,30 +5,23 @@ The options are declared on the fields of :class:`~aegen.report.config.ReportCon
 
 from __future__ import annotations
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
+from aegen.report.config import ReportConfig
 
 
 def add_parser(sub) -> None:
-    from aegen.config import add_options
-    from aegen.report.config import ReportConfig
-
-    p = sub.add_parser(
-        "report", help="write one HTML page with everything the run holds",
+    add_step_parser(
+        sub, "report", ReportConfig, run,
+        help="write one HTML page with everything the run holds",
         description="Write RUN/report/index.html: the run, the latent analysis, a live latent explorer (sliders "
                     "move a z-vector and its face is decoded in the page), the sampler gallery, the metrics, "
                     "the attribute results and the commands that reproduce them. The page needs no network; "
                     "sections for steps not yet run name the command that fills them.")
-    add_run_arg(p)
-    add_options(p, ReportConfig)
-    p.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args) -> ReportConfig:
     """The :class:`~aegen.report.config.ReportConfig` of parsed ``aegen report`` arguments."""
-    from aegen.config import given_options
-    from aegen.report.config import ReportConfig
-
-    return ReportConfig(**given_options(args, ReportConfig))
+    return step_config(args, ReportConfig)
 
 
 def run(args) -> int:

@@ -8,36 +8,29 @@ from __future__ import annotations
 import json
 import sys
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
+from aegen.sample import SampleConfig
 
 
-def add_parser(subparsers) -> None:
-    from aegen.config import add_options
-    from aegen.sample import SampleConfig
-
-    p = subparsers.add_parser(
-        "sample", help="generate z-vectors with a sampler fitted on the run's z-points, and decode them",
+def add_parser(sub) -> None:
+    add_step_parser(
+        sub, "sample", SampleConfig, run,
+        help="generate z-vectors with a sampler fitted on the run's z-points, and decode them",
         description="Fit a sampler on RUN's training z-points (cached under RUN/samplers/), draw N z-vectors "
                     "and write RUN/samples/NAME/: z.npy, grid.png of the first 64 decoded faces, params.json "
                     "and figures of the vectors over the z-point cloud.")
-    add_run_arg(p)
-    add_options(p, SampleConfig)
-    p.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args) -> SampleConfig:
     """The :class:`~aegen.sample.SampleConfig` of parsed ``aegen sample`` arguments."""
-    from aegen.config import given_options
-    from aegen.sample import SampleConfig
-
-    return SampleConfig(**given_options(args, SampleConfig))
+    return step_config(args, SampleConfig)
 
 
 def warn_of_renamed_params(config) -> None:
     """A line on stderr for each parameter given by a name the sampler has since changed."""
     from aegen.samplers.registry import SAMPLERS
 
-    for old, new in SAMPLERS[config.method]._renamed_params.items():
+    for old, new in SAMPLERS[config.method].renamed_params().items():
         if old in config.sampler_params():
             print(f"aegen sample: {old} is deprecated, it is now called {new}", file=sys.stderr)
 

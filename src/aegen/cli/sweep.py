@@ -5,30 +5,23 @@ The options are declared on the fields of :class:`~aegen.evaluate.protocol.confi
 
 from __future__ import annotations
 
-from aegen.cli.common import add_run_arg
+from aegen.cli.common import add_step_parser, step_config
 from aegen.cli.evaluate import print_skipped_and_errors
+from aegen.evaluate.protocol.config import SweepConfig
 
 
 def add_parser(sub) -> None:
-    from aegen.config import add_options
-    from aegen.evaluate.protocol.config import SweepConfig
-
-    p = sub.add_parser(
-        "sweep", help="metrics of one method over a grid of its parameters",
+    add_step_parser(
+        sub, "sweep", SweepConfig, run,
+        help="metrics of one method over a grid of its parameters",
         description="Evaluate METHOD at every combination of the --param values (as aegen evaluate does), and "
                     "write RUN/eval/sweeps/<method>-<hash>/ with metrics.json, table.md and one plot per "
                     "parameter (FID, KID with its spread, precision and recall).")
-    add_run_arg(p)
-    add_options(p, SweepConfig)
-    p.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args) -> SweepConfig:
     """The :class:`~aegen.evaluate.protocol.config.SweepConfig` of parsed ``aegen sweep`` arguments."""
-    from aegen.config import given_options
-    from aegen.evaluate.protocol.config import SweepConfig
-
-    return SweepConfig(**given_options(args, SweepConfig))
+    return step_config(args, SweepConfig)
 
 
 def run(args) -> int:

@@ -21,9 +21,9 @@ _WINDOW_MARGIN_PX = 2
 # The face sits a little below the image centre, leaving room for hair above it.
 _FACE_CENTRE_Y = 0.12
 # Centre of the hair ellipse, relative to the face centre.
-_HAIR_CENTRE_V = -0.08
+HAIR_CENTRE_V = -0.08
 # A distance added to switch a shape off for the faces that lack it.
-_OFF = np.float32(10.0)
+OFF = np.float32(10.0)
 
 # Category codes of the discrete factors "hair_colour", "hair_style" and "iris_colour"; the
 # palettes below follow the same order.
@@ -37,12 +37,12 @@ _HAIR_RGB = np.array([[0.07, 0.06, 0.06], [0.33, 0.21, 0.12], [0.92, 0.78, 0.47]
                       [0.68, 0.67, 0.66], [0.56, 0.22, 0.10]], dtype=np.float32)
 _IRIS_RGB = np.array([[0.38, 0.22, 0.10], [0.30, 0.52, 0.78], [0.30, 0.52, 0.30], [0.12, 0.08, 0.06]],
                      dtype=np.float32)
-_EYE_WHITE = np.array([0.96, 0.96, 0.95], dtype=np.float32)
-_LASH = np.array([0.12, 0.08, 0.07], dtype=np.float32)
-_PUPIL = np.array([0.04, 0.03, 0.03], dtype=np.float32)
-_MOUTH_INSIDE = np.array([0.30, 0.06, 0.07], dtype=np.float32)
-_TEETH = np.array([0.94, 0.92, 0.87], dtype=np.float32)
-_LENS = np.array([0.40, 0.42, 0.48], dtype=np.float32)
+EYE_WHITE = np.array([0.96, 0.96, 0.95], dtype=np.float32)
+LASH = np.array([0.12, 0.08, 0.07], dtype=np.float32)
+PUPIL = np.array([0.04, 0.03, 0.03], dtype=np.float32)
+MOUTH_INSIDE = np.array([0.30, 0.06, 0.07], dtype=np.float32)
+TEETH = np.array([0.94, 0.92, 0.87], dtype=np.float32)
+LENS = np.array([0.40, 0.42, 0.48], dtype=np.float32)
 
 
 def hsv_to_rgb(hue: np.ndarray, saturation: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -52,7 +52,7 @@ def hsv_to_rgb(hue: np.ndarray, saturation: np.ndarray, value: np.ndarray) -> np
     return (value[:, None] * (1 - saturation[:, None] * (1 - ramp))).astype(np.float32)
 
 
-def _colours(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def face_colours(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-face RGB colours, each (n, 3) float32."""
     skin = np.stack([np.interp(f["skin_tone"], _SKIN_KNOTS, _SKIN_RGB[:, c]) for c in range(3)], axis=1)
     skin += 0.04 * f["skin_warmth"][:, None] * np.array([1.0, 0.0, -1.0])
@@ -76,40 +76,36 @@ def _colours(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }.items()}
 
 
-def _oval(x, y, a, b):
+def _scaled_radius(x, y, a, b):
+    """sqrt((x / a)^2 + (y / b)^2), computed in place in one new array (shapes cover whole windows)."""
+    r = x / a
+    r *= r
+    t = y / b
+    t *= t
+    r += t
+    np.sqrt(r, out=r)
+    return r
+
+
+def oval_distance(x, y, a, b):
     """Cheap signed distance to an axis-aligned ellipse of half-axes (a, b).
 
     Exact along the short axis, low by up to the ratio of the axes along the long one, which
     only widens the anti-aliased edge there: fine for shapes that are nearly round.
     """
-    d = x / a
-    d *= d
-    t = y / b
-    t *= t
-    d += t
-    np.sqrt(d, out=d)
+    d = _scaled_radius(x, y, a, b)
     d -= 1
     d *= np.minimum(a, b)
     return d
 
 
-def _ellipse(x, y, a, b):
+def ellipse_distance(x, y, a, b):
     """Signed distance to an axis-aligned ellipse of half-axes (a, b), close to exact near its edge.
 
-    For elongated shapes (brows, eyes), whose ends _oval would blur.
+    For elongated shapes (brows, eyes), whose ends oval_distance would blur.
     """
-    k0 = x / a
-    k0 *= k0
-    t = y / b
-    t *= t
-    k0 += t
-    np.sqrt(k0, out=k0)
-    k1 = x / (a * a)
-    k1 *= k1
-    t = y / (b * b)
-    t *= t
-    k1 += t
-    np.sqrt(k1, out=k1)
+    k0 = _scaled_radius(x, y, a, b)
+    k1 = _scaled_radius(x, y, a * a, b * b)
     k1 += np.float32(1e-12)
     # k0 / k1 lies between the half-axes; clipping also defines it at the very centre.
     np.divide(k0, k1, out=k1)
@@ -119,12 +115,12 @@ def _ellipse(x, y, a, b):
     return k0
 
 
-def _box(x, y, half_x, half_y):
+def box_distance(x, y, half_x, half_y):
     """Signed distance to an axis-aligned box, exact inside, slightly low beyond the corners."""
     return np.maximum(np.abs(x) - half_x, np.abs(y) - half_y)
 
 
-class _Canvas:
+class Canvas:
     """A batch of n faces being painted: planar float32 RGB (3, n, S, S) and each face's pose."""
 
     def __init__(self, f: dict[str, np.ndarray], size: int):

@@ -3,8 +3,9 @@
 Three parts: :mod:`~aegen.evaluate.metrics` (pure functions on features and z-points: FID, KID,
 PRDC, intervals, copying statistics), :mod:`~aegen.evaluate.features` (Inception runtimes,
 calibration, face detector, cache) and :mod:`~aegen.evaluate.protocol` (subsets, seeds, the
-evaluator, rows, repeats, resumption: :func:`evaluate_run` and :func:`sweep_run`); tables and
-figures of the results beside them.
+evaluator, rows, repeats, resumption: :func:`evaluate_run` and :func:`sweep_run`); the image
+arrays the first two take (:mod:`~aegen.evaluate.images`), and tables and figures of the results
+beside them.
 """
 
 from aegen.evaluate.features.extractors import FeaturesUnavailable, InceptionFeatures, PixelFeatures, make_features

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from aegen.config import format_option_value, option_argv
-from aegen.report.sources import dig, pngs, read_json_if_present
+from aegen.config import option_argv
+from aegen.report.sources import pngs, read_json_if_present
 from aegen.train_config import TrainConfig, train_argv
 
 
@@ -70,27 +70,11 @@ def rate_command(run_arg: str, result: dict) -> list[str]:
 
 
 def edit_command(run_arg: str, png: Path, meta: dict) -> list[str]:
-    cmd = ["aegen", "edit", run_arg]
-    for image_id in meta.get("ids") or []:
-        cmd += ["--image", str(image_id)]
-    cmd += ["--attr", str(meta.get("attr"))]
-    if meta.get("strengths"):
-        cmd.append("--strength=" + ",".join(format_option_value(s) for s in meta["strengths"]))
-    if meta.get("unit"):
-        cmd += ["--unit", str(meta["unit"])]
-    if dig(meta, "direction", "method"):
-        cmd += ["--direction", str(meta["direction"]["method"])]
-    if dig(meta, "direction", "random_state") is not None:
-        cmd += ["--seed", str(meta["direction"]["random_state"])]
-    if png.name != default_edit_name(meta):
-        cmd += ["--out", str(Path(run_arg) / "edits" / png.name)]
-    return cmd
+    """``aegen edit`` with every setting the strip's JSON records, and --out where its name is not the default."""
+    from aegen.attributes.editing import EditConfig, edit_file_name
 
-
-def default_edit_name(meta: dict) -> str:
-    """The file name ``aegen edit`` picks without --out: '<id stems joined by +>-<attr>.png'."""
-    stems = [Path(str(i)).stem for i in (meta.get("ids") or [])[:4]]
-    return f"{'+'.join(stems)}-{meta.get('attr')}.png"
+    out = None if png.name == edit_file_name(meta["ids"], meta["attr"]) else str(Path(run_arg) / "edits" / png.name)
+    return ["aegen", "edit", run_arg, *option_argv(EditConfig.from_record(meta, out=out))]
 
 
 def reproduction_commands(run) -> list[tuple[str, list[str]]]:
@@ -123,7 +107,7 @@ def reproduction_commands(run) -> list[tuple[str, list[str]]]:
         steps.append(("rate conditional sampling", rate_command(run_arg, conditional)))
     for png in pngs(path / "edits"):
         meta = read_json_if_present(png.with_suffix(".json"))
-        if isinstance(meta, dict) and meta.get("attr"):
+        if isinstance(meta, dict) and meta.get("attr") and meta.get("ids"):
             steps.append((f"edit faces along {meta['attr']}", edit_command(run_arg, png, meta)))
     steps.append(("write this report", ["aegen", "report", run_arg]))
     return steps

@@ -100,8 +100,9 @@ class BaseSampler(BaseEstimator):
 
     Renamed parameters: a subclass lists them in ``_renamed_params`` (old name -> new name)
     and takes ``**renamed`` in ``__init__``, passed to :meth:`_take_renamed`; the old name then
-    still works (with a DeprecationWarning) in the constructor, ``set_params``,
-    :func:`~aegen.samplers.registry.make_sampler` (``--param``) and saved params.json files.
+    still works (with a DeprecationWarning) in the constructor, ``set_params``, :meth:`from_params`
+    (:func:`~aegen.samplers.registry.make_sampler`, ``--param``) and saved params.json files;
+    :meth:`renamed_params` lists them.
     """
 
     method: ClassVar[str] = ""
@@ -131,6 +132,24 @@ class BaseSampler(BaseEstimator):
 
     def _check_params(self) -> None:
         """Check the parameters; ValueError naming the first bad one. Subclasses extend it."""
+
+    @classmethod
+    def renamed_params(cls) -> dict[str, str]:
+        """The earlier parameter names still accepted, old name -> current name (a copy)."""
+        return dict(cls._renamed_params)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "BaseSampler":
+        """A new sampler with ``params``, renamed ones also under their earlier names; checked when fitted.
+
+        ValueError naming the parameters the sampler does not take.
+        """
+        names = cls._get_param_names()
+        unknown = set(params) - set(names) - set(cls._renamed_params)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) for {cls.method}: {', '.join(sorted(unknown))}; "
+                             f"it takes {', '.join(names)}")
+        return cls(**cls._current_names(params))
 
     @classmethod
     def _current_names(cls, params: dict[str, Any]) -> dict[str, Any]:

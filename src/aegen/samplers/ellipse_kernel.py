@@ -138,6 +138,22 @@ def _partition_above(s, slots, start, stop, threshold):
     return end
 
 
+@njit(cache=True, inline="always")
+def _propose(state, hot, limit):
+    """(fixed, other): a hot slot a of [0, hot) and a partner slot b != a of [0, limit), in an order
+    set by a fair coin (the low bit of a's draw). The cold slots [hot, limit) are listed twice,
+    so that a hot-hot pair (reachable from either end) and a hot-cold pair are equally likely."""
+    a2, b = _two_below(state, 2 * hot, 2 * limit - hot - 1)
+    a = a2 >> 1
+    if b >= a:
+        b += 1
+    if b >= limit:
+        b -= limit - hot
+    if a2 & 1:
+        return b, a
+    return a, b
+
+
 @njit(cache=True)
 def _run_process(s, slots, state):
     """Run the process for one vector: s (K,) <- the final u_k^2 by label k.
@@ -156,19 +172,9 @@ def _run_process(s, slots, state):
     hot = K
     unset = K
 
-    # Phase 1: some component unset. Proposals: a hot slot a and a partner slot b != a, with
-    # the cold slots listed twice so that a hot-hot pair (reachable from either end) and a
-    # hot-cold pair are equally likely; the low bit of the hot draw is the coin.
+    # Phase 1: some component unset; a partner may be any slot.
     while unset > 0:
-        a2, b = _two_below(state, 2 * hot, 2 * K - hot - 1)
-        a = a2 >> 1
-        if b >= a:
-            b += 1
-        if b >= K:
-            b -= K - hot
-        coin = a2 & 1
-        fixed = a + (b - a) * coin
-        other = b + (a - b) * coin
+        fixed, other = _propose(state, hot, K)
         label_fixed = slots[fixed]
         label_other = slots[other]
         old_fixed = s[label_fixed]
@@ -205,13 +211,7 @@ def _run_process(s, slots, state):
                 threshold = 1.0 - largest
                 window = _partition_above(s, slots, hot, window, threshold)
             filtered_at = hot
-        a2, b = _two_below(state, 2 * hot, 2 * window - hot - 1)
-        a = a2 >> 1
-        if b >= a:
-            b += 1
-        if b >= window:
-            b -= window - hot
-        fixed, other = (b, a) if a2 & 1 else (a, b)
+        fixed, other = _propose(state, hot, window)
         room = 1.0 - s[slots[fixed]]
         label = slots[other]
         if s[label] > room:

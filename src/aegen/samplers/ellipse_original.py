@@ -29,7 +29,7 @@ import numpy as np
 
 from aegen.samplers.base import BaseSampler, check_int
 from aegen.samplers.core import check_core_params, measure_widths, project_rows, sampler_core
-from aegen.samplers.ellipse_process import _numba_kernel, check_backend, resolve_backend
+from aegen.samplers.ellipse_process import check_backend, numba_kernel, resolve_backend
 
 # Correlations this close to +-1 leave a pair no ellipse to sample in.
 _MAX_ABS_CORRELATION = 1.0 - 1e-9
@@ -104,7 +104,7 @@ class EllipseOriginalSampler(BaseSampler):
         max_sweeps, max_restarts = int(self.max_sweeps), int(self.max_restarts)
         backend = resolve_backend(self.backend)
         if backend == "numba":
-            y, sweeps = _numba_kernel().original_process(n, self.correlation_, rng, max_sweeps, max_restarts,
+            y, sweeps = numba_kernel().original_process(n, self.correlation_, rng, max_sweeps, max_restarts,
                                                          n_jobs=int(self.n_jobs))
         else:
             y, sweeps = original_process_numpy(n, self.correlation_, rng, max_sweeps, max_restarts)

@@ -111,7 +111,7 @@ def resolve_backend(backend: str = "auto") -> str:
     check_backend(backend)
     if backend == "numpy":
         return "numpy"
-    kernel = _numba_kernel()
+    kernel = numba_kernel()
     if kernel is None and backend == "numba":
         raise ValueError("backend='numba' needs the numba package, which cannot be imported here: "
                          "install it (pip install numba) or use backend='numpy'")
@@ -121,7 +121,7 @@ def resolve_backend(backend: str = "auto") -> str:
 
 
 @functools.cache
-def _numba_kernel():
+def numba_kernel():
     """The compiled-kernel module, or None without numba (imported once, on first use)."""
     try:
         from aegen.samplers import ellipse_kernel
@@ -150,7 +150,7 @@ def unit_ellipse_process(n: int, n_components: int, random_state=None,
     backend = resolve_backend(backend)
     rng = np.random.default_rng(random_state)
     if backend == "numba":
-        return _numba_kernel().unit_process(n, n_components, rng, n_jobs=n_jobs)
+        return numba_kernel().unit_process(n, n_components, rng, n_jobs=n_jobs)
     seed = np.random.SeedSequence(rng.integers(0, 2**63, size=4))
     starts = list(range(0, n, chunk_size))
     streams = seed.spawn(len(starts))

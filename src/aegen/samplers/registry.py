@@ -30,9 +30,4 @@ def make_sampler(name: str, **params) -> BaseSampler:
         klass = SAMPLERS[name]
     except KeyError:
         raise ValueError(f"unknown sampling method {name!r}; known: {', '.join(SAMPLERS)}") from None
-    names = klass._get_param_names()
-    unknown = set(params) - set(names) - set(klass._renamed_params)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) for {name}: {', '.join(sorted(unknown))}; "
-                         f"it takes {', '.join(names)}")
-    return klass(**klass._current_names(params))
+    return klass.from_params(params)

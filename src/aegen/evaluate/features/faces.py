@@ -17,7 +17,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from aegen import AegenError
-from aegen.evaluate.features.extractors import EVAL_EXTRA_HINT, check_images
+from aegen.evaluate.features.extractors import EVAL_EXTRA_HINT
+from aegen.evaluate.images import check_images
 
 
 class DetectorUnavailable(AegenError):

@@ -46,7 +46,7 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from aegen.evaluate.features.extractors import check_images, downsample_images
+from aegen.evaluate.images import check_images, downsample_images
 
 # Rows of training pixels per distance block: 2048 x 3072 float64 is 50 MB.
 BLOCK_ROWS = 2048
