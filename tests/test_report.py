@@ -366,8 +366,8 @@ def test_a_corrupt_file_spoils_only_its_own_section(trained_only):
 
 
 def test_the_commands_parse_back_to_the_recorded_settings(full_run):
-    from aegen.cli.attributes import config_from_args as attributes_config
-    from aegen.cli.sample import config_from_args, method_params
+    from aegen.cli.common import step_config
+    from aegen.cli.sample import method_params
     from aegen.report import reproduction_commands
     from aegen.run import Run
 
@@ -386,7 +386,7 @@ def test_the_commands_parse_back_to_the_recorded_settings(full_run):
         if key not in ("func", "command", "out"):
             assert recorded[key] == (list(value) if isinstance(value, tuple) else value), key
     assert (train.data, train.image_size, train.z_dim, train.epochs) == (TINY_DATA, 32, TINY_Z_DIM, 1)
-    samples = [config_from_args(args) for args in parsed["sample"]]
+    samples = [step_config(args) for args in parsed["sample"]]
     for args, sample in zip(parsed["sample"], samples):
         folder = full_run / "samples" / (sample.out_name or sample.method)
         recorded = json.loads((folder / "params.json").read_text())
@@ -398,7 +398,7 @@ def test_the_commands_parse_back_to_the_recorded_settings(full_run):
     assert (evaluate.methods, evaluate.n, evaluate.features, evaluate.faces) == ("gaussian,uniform", 8, "pixels", False)
     sweep = parsed["sweep"][0]
     assert sweep.param == ["reg_covar=1e-06,0.001"] and sweep.baselines == "reconstruction,real"
-    rate = [c for c in map(attributes_config, parsed["attributes"]) if c.rate]
+    rate = [c for c in map(step_config, parsed["attributes"]) if c.rate]
     assert rate and rate[0].where == ("Smiling=1,Eyeglasses=-1",) and rate[0].attrs == "Smiling,Eyeglasses"
     edit = parsed["edit"][0]
     assert (edit.image, edit.attr, edit.strength) == (["synth-0000003"], "Smiling", "-2,-1,0,1,2")

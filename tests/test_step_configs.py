@@ -72,10 +72,10 @@ def test_the_analyze_config_sets_every_field_off_its_default():
 
 
 def test_the_analyze_command_parses_back_to_the_config():
-    from aegen.cli.analyze import config_from_args
+    from aegen.cli.common import step_config
 
     cfg = analyze_off_default()
-    parsed = config_from_args(parse(["aegen", "analyze", "RUN", *option_argv(cfg)]))
+    parsed = step_config(parse(["aegen", "analyze", "RUN", *option_argv(cfg)]))
     for f in dataclasses.fields(cfg):
         assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
     assert parsed == cfg
@@ -97,7 +97,7 @@ def test_the_analyze_config_reads_the_command_line_text_and_checks_it():
 
 def test_the_recorded_analysis_reproduces_its_config(tmp_path):
     """summary.json as analyze_run writes it (through JSON) -> the report's command -> the real parser."""
-    from aegen.cli.analyze import config_from_args
+    from aegen.cli.common import step_config
     from aegen.latent import analyze_zpoints
     from aegen.report.commands import analyze_command
 
@@ -109,16 +109,16 @@ def test_the_recorded_analysis_reproduces_its_config(tmp_path):
     summary = json.loads(json.dumps({**summary, "split": split}))
     argv = analyze_command("RUN", summary)
     assert argv[:3] == ["aegen", "analyze", "RUN"]
-    assert config_from_args(parse(argv)) == cfg
+    assert step_config(parse(argv)) == cfg
 
 
 def test_an_older_analysis_summary_reproduces_with_the_defaults_of_what_it_lacks():
-    from aegen.cli.analyze import config_from_args
+    from aegen.cli.common import step_config
     from aegen.latent.analyze import AnalyzeConfig
     from aegen.report.commands import analyze_command
 
     older = {"random_state": 3, "parameters": {"pairs": None, "sigmas": [1.0, 2.0], "max_points": 500}}
-    parsed = config_from_args(parse(analyze_command("RUN", older)))
+    parsed = step_config(parse(analyze_command("RUN", older)))
     assert parsed == AnalyzeConfig(random_state=3, sigmas=(1.0, 2.0), max_points=500)
     assert (parsed.split, parsed.test_points, parsed.fwhm_bin_width) == ("train", 5000, None)
 
@@ -126,32 +126,32 @@ def test_an_older_analysis_summary_reproduces_with_the_defaults_of_what_it_lacks
 # -- aegen encode ----------------------------------------------------------------------------------
 
 def test_the_encode_command_parses_back_to_the_config():
-    from aegen.cli.encode import config_from_args
+    from aegen.cli.common import step_config
     from aegen.encode import EncodeConfig
 
     cfg = EncodeConfig(batch_size=7, device="cpu", mirrored=True)
     assert_every_field_off_default(EncodeConfig, [cfg])
-    assert config_from_args(parse(["aegen", "encode", "RUN", *option_argv(cfg)])) == cfg
+    assert step_config(parse(["aegen", "encode", "RUN", *option_argv(cfg)])) == cfg
     with pytest.raises(ValueError, match="--batch-size"):
         EncodeConfig(batch_size=0)
 
 
 def test_the_recorded_encoding_reproduces_its_config(tiny_run):
     from aegen.cli import main
-    from aegen.cli.encode import config_from_args
+    from aegen.cli.common import step_config
     from aegen.encode import SETTINGS_FILE, EncodeConfig
     from aegen.report.commands import encode_command
 
     assert main(["encode", str(tiny_run), "--batch-size", "7", "--device", "cpu", "--mirrored"]) == 0
     argv = encode_command(str(tiny_run))
     assert argv[:3] == ["aegen", "encode", str(tiny_run)]
-    assert config_from_args(parse(argv)) == EncodeConfig(batch_size=7, device="cpu", mirrored=True)
+    assert step_config(parse(argv)) == EncodeConfig(batch_size=7, device="cpu", mirrored=True)
     # A run encoded before encode.json was written: its mirrored z-points say --mirrored, the rest is default.
     (tiny_run / "zpoints" / SETTINGS_FILE).unlink()
-    assert config_from_args(parse(encode_command(str(tiny_run)))) == EncodeConfig(mirrored=True)
+    assert step_config(parse(encode_command(str(tiny_run)))) == EncodeConfig(mirrored=True)
     (tiny_run / "zpoints" / "train_mirrored.npy").unlink()
     argv = encode_command(str(tiny_run))
-    assert "--mirrored" not in argv and config_from_args(parse(argv)) == EncodeConfig()
+    assert "--mirrored" not in argv and step_config(parse(argv)) == EncodeConfig()
 
 
 # -- aegen sample ----------------------------------------------------------------------------------
@@ -177,10 +177,10 @@ def test_the_sample_configs_set_every_field_off_its_default():
 
 @pytest.mark.parametrize("index", range(4))
 def test_the_sample_command_parses_back_to_the_config(index):
-    from aegen.cli.sample import config_from_args
+    from aegen.cli.common import step_config
 
     cfg = samples_off_default()[index]
-    parsed = config_from_args(parse(["aegen", "sample", "RUN", *option_argv(cfg)]))
+    parsed = step_config(parse(["aegen", "sample", "RUN", *option_argv(cfg)]))
     for f in dataclasses.fields(cfg):
         assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
     assert parsed == cfg and parsed.params["name"] == "1"
@@ -203,7 +203,7 @@ def test_the_sample_config_checks_what_it_is_given():
 def test_the_recorded_samples_reproduce_their_config(tiny_run):
     """params.json as sample_run writes it -> the report's command -> the real parser: the same samples."""
     from aegen.cli import main
-    from aegen.cli.sample import config_from_args
+    from aegen.cli.common import step_config
     from aegen.report.commands import sample_command
     from aegen.sample import SampleConfig
 
@@ -213,7 +213,7 @@ def test_the_recorded_samples_reproduce_their_config(tiny_run):
                  "--out-name", "mine", "--save-images", "--no-figures"]) == 0
     folder = tiny_run / "samples" / "mine"
     record = json.loads((folder / "params.json").read_text())
-    parsed = config_from_args(parse(sample_command(str(tiny_run), folder, record)))
+    parsed = step_config(parse(sample_command(str(tiny_run), folder, record)))
     assert parsed == SampleConfig(method="ellipse-pca", n=6, seed=3, batch_size=4, where="Smiling=1", out_name="mine",
                                   save_images=True, figures=False,
                                   params={**record["params"], "fit_on": "train+mirrored"})
@@ -224,17 +224,17 @@ def test_an_older_sample_record_reproduces_with_what_its_files_show():
     """params.json written before batch_size, figures and save_images were recorded."""
     from pathlib import Path
 
-    from aegen.cli.sample import config_from_args
+    from aegen.cli.common import step_config
     from aegen.report.commands import sample_command
     from aegen.sample import SampleConfig
 
     older = {"method": "gaussian", "params": {"reg_covar": 1e-06}, "n": 16, "seed": 2, "where": {"Smiling": 1},
              "fit": {"cache": "samplers/gaussian-0"}, "files": ["z.npy", "grid.png", "images.npy", "params.json"]}
-    parsed = config_from_args(parse(sample_command("RUN", Path("RUN/samples/gaussian-Smiling+"), older)))
+    parsed = step_config(parse(sample_command("RUN", Path("RUN/samples/gaussian-Smiling+"), older)))
     assert parsed == SampleConfig(method="gaussian", n=16, seed=2, where="Smiling=1", out_name="gaussian-Smiling+",
                                   params={"reg_covar": 1e-06}, save_images=True, figures=False)
     older["files"].insert(2, "cloud.png")
-    assert config_from_args(parse(sample_command("RUN", Path("RUN/samples/gaussian"), older))).figures is True
+    assert step_config(parse(sample_command("RUN", Path("RUN/samples/gaussian"), older))).figures is True
 
 
 # -- aegen attributes (the cluster analysis, and --rate) ------------------------------------------
@@ -261,12 +261,12 @@ def test_the_attributes_configs_set_every_field_off_its_default():
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_the_attributes_command_parses_back_to_the_config(index):
-    from aegen.cli.attributes import config_from_args
+    from aegen.cli.common import step_config
 
     cfg = attributes_off_default()[index]
     argv = ["aegen", "attributes", "RUN", *cfg.argv()]
     assert ("--rate" in argv) is cfg.rate and ("--probe-c" in argv) is not cfg.rate  # only its own kind's options
-    parsed = config_from_args(parse(argv))
+    parsed = step_config(parse(argv))
     for f in dataclasses.fields(cfg):
         assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
     assert parsed == cfg
@@ -302,34 +302,34 @@ def fake_attribute_run(tmp_path, monkeypatch):
 def test_the_recorded_attribute_steps_reproduce_their_configs(fake_attribute_run):
     from aegen.attributes.config import AttributesConfig
     from aegen.cli import main
-    from aegen.cli.attributes import config_from_args
+    from aegen.cli.common import step_config
     from aegen.report.commands import attributes_command, rate_command
 
     folder = fake_attribute_run.path / "attributes"
     assert main(["attributes", "RUN", "--attrs", "Smiling,Split", "--silhouette-points", "300", "--seed", "2",
                  "--probe-c", "0.5", "--no-figures"]) == 0
     summary = json.loads((folder / "summary.json").read_text())
-    assert config_from_args(parse(attributes_command("RUN", summary))) == AttributesConfig(
+    assert step_config(parse(attributes_command("RUN", summary))) == AttributesConfig(
         attrs="Smiling,Split", silhouette_points=300, random_state=2, probe_c=0.5, figures=False)
     assert main(["attributes", "RUN", "--rate", "--attrs", "Smiling", "--n", "20", "--seed", "4", "--param",
                  "sigma=2.5", "--where", "Smiling=1,Male=-1", "--classifier-epochs", "2", "--no-figures"]) == 0
     result = json.loads((folder / "conditional.json").read_text())
-    assert config_from_args(parse(rate_command("RUN", result))) == AttributesConfig(
+    assert step_config(parse(rate_command("RUN", result))) == AttributesConfig(
         rate=True, attrs="Smiling", n=20, random_state=4, params={"sigma": 2.5}, where=("Smiling=1,Male=-1",),
         classifier_epochs=2, figures=False)
 
 
 def test_older_attribute_records_reproduce_with_the_defaults_of_what_they_lack():
     from aegen.attributes.config import AttributesConfig
-    from aegen.cli.attributes import config_from_args
+    from aegen.cli.common import step_config
     from aegen.report.commands import attributes_command, rate_command
 
     summary = {"attributes": {"Smiling": {}, "Male": {}}, "random_state": 1, "figures": {"overview": "x.png"}}
-    assert config_from_args(parse(attributes_command("RUN", summary))) == AttributesConfig(
+    assert step_config(parse(attributes_command("RUN", summary))) == AttributesConfig(
         attrs="Smiling,Male", random_state=1)
     result = {"attributes": {"Smiling": {}}, "method": "gaussian", "n_per_condition": 50, "random_state": 0,
               "conditions": [{"where": {}}, {"where": {"Smiling": 1}}, {"where": {"Smiling": -1}}], "figure": "c.png"}
-    assert config_from_args(parse(rate_command("RUN", result))) == AttributesConfig(
+    assert step_config(parse(rate_command("RUN", result))) == AttributesConfig(
         rate=True, attrs="Smiling", n=50)
 
 
@@ -338,14 +338,14 @@ def test_older_attribute_records_reproduce_with_the_defaults_of_what_they_lack()
 def test_the_edit_command_parses_back_to_the_config():
     """Negative strengths included: the edit parser reads "--strength -1:1:3" as a value, not an option."""
     from aegen.attributes.editing import EditConfig
-    from aegen.cli.edit import config_from_args
+    from aegen.cli.common import step_config
 
     configs = [EditConfig(image=("000123.jpg", "000007"), attr="Smiling", strength="-1:1:3", unit="centres",
                           direction="probe", random_state=5, out="strip.png"),
                EditConfig(image=["000001.jpg"], attr="Male", strength="-0.5,2")]
     assert_every_field_off_default(EditConfig, configs)
     for cfg in configs:
-        assert config_from_args(parse(["aegen", "edit", "RUN", *option_argv(cfg)])) == cfg
+        assert step_config(parse(["aegen", "edit", "RUN", *option_argv(cfg)])) == cfg
     assert configs[1].image == ("000001.jpg",)
 
 
@@ -361,7 +361,7 @@ def test_the_edit_config_checks_what_it_is_given():
 def test_the_recorded_edit_reproduces_its_config(tmp_path):
     """The JSON beside a strip -> the report's command -> the real parser; --out only for a name of one's own."""
     from aegen.attributes.editing import EditConfig, edit_file_name
-    from aegen.cli.edit import config_from_args
+    from aegen.cli.common import step_config
     from aegen.report.commands import edit_command
 
     meta = json.loads(json.dumps({"attr": "Smiling", "ids": ["000123.jpg", "000007.jpg"], "strengths": [-1.0, 0.5, 2.0],
@@ -369,27 +369,27 @@ def test_the_recorded_edit_reproduces_its_config(tmp_path):
     png = tmp_path / "edits" / edit_file_name(meta["ids"], meta["attr"])
     expected = EditConfig(image=("000123.jpg", "000007.jpg"), attr="Smiling", strength="-1,0.5,2", unit="centres",
                           direction="probe", random_state=3)
-    assert config_from_args(parse(edit_command("RUN", png, meta))) == expected
-    own = config_from_args(parse(edit_command("RUN", png.with_name("mine.png"), meta)))
+    assert step_config(parse(edit_command("RUN", png, meta))) == expected
+    own = step_config(parse(edit_command("RUN", png.with_name("mine.png"), meta)))
     assert own == dataclasses.replace(expected, out="RUN/edits/mine.png")
     older = {"attr": "Male", "ids": ["000001.jpg"]}
     png = png.with_name(edit_file_name(older["ids"], older["attr"]))
-    assert config_from_args(parse(edit_command("RUN", png, older))) == EditConfig(image=("000001.jpg",), attr="Male")
+    assert step_config(parse(edit_command("RUN", png, older))) == EditConfig(image=("000001.jpg",), attr="Male")
 
 
 # -- aegen demo ------------------------------------------------------------------------------------
 
 def test_the_demo_command_parses_back_to_the_config():
-    from aegen.cli.demo import config_from_args
+    from aegen.cli.common import step_config
     from aegen.demo import DemoConfig
 
     cfg = DemoConfig(out="elsewhere", n_images=900, epochs=3, eval_n=40, blur=0.75, batch_size=16,
                      lr_schedule="constant", seed=9, image_size=64, n_samples=8, progress=False)
     assert_every_field_off_default(DemoConfig, [cfg], not_options=("image_size", "n_samples", "progress"))
     api_only = {"image_size": 64, "n_samples": 8, "progress": False}
-    assert config_from_args(parse(["aegen", "demo", *option_argv(cfg)])) == dataclasses.replace(
+    assert step_config(parse(["aegen", "demo", *option_argv(cfg)])) == dataclasses.replace(
         cfg, **{name: dataclass_default(DemoConfig, name) for name in api_only})
-    assert config_from_args(parse(["aegen", "demo"])) == DemoConfig()
+    assert step_config(parse(["aegen", "demo"])) == DemoConfig()
     assert DemoConfig().out == "runs/demo"
     for kwargs, message in (({"eval_n": 0}, "--eval-n"), ({"n_samples": 0}, "n_samples")):
         with pytest.raises(ValueError, match=message):

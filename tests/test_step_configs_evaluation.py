@@ -42,10 +42,10 @@ def test_the_evaluate_and_sweep_configs_set_every_field_off_its_default():
 
 
 def test_the_evaluate_command_parses_back_to_the_config():
-    from aegen.cli.evaluate import config_from_args
+    from aegen.cli.common import step_config
 
     cfg = evaluate_off_default()
-    parsed = config_from_args(parse(["aegen", "evaluate", "RUN", *option_argv(cfg)]))
+    parsed = step_config(parse(["aegen", "evaluate", "RUN", *option_argv(cfg)]))
     for f in dataclasses.fields(cfg):
         assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
     assert parsed == cfg and parsed.params["gmm"]["label"] == "1"
@@ -53,10 +53,10 @@ def test_the_evaluate_command_parses_back_to_the_config():
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_the_sweep_command_parses_back_to_the_config(index):
-    from aegen.cli.sweep import config_from_args
+    from aegen.cli.common import step_config
 
     cfg = sweeps_off_default()[index]
-    parsed = config_from_args(parse(["aegen", "sweep", "RUN", *option_argv(cfg)]))
+    parsed = step_config(parse(["aegen", "sweep", "RUN", *option_argv(cfg)]))
     for f in dataclasses.fields(cfg):
         assert getattr(parsed, f.name) == getattr(cfg, f.name), f.name
     assert parsed == cfg
@@ -80,9 +80,8 @@ def test_the_evaluation_configs_check_their_settings_by_the_evaluations_rules():
 
 def test_the_recorded_evaluation_and_sweep_reproduce_their_configs(tiny_run):
     """metrics.json as evaluate_run and sweep_run write it -> the report's command -> the real parser."""
+    from aegen.cli.common import step_config
     from aegen.cli import main
-    from aegen.cli.evaluate import config_from_args as evaluate_config
-    from aegen.cli.sweep import config_from_args as sweep_config
     from aegen.evaluate.protocol.config import EvaluateConfig, SweepConfig
     from aegen.report.commands import evaluate_command, sweep_command
 
@@ -94,34 +93,34 @@ def test_the_recorded_evaluation_and_sweep_reproduce_their_configs(tiny_run):
     argv = evaluate_command(str(tiny_run), result)
     assert argv[:3] == ["aegen", "evaluate", str(tiny_run)]
     expected = dict(n=4, repeats=2, bootstrap=0, seed=3, features="pixels", faces=False, batch_size=5)
-    assert evaluate_config(parse(argv)) == EvaluateConfig(
+    assert step_config(parse(argv)) == EvaluateConfig(
         methods="gaussian,gaussian@sobol", params={"gaussian@sobol": {"base_noise": "sobol"}}, fid_inf="gaussian",
         **expected)
     assert main(["sweep", str(tiny_run), "--method", "truncated-gaussian", "--param", "sigma=1:2:0.5",
                  "--baselines", "real", *shared]) == 0
     (folder,) = (tiny_run / "eval" / "sweeps").glob("truncated-gaussian-*")
     result = json.loads((folder / "metrics.json").read_text())
-    assert sweep_config(parse(sweep_command(str(tiny_run), result))) == SweepConfig(
+    assert step_config(parse(sweep_command(str(tiny_run), result))) == SweepConfig(
         method="truncated-gaussian", param=("sigma=1.0,1.5,2.0",), baselines="real", **expected)
 
 
 def test_an_older_metrics_file_reproduces_with_the_defaults_of_what_it_lacks():
-    from aegen.cli.evaluate import config_from_args
+    from aegen.cli.common import step_config
     from aegen.evaluate.protocol.config import EvaluateConfig
 
     older = {"rows": [{"method": "gaussian", "params": {}}, {"method": "real", "kind": "reference"}],
              "protocol": {"n": 50, "seed": 1, "features": {"id": "inception-v3-fid"}}}
-    assert config_from_args(parse(["aegen", "evaluate", "RUN", *option_argv(EvaluateConfig.from_record(older))])) == \
+    assert step_config(parse(["aegen", "evaluate", "RUN", *option_argv(EvaluateConfig.from_record(older))])) == \
         EvaluateConfig(methods="gaussian", n=50, seed=1)
 
 
 # -- aegen report ----------------------------------------------------------------------------------
 
 def test_the_report_command_parses_back_to_the_config():
-    from aegen.cli.report import config_from_args
+    from aegen.cli.common import step_config
     from aegen.report.config import ReportConfig
 
     cfg = ReportConfig(out_dir="my report", embed=True, explorer=False)
     assert_every_field_off_default(ReportConfig, [cfg])
-    assert config_from_args(parse(["aegen", "report", "RUN", *option_argv(cfg)])) == cfg
-    assert config_from_args(parse(["aegen", "report", "RUN"])) == ReportConfig()
+    assert step_config(parse(["aegen", "report", "RUN", *option_argv(cfg)])) == cfg
+    assert step_config(parse(["aegen", "report", "RUN"])) == ReportConfig()

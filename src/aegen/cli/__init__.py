@@ -1,7 +1,8 @@
 """The ``aegen`` command line: a thin layer over the Python API.
 
-Each subcommand lives in its own module of this package and exposes
-``add_parser(subparsers)``, which registers the command and sets ``func(args) -> int``.
+Every command is declared once, in :data:`COMMANDS`: its name, the dataclass that declares its
+options (:mod:`aegen.config`) and its help texts; its module in this package holds
+``run(args) -> int``, which reads its config with :func:`aegen.cli.common.step_config`.
 
 :func:`main` is the one place where errors become the user's one-line message (exit 2): an
 :class:`~aegen.AegenError`, a ValueError (the library's answer to a bad parameter) and an
@@ -12,14 +13,79 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+from dataclasses import dataclass
 
 from aegen import AegenError, __version__
+from aegen.cli.common import add_run_arg
+from aegen.config import add_options
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``aegen`` command, run by ``aegen.cli.<name>.run(args)``.
+
+    ``config``: "module:Class" of the dataclass that declares its options, imported when the
+    parser is built (None: the module adds its options with ``add_options(parser)``).
+    ``takes_run``: the command's first argument is a run folder.
+    """
+
+    name: str
+    config: str | None
+    help: str
+    description: str | None = None
+    takes_run: bool = True
+
 
 # Order is the order shown by ``aegen --help``.
-COMMAND_MODULES = [
-    "demo", "train", "encode", "analyze", "sample", "evaluate", "sweep",
-    "attributes", "edit", "report",
+COMMANDS = [
+    Command("demo", "aegen.demo:DemoConfig",
+            help="run the whole pipeline on built-in synthetic faces (minutes on a laptop CPU; each step's time is "
+                 "printed)",
+            takes_run=False),
+    Command("train", None,  # two configs (training and model): cli/train.py adds their options
+            help="train the autoencoder", description="Train the seed's standard convolutional autoencoder.",
+            takes_run=False),
+    Command("encode", "aegen.encode:EncodeConfig",
+            help="encode the run's images into z-points",
+            description="Write RUN/zpoints/{train,heldout}.npy with ids and attributes beside them."),
+    Command("analyze", "aegen.latent.analyze:AnalyzeConfig",
+            help="analyse the z-point cloud: distributions, location, correlations, PCA, normality",
+            description="Write RUN/analysis/: PNG figures and summary.json with every number."),
+    Command("sample", "aegen.sample:SampleConfig",
+            help="generate z-vectors with a sampler fitted on the run's z-points, and decode them",
+            description="Fit a sampler on RUN's training z-points (cached under RUN/samplers/), draw N z-vectors "
+                         "and write RUN/samples/NAME/: z.npy, grid.png of the first 64 decoded faces, params.json "
+                         "and figures of the vectors over the z-point cloud."),
+    Command("evaluate", "aegen.evaluate.protocol.config:EvaluateConfig",
+            help="measure generated faces against held-out images",
+            description="For each method, decode N samples and compare them with held-out real images: FID and KID, "
+                         "precision/recall, density/coverage, face-detection rate, memorisation and the latent "
+                         "check, plus the reference rows 'reconstruction' and 'real'. Writes RUN/eval/metrics.json, "
+                         "metrics.md, figures and sample grids."),
+    Command("sweep", "aegen.evaluate.protocol.config:SweepConfig",
+            help="metrics of one method over a grid of its parameters",
+            description="Evaluate METHOD at every combination of the --param values (as aegen evaluate does), and "
+                         "write RUN/eval/sweeps/<method>-<hash>/ with metrics.json, table.md and one plot per "
+                         "parameter (FID, KID with its spread, precision and recall)."),
+    Command("attributes", "aegen.attributes.config:AttributesConfig",
+            help="do attributes form clusters in latent space? (and rate conditional samples)",
+            description="Per attribute: class centres and distances, covariance difference, a linear probe's "
+                         "held-out accuracy, silhouettes and 2-D views; written to RUN/attributes/. With --rate "
+                         "instead: train (or reuse) an attribute CNN on the real images and rate samples drawn "
+                         "with and without attribute conditions (RUN/attributes/conditional.*)."),
+    Command("edit", "aegen.attributes.editing:EditConfig",
+            help="edit real faces along an attribute direction",
+            description="Move the z-points of real images along an attribute's direction (fitted on the training "
+                         "z-points) and decode them. Writes RUN/edits/<id>-<attr>.png: original, reconstruction, "
+                         "then one face per strength; one row per --image."),
+    Command("report", "aegen.report.config:ReportConfig",
+            help="write one HTML page with everything the run holds",
+            description="Write RUN/report/index.html: the run, the latent analysis, a live latent explorer (sliders "
+                         "move a z-vector and its face is decoded in the page), the sampler gallery, the metrics, "
+                         "the attribute results and the commands that reproduce them. The page needs no network; "
+                         "sections for steps not yet run name the command that fills them."),
 ]
 
 
@@ -30,8 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aegen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"aegen.cli.{name}").add_parser(sub)
+    for command in COMMANDS:
+        module = importlib.import_module(f"aegen.cli.{command.name}")
+        p = sub.add_parser(command.name, help=command.help, description=command.description)
+        # Let a value such as "--strength -2:2:5" read as a value: before Python 3.13 argparse
+        # takes any "-<digit>..." that is not a plain number for an option, and no aegen option
+        # starts with a digit.
+        p._negative_number_matcher = re.compile(r"^-\.?\d")
+        if command.takes_run:
+            add_run_arg(p)
+        if command.config is None:
+            module.add_options(p)
+            p.set_defaults(func=module.run)
+            continue
+        config_module, config_name = command.config.split(":")
+        config_class = getattr(importlib.import_module(config_module), config_name)
+        add_options(p, config_class)
+        p.set_defaults(func=module.run, config_class=config_class)
     return parser
 
 

@@ -5,23 +5,7 @@ The options are declared on the fields of :class:`~aegen.attributes.config.Attri
 
 from __future__ import annotations
 
-from aegen.cli.common import add_step_parser, step_config
-from aegen.attributes.config import AttributesConfig
-
-
-def add_parser(sub) -> None:
-    add_step_parser(
-        sub, "attributes", AttributesConfig, run,
-        help="do attributes form clusters in latent space? (and rate conditional samples)",
-        description="Per attribute: class centres and distances, covariance difference, a linear probe's "
-                    "held-out accuracy, silhouettes and 2-D views; written to RUN/attributes/. With --rate "
-                    "instead: train (or reuse) an attribute CNN on the real images and rate samples drawn "
-                    "with and without attribute conditions (RUN/attributes/conditional.*).")
-
-
-def config_from_args(args) -> AttributesConfig:
-    """The :class:`~aegen.attributes.config.AttributesConfig` of parsed ``aegen attributes`` arguments."""
-    return step_config(args, AttributesConfig)
+from aegen.cli.common import step_config
 
 
 def run(args) -> int:
@@ -29,7 +13,7 @@ def run(args) -> int:
     from aegen.conditions import run_condition
     from aegen.run import open_run
 
-    config = config_from_args(args)
+    config = step_config(args)
     run_ = open_run(args.run)
     if config.rate:
         extra = [run_condition(run_, text) for text in config.where]

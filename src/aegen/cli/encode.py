@@ -5,27 +5,14 @@ The options are declared on the fields of :class:`~aegen.encode.EncodeConfig`.
 
 from __future__ import annotations
 
-from aegen.cli.common import add_step_parser, step_config
-from aegen.encode import EncodeConfig
-
-
-def add_parser(sub) -> None:
-    add_step_parser(
-        sub, "encode", EncodeConfig, run,
-        help="encode the run's images into z-points",
-        description="Write RUN/zpoints/{train,heldout}.npy with ids and attributes beside them.")
-
-
-def config_from_args(args) -> EncodeConfig:
-    """The :class:`~aegen.encode.EncodeConfig` of parsed ``aegen encode`` arguments."""
-    return step_config(args, EncodeConfig)
+from aegen.cli.common import step_config
 
 
 def run(args) -> int:
     from aegen.encode import encode_run
     from aegen.run import Run
 
-    config = config_from_args(args)
+    config = step_config(args)
     run_ = Run.open(args.run)
     out = encode_run(run_, **config.keywords())
     n = {s: len(run_.zpoints(s)) for s in ("train", "heldout")}

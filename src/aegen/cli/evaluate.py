@@ -5,23 +5,7 @@ The options are declared on the fields of :class:`~aegen.evaluate.protocol.confi
 
 from __future__ import annotations
 
-from aegen.cli.common import add_step_parser, step_config
-from aegen.evaluate.protocol.config import EvaluateConfig
-
-
-def add_parser(sub) -> None:
-    add_step_parser(
-        sub, "evaluate", EvaluateConfig, run,
-        help="measure generated faces against held-out images",
-        description="For each method, decode N samples and compare them with held-out real images: FID and KID, "
-                    "precision/recall, density/coverage, face-detection rate, memorisation and the latent "
-                    "check, plus the reference rows 'reconstruction' and 'real'. Writes RUN/eval/metrics.json, "
-                    "metrics.md, figures and sample grids.")
-
-
-def config_from_args(args) -> EvaluateConfig:
-    """The :class:`~aegen.evaluate.protocol.config.EvaluateConfig` of parsed ``aegen evaluate`` arguments."""
-    return step_config(args, EvaluateConfig)
+from aegen.cli.common import step_config
 
 
 def print_skipped_and_errors(result: dict) -> None:
@@ -40,7 +24,7 @@ def print_skipped_and_errors(result: dict) -> None:
 def run(args) -> int:
     from aegen.evaluate import evaluate_run
 
-    config = config_from_args(args)
+    config = step_config(args)
     result = evaluate_run(args.run, **config.keywords())
     print_skipped_and_errors(result)
     outputs = result["outputs"]

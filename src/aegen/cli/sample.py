@@ -8,22 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from aegen.cli.common import add_step_parser, step_config
-from aegen.sample import SampleConfig
-
-
-def add_parser(sub) -> None:
-    add_step_parser(
-        sub, "sample", SampleConfig, run,
-        help="generate z-vectors with a sampler fitted on the run's z-points, and decode them",
-        description="Fit a sampler on RUN's training z-points (cached under RUN/samplers/), draw N z-vectors "
-                    "and write RUN/samples/NAME/: z.npy, grid.png of the first 64 decoded faces, params.json "
-                    "and figures of the vectors over the z-point cloud.")
-
-
-def config_from_args(args) -> SampleConfig:
-    """The :class:`~aegen.sample.SampleConfig` of parsed ``aegen sample`` arguments."""
-    return step_config(args, SampleConfig)
+from aegen.cli.common import step_config
 
 
 def warn_of_renamed_params(config) -> None:
@@ -37,13 +22,13 @@ def warn_of_renamed_params(config) -> None:
 
 def method_params(args) -> dict:
     """Sampler parameters from the method flags and --param KEY=VALUE (which wins)."""
-    return config_from_args(args).sampler_params()
+    return step_config(args).sampler_params()
 
 
 def run(args) -> int:
     from aegen.sample import sample_run
 
-    config = config_from_args(args)
+    config = step_config(args)
     warn_of_renamed_params(config)
     out = sample_run(args.run, **config.keywords())
     meta = json.loads((out / "params.json").read_text())

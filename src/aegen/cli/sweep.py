@@ -5,29 +5,14 @@ The options are declared on the fields of :class:`~aegen.evaluate.protocol.confi
 
 from __future__ import annotations
 
-from aegen.cli.common import add_step_parser, step_config
+from aegen.cli.common import step_config
 from aegen.cli.evaluate import print_skipped_and_errors
-from aegen.evaluate.protocol.config import SweepConfig
-
-
-def add_parser(sub) -> None:
-    add_step_parser(
-        sub, "sweep", SweepConfig, run,
-        help="metrics of one method over a grid of its parameters",
-        description="Evaluate METHOD at every combination of the --param values (as aegen evaluate does), and "
-                    "write RUN/eval/sweeps/<method>-<hash>/ with metrics.json, table.md and one plot per "
-                    "parameter (FID, KID with its spread, precision and recall).")
-
-
-def config_from_args(args) -> SweepConfig:
-    """The :class:`~aegen.evaluate.protocol.config.SweepConfig` of parsed ``aegen sweep`` arguments."""
-    return step_config(args, SweepConfig)
 
 
 def run(args) -> int:
     from aegen.evaluate import sweep_run
 
-    config = config_from_args(args)
+    config = step_config(args)
     result = sweep_run(args.run, **config.keywords())
     print_skipped_and_errors(result)
     for key, best in result["best"].items():

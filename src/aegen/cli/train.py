@@ -8,14 +8,13 @@ left to the dataclass default.
 from __future__ import annotations
 
 
-def add_parser(sub) -> None:
-    from aegen.config import add_options
+def add_options(p) -> None:
+    """The options of both configs on ``aegen train``'s parser ``p``."""
+    from aegen import config
     from aegen.model import ModelConfig
     from aegen.train_config import TrainConfig
 
-    p = sub.add_parser("train", help="train the autoencoder", description="Train the seed's standard convolutional autoencoder.")
-    add_options(p, TrainConfig, ModelConfig)
-    p.set_defaults(func=run)
+    config.add_options(p, TrainConfig, ModelConfig)
 
 
 def config_from_args(args):
