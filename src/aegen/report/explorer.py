@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aegen.decoder_onnx import decoder_onnx, require_onnx
+from aegen.latent.checks import subsample_indices
 from aegen.latent.pca import LatentPCA
 from aegen.samplers.ellipse_pca import EllipsePCASampler
 
@@ -124,7 +125,7 @@ def explorer_payload(run, seed: int = 0) -> ExplorerPayload:
         arrays["attribute_directions"] = np.stack(directions)
 
     rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(held.shape[0], size=min(POOL_SIZE, held.shape[0]), replace=False))
+    rows = subsample_indices(held.shape[0], POOL_SIZE, rng)
     ids = run.zpoint_meta("heldout")["ids"]
     arrays["start_heldout"] = np.asarray(held[rows])
     starts = [{"key": "heldout", "label": "Held-out face", "plural": "held-out faces", "count": int(rows.size),

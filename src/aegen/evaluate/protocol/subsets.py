@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from aegen import AegenError
+from aegen.latent.checks import subsample_indices
 
 
 def subset_indices(n_total: int, n: int, seed: int) -> np.ndarray:
     """Sorted indices of min(n, n_total) rows drawn without replacement by ``seed``."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
+    return subsample_indices(n_total, n, np.random.default_rng(seed))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from aegen.evaluate.metrics.intervals import (
 from aegen.evaluate.metrics.distances import single_threaded_lapack
 from aegen.evaluate.protocol.seeds import derive_seed
 from aegen.evaluate.protocol.rows import row_label as _label
+from aegen.latent.checks import subsample_indices
 
 REPEAT_METRICS = ("fid", "kid", "precision", "recall", "density", "coverage")
 # Draws per n when extrapolating FID∞ (each without replacement from the pools).
@@ -179,8 +180,7 @@ def _fid_inf(pair: GramPair, root: int, ref_draws, gen_draws, fid_values) -> tup
     points_n, points_fid = [], []
     for size in sizes:
         for _ in range(FID_INF_DRAWS):
-            ri = np.sort(ref_rng.choice(n_ref, size, replace=False))
-            gi = np.sort(gen_rng.choice(n_pool, size, replace=False))
+            ri, gi = subsample_indices(n_ref, size, ref_rng), subsample_indices(n_pool, size, gen_rng)
             points_n.append(size)
             points_fid.append(pair.fid(ri, gi))
     fit = fid_infinity(points_n, points_fid)
