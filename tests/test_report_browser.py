@@ -58,7 +58,7 @@ def test_a_missing_image_is_caught(full_run, tmp_path):
     from aegen.report import write_report
 
     index = write_report(full_run, out_dir=tmp_path / "report")
-    victim = sorted((tmp_path / "report" / "images").glob("*.png"))[0]
+    victim = sorted(p for p in (tmp_path / "report" / "images").iterdir() if p.suffix in (".png", ".webp"))[0]
     victim.unlink()
     page = render_page(index, tmp_path / "broken.png", tmp_path / "profile")
 

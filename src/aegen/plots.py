@@ -49,14 +49,40 @@ def save_image_grid(path: str | os.PathLike, images: np.ndarray, ncols: int | No
     return save_image(path, image_grid(images, ncols=ncols), scale=scale)
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save a matplotlib figure atomically and close it."""
+# The resolution of every plot, in one place. The report shows a plot in a card: two cards side by
+# side in its 1320 px column leave an image about 600 CSS pixels wide, one card per row (a window
+# under about 1180 px) at most about 1110, and a figure outside a gallery is at most 960. 1280
+# pixels are twice the two-card width, enough for a screen of device pixel ratio 2, and as many as
+# or more than the widest card shows at ratio 1; pixels beyond that cost bytes (a plot's PNG grows
+# with its area) and add no detail on such screens. A plot is drawn at FIGURE_DPI unless it would be
+# wider than MAX_FIGURE_WIDTH pixels, then at the lower dpi that makes it that wide. Text and line
+# widths are in points, so the layout is the same at any dpi, drawn with fewer pixels per point.
+FIGURE_DPI = 120
+MAX_FIGURE_WIDTH = 1280
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width: int = MAX_FIGURE_WIDTH) -> Path:
+    """Save a matplotlib figure atomically, cropped to its contents, and close it.
+
+    Raster formats are drawn at ``dpi``, or at the lower dpi that makes the image ``max_width``
+    pixels wide. The crop is matplotlib's ``bbox_inches="tight"`` box, worked out here once so that
+    the width is known before drawing (savefig then skips its own layout pass, unless the figure
+    has a layout engine).
+    """
+    import matplotlib
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.set_dpi(dpi)  # text is measured at the dpi it is drawn at: the box is savefig's own box at that dpi
+        fig.draw_without_rendering()  # places every artist (a layout engine included) without drawing pixels
+        box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+        if box.width > 0:  # a quarter pixel of margin: rounding cannot take the image past max_width
+            dpi = min(float(dpi), (max_width - 0.25) / box.width)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches=box)
+    finally:
+        plt.close(fig)
     return path
 
 

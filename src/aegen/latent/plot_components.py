@@ -74,7 +74,7 @@ def plot_component_histograms(hist: ComponentHistograms, moments: CloudMoments, 
     ax.set_title(f"Number distribution of each z-component{more}: N = {hist.n_points:,} points, panel title = "
                  f"component index\n40-bin histograms over mean \u00b1 {HISTOGRAM_SPAN_STD:g} std; all panels share "
                  f"the x range {lo:.3g} .. {hi:.3g}, heights scaled to each panel's peak", fontsize=11)
-    return save_figure(fig, path, dpi=100)
+    return save_figure(fig, path)
 
 
 def plot_component_moments(moments: CloudMoments, path: str | Path) -> Path:

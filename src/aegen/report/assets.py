@@ -3,20 +3,20 @@
 Either way the page needs nothing outside the report folder, so it opens offline and
 still works after the folder is moved or sent to someone.
 
-The report's copy of an image is its PNG written again without loss (:func:`compact_png`):
-matplotlib saves RGBA even where every pixel is opaque, and a fourth channel of 255s costs
-bytes, so an opaque RGBA image becomes RGB and is compressed again; the copy is kept only
-when it is smaller, and its pixels are those of the run's file. The run's files are never
-touched. (zlib level 9 instead of Pillow's 6 saved 2% more of the figures' bytes on the
+The report's copy of an image has the pixels of the run's file, in fewer bytes
+(:func:`compact_image`): the PNG written again without loss (:func:`compact_png`: matplotlib
+saves RGBA even where every pixel is opaque, and a fourth channel of 255s costs bytes, so an
+opaque RGBA image becomes RGB), or lossless WebP where that is smaller, kept only after it decodes
+to the same pixels (:func:`lossless_webp`). Every current browser shows WebP. The run's files are
+never touched. (zlib level 9 instead of Pillow's 6 saved 2% more of the PNG bytes on the
 demo-style run, for 4.5 times the CPU time: 7.5 s instead of 1.7 s for its 34 images.)
 
-Every image stays PNG, photographs included. The plots (line art and text) must stay
-lossless, and JPEG does not pay off for the face grids: on the demo-style run of 2026-12-06,
-JPEG with 4:4:4 chroma came to 0.50-0.82 of a grid's PNG bytes at quality 90 (mean absolute
-difference 1.7-2.4 grey levels), 0.56-0.90 at quality 92 (1.5-2.2) and 0.78-1.14 at 95
-(1.1-1.8). Its faces are 64 px tiles at their own size between white lines, so a grid is
-mostly fine detail and sharp edges; the seven grids hold 1.2 of the 7.1 MB of figures, and
-JPEG would have saved about 0.3 MB of them. The bytes are in the plots: see docs/RESULTS.md.
+Nothing is stored with loss. The plots (line art and text) must stay exact, and JPEG does not pay
+off for the face grids: on the demo-style run of 2026-12-06, JPEG with 4:4:4 chroma came to
+0.50-0.82 of a grid's PNG bytes at quality 90 (mean absolute difference 1.7-2.4 grey levels),
+0.56-0.90 at quality 92 (1.5-2.2) and 0.78-1.14 at 95 (1.1-1.8). Its faces are 64 px tiles at
+their own size between white lines, so a grid is mostly fine detail and sharp edges. The
+measurements are in docs/notes/2026-12-06-explorer-size.md.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from aegen import AegenError
@@ -71,14 +72,57 @@ def compact_png(data: bytes) -> bytes:
     return compact if len(compact) < len(data) else data
 
 
+# Lossless WebP's effort, 0 (fastest) to 6. On the demo-style run of 2026-12-07 (2 shared CPU cores)
+# see docs/notes/2026-12-06-explorer-size.md for the bytes and seconds of methods 0, 1 and 2.
+WEBP_METHOD = 1
+MIME = {"png": "image/png", "webp": "image/webp"}
+
+
+def lossless_webp(data: bytes) -> bytes | None:
+    """The PNG ``data`` as a lossless WebP with the same pixels, or None.
+
+    None when Pillow cannot write WebP, the image is not an 8-bit RGB, RGBA or grey PNG, or the
+    WebP, decoded again, differs from it in any pixel (alpha included; grey is compared as RGB,
+    which is how the page shows it).
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != "PNG" or img.mode not in ("L", "RGB", "RGBA") or "transparency" in img.info \
+                    or getattr(img, "n_frames", 1) != 1:
+                return None
+            img.load()
+            source = img if img.mode != "L" else img.convert("RGB")
+            buffer = io.BytesIO()
+            source.save(buffer, format="WEBP", lossless=True, quality=100, method=WEBP_METHOD, exact=True)
+        webp = buffer.getvalue()
+        with Image.open(io.BytesIO(webp)) as back:
+            back.load()
+            same = back.size == source.size and np.array_equal(np.asarray(back.convert(source.mode)),
+                                                               np.asarray(source))
+    except (OSError, ValueError, KeyError):
+        return None
+    return webp if same else None
+
+
+def compact_image(data: bytes) -> tuple[bytes, str]:
+    """The image ``data`` stored without loss in fewer bytes where possible: (bytes, "png" or "webp").
+
+    :func:`compact_png` of it, or its :func:`lossless_webp` when that is smaller; the pixels are
+    those of ``data`` either way.
+    """
+    png = compact_png(data)
+    webp = lossless_webp(png)
+    return (webp, "webp") if webp is not None and len(webp) < len(png) else (png, "png")
+
+
 class Assets:
     """Collects the images a report shows.
 
-    ``add(path, name)`` returns the ``src`` for an ``<img>``: ``images/<name>.png`` (a copy
-    in ``report_dir``) or, with ``embed=True``, a base64 data URI. Each source file is
+    ``add(path, name)`` returns the ``src`` for an ``<img>``: ``images/<name>.png`` or
+    ``.webp`` (a copy in ``report_dir``) or, with ``embed=True``, a base64 data URI. Each source file is
     stored once however often it is shown, and so is each content: two files with the same
     bytes (a run's sample grid and the evaluation's copy of it) share one image. What is
-    stored is :func:`compact_png` of the file: the same pixels in fewer bytes.
+    stored is :func:`compact_image` of the file: the same pixels in fewer bytes.
     """
 
     def __init__(self, report_dir: Path, embed: bool = False, source_root: Path | None = None):
@@ -89,8 +133,7 @@ class Assets:
         self._src_by_source: dict[Path, str] = {}
         self._src_by_content: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
-        self._temporary: list[Path] = []
-        self._figures: set[Path] = set()  # written by add_figure, already compact
+        self._temporary: list[Path] = []  # drawn by add_figure: deleted unless stored
 
     def name_for(self, path: Path) -> str:
         """'samples/gaussian/grid.png' under the source root -> 'samples-gaussian-grid'."""
@@ -100,7 +143,7 @@ class Assets:
         return safe_name(f"{path.parent.name}-{path.stem}")
 
     def add(self, path: Path, name: str | None = None) -> str:
-        """The ``src`` of the PNG at ``path``, stored as ``images/<name>.png`` (default :meth:`name_for`)."""
+        """The ``src`` of the PNG at ``path``, stored as ``images/<name>.png`` or ``.webp`` (default :meth:`name_for`)."""
         path = Path(path)
         key = path.resolve()
         if key in self._src_by_source:
@@ -115,42 +158,39 @@ class Assets:
         except (OSError, ValueError) as exc:
             raise AegenError(f"cannot read image {path}: {exc}") from None
         digest = hashlib.sha256(data).hexdigest()
-        stored = data if key in self._figures else compact_png(data)
-        src = self._src_by_content.get(digest) or self._store(stored, name or self.name_for(path))
+        src = self._src_by_content.get(digest)
+        if src is None:
+            stored, kind = compact_image(data)
+            src = self._store(stored, name or self.name_for(path), kind)
         self._src_by_content[digest] = src
         self._src_by_source[key] = src
         self._sizes[src] = size
         return src
 
-    def add_figure(self, fig, name: str, dpi: int = 110) -> Path:
-        """Render a matplotlib figure made for the report; returns a path that :meth:`add` accepts."""
+    def add_figure(self, fig, name: str) -> Path:
+        """Render a matplotlib figure made for the report; returns a path that :meth:`add` accepts.
+
+        The PNG drawn here is what :meth:`add` stores (as itself or as a smaller WebP); the
+        drawing is deleted at the end unless it is the stored image.
+        """
         from aegen.plots import save_figure
 
-        folder = self.report_dir / IMAGES_DIR
-        path = folder / f"{safe_name(name)}.png"
-        save_figure(fig, path, dpi=dpi)
-        data = path.read_bytes()
-        compact = compact_png(data)
-        if compact is not data:
-            write_bytes(path, compact)
-        self._figures.add(path.resolve())
-        if self.embed:  # read once into the page, then deleted
-            self._temporary.append(path)
-        else:
-            self.written.add(path.name)
+        path = self.report_dir / IMAGES_DIR / f"{safe_name(name)}.png"
+        save_figure(fig, path)
+        self._temporary.append(path)
         return path
 
     def size(self, src: str) -> tuple[int, int] | None:
         """(width, height) in pixels of an added image."""
         return self._sizes.get(src)
 
-    def _store(self, data: bytes, name: str) -> str:
+    def _store(self, data: bytes, name: str, kind: str = "png") -> str:
         if self.embed:
-            return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+            return f"data:{MIME[kind]};base64," + base64.b64encode(data).decode("ascii")
         stem = safe_name(name)
-        file_name, k = f"{stem}.png", 2
+        file_name, k = f"{stem}.{kind}", 2
         while file_name in self.written and (self.report_dir / IMAGES_DIR / file_name).read_bytes() != data:
-            file_name, k = f"{stem}-{k}.png", k + 1
+            file_name, k = f"{stem}-{k}.{kind}", k + 1
         target = self.report_dir / IMAGES_DIR / file_name
         if not (target.is_file() and target.read_bytes() == data):
             write_bytes(target, data)
@@ -163,7 +203,8 @@ class Assets:
         Only files named in the earlier report's manifest are deleted: other files in the folder are left alone.
         """
         for path in self._temporary:
-            path.unlink(missing_ok=True)
+            if self.embed or path.name not in self.written:
+                path.unlink(missing_ok=True)
         folder = self.report_dir / IMAGES_DIR
         manifest = folder / MANIFEST
         if not folder.is_dir():
