@@ -3,9 +3,11 @@
     python benchmarks/report_size.py REPORT_FOLDER      # a written report (aegen report RUN --out ...)
 
 Counts the report folder's files and, inside index.html, the explorer's script elements (the
-base64 of the runtime's WebAssembly and loader, the decoder, the data arrays, the settings) and
-its two inline scripts (ONNX Runtime Web's API, explorer.js), and the images embedded as data:
-URIs. Prints one line a part, in bytes as written and in MB.
+base64 of gzip of the runtime's scripts and WebAssembly, of the decoder's weights and of the data
+arrays; the decoder's topology and the settings as JSON), its inline scripts (explorer.js; in a
+report written before 2026-12-07 also ONNX Runtime Web's API, whose elements were the runtime's
+wasm and loader and the ONNX decoder), and the images embedded as data: URIs. Prints one line a
+part, in bytes as written and in MB.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ ELEMENT = re.compile(r'<script type="application/(?:json|octet-stream)" id="aege
                      re.S)
 INLINE = re.compile(r"<script>\n(.*?)\n</script>", re.S)
 DATA_URI = re.compile(r'data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+')
+LABELS = {"tfjs": "TensorFlow.js scripts (gzip, base64)", "tfjs-wasm": "TensorFlow.js wasm (gzip, base64)",
+          "decoder": "decoder topology and weight manifest (JSON)", "decoder-weights": "decoder weights (gzip, base64)",
+          "arrays": "explorer's arrays (gzip, base64)", "settings": "explorer's settings (JSON)"}
 
 
 def breakdown(folder: Path) -> dict[str, int]:
     html = (folder / "index.html").read_text(encoding="utf-8")
     parts: dict[str, int] = {}
-    for name, body in ELEMENT.findall(html):
-        parts[f"explorer {name}"] = len(body.encode())
+    elements = ELEMENT.findall(html)
+    labels = LABELS if any(name == "tfjs" for name, _ in elements) else {}  # an older page: its own names
+    for name, body in elements:
+        parts[f"explorer {name}: {labels.get(name, '')}".rstrip(": ")] = len(body.encode())
     for k, body in enumerate(INLINE.findall(html)):
         label = "ONNX Runtime Web API (ort.wasm.min.js)" if "var ort=" in body[:2000] else \
             "explorer.js" if "aegenExplorer" in body else f"inline script {k}"

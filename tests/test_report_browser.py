@@ -5,7 +5,6 @@ the tests skip when /usr/bin/chromium is absent (Debian packages ``chromium`` an
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -22,8 +21,6 @@ MAX_SCREENSHOT_HEIGHT = 16_000
 
 # Checked before any fixture runs, so a machine without Chromium does not build the run for nothing.
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="headless Chromium (/usr/bin/chromium) is not installed")
-needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnx") is None,
-                                reason="the explorer's export needs the onnx package (aegen[explorer])")
 
 
 def render_page(index: Path, screenshot_path: Path, profile: Path) -> dict:
@@ -100,7 +97,6 @@ def check_drag_matches_python(page: Page, run_path: Path) -> dict:
     return {"mean_abs_difference": float(difference.mean()), "max_abs_difference": int(difference.max())}
 
 
-@needs_onnx
 def test_the_explorer_decodes_in_chromium_what_aegen_decodes(full_run, tmp_path):
     from aegen.report import write_report
 
@@ -127,7 +123,6 @@ def test_the_explorer_decodes_in_chromium_what_aegen_decodes(full_run, tmp_path)
           f"over {len(frames) - 1} frames")
 
 
-@needs_onnx
 def test_the_decoder_runs_in_the_browser_as_in_torch(full_run, tmp_path):
     """The export checked with the runtime that uses it: random z-vectors, outputs in [0, 1]."""
     import torch
@@ -143,12 +138,114 @@ def test_the_decoder_runs_in_the_browser_as_in_torch(full_run, tmp_path):
         errors = page.errors()
     with torch.no_grad():
         expected = model.decode(torch.from_numpy(Z)).numpy()
-    difference = np.abs(np.asarray(decoded, dtype=np.float32).reshape(expected.shape) - expected)
-    assert errors == [] and difference.max() < 1e-4
-    print(f"browser decoder vs torch: max abs difference {difference.max():.2e} on {len(Z)} random z-vectors")
+    channels_last = np.asarray(decoded, dtype=np.float32).reshape(len(Z), *expected.shape[2:], 3)
+    difference = np.abs(channels_last.transpose(0, 3, 1, 2) - expected)
+    assert errors == [] and difference.max() < 1e-4  # float16 kernels; float32 ones: the test below
+    print(f"browser decoder (float16 kernels) vs torch: max abs difference {difference.max():.2e} "
+          f"on {len(Z)} random z-vectors")
 
 
-@needs_onnx
+# -- the TF.js export of every decoder setting, evaluated in Chromium --------------------------------
+
+HARNESS = """(async () => {
+  const PREFIX = "aegen-explorer-";
+  const bytes = (name) => Uint8Array.from(atob(document.getElementById(PREFIX + name).textContent.trim()),
+                                          (c) => c.charCodeAt(0));
+  const inflate = async (name) => new Uint8Array(await new Response(
+    new Blob([bytes(name)]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
+  const script = document.createElement("script");
+  script.src = URL.createObjectURL(new Blob([await inflate("tfjs")], {type: "text/javascript"}));
+  await new Promise((resolve) => { script.onload = resolve; document.head.append(script); });
+  tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  const wasm = URL.createObjectURL(new Blob([await inflate("tfjs-wasm")], {type: "application/wasm"}));
+  tf.wasm.setWasmPaths({"tfjs-backend-wasm-simd.wasm": wasm, "tfjs-backend-wasm.wasm": wasm,
+                        "tfjs-backend-wasm-threaded-simd.wasm": wasm});
+  if (!(await tf.setBackend("wasm"))) throw new Error("no wasm backend");
+  const cases = JSON.parse(document.getElementById(PREFIX + "cases").textContent);
+  const out = [];
+  for (const [k, c] of cases.entries()) {
+    const weights = await inflate("weights-" + k);
+    const model = await tf.loadLayersModel(tf.io.fromMemory({...c.artifacts, weightData: weights.buffer}));
+    const y = model.predict(tf.tensor2d(c.z, [c.z.length / c.d, c.d]));
+    out.push(Array.from(await y.data()));
+  }
+  return {outputs: out, backend: tf.getBackend()};
+})()"""
+
+
+def decode_in_chromium(models: list, Zs: list[np.ndarray], folder: Path) -> tuple[list[np.ndarray], list[str], str]:
+    """Each exported model (aegen.decoder_tfjs.TfjsModel) run on its z-vectors by the vendored
+    TensorFlow.js in a page opened from disk: (n, 3, S, S) outputs, the console errors, the backend."""
+    from aegen.report.browser_runtime import load_browser_runtime
+    from aegen.report.explorer_html import _binary_script, _gzip, _json_script, _runtime_gz
+
+    runtime = load_browser_runtime()
+    cases = [{"artifacts": m.artifacts(), "z": Z.ravel().tolist(), "d": Z.shape[1]} for m, Z in zip(models, Zs)]
+    page = folder / "harness.html"
+    page.write_text("\n".join(["<!doctype html><html><head><meta charset=\"utf-8\"></head><body>",
+                               _json_script("cases", cases),
+                               *[_binary_script(f"weights-{k}", _gzip(m.weight_data)) for k, m in enumerate(models)],
+                               _binary_script("tfjs", _runtime_gz(runtime.script)),
+                               _binary_script("tfjs-wasm", _runtime_gz(runtime.wasm)), "</body></html>"]),
+                    encoding="utf-8")
+    with open_page(page, folder / "profile") as tab:
+        result = tab.evaluate(HARNESS)
+        errors = tab.errors()
+    outputs = [np.asarray(o, dtype=np.float32).reshape(len(Z), -1, 3) for o, Z in zip(result["outputs"], Zs)]
+    sides = [int(round(np.sqrt(o.shape[1]))) for o in outputs]
+    return ([o.reshape(len(o), s, s, 3).transpose(0, 3, 1, 2) for o, s in zip(outputs, sides)], errors,
+            result["backend"])
+
+
+def test_every_decoder_setting_runs_in_the_browser_as_in_torch(tmp_path):
+    """Kernel sizes 2-7 (odd ones: 'valid' padding and a crop), each activation, no batch norm,
+    spectral norm, 64-128 px: float32 weights within 1e-5 of torch, float16 kernels within 1e-3;
+    a wrong padding (odd kernel exported as 'same', no crop) is caught."""
+    import copy
+
+    import torch
+
+    from aegen.decoder_tfjs import decoder_tfjs
+    from test_report_explorer import small_model
+
+    settings = [{"kernel_size": k} for k in (2, 3, 4, 5, 6, 7)] + \
+        [{"activation": a} for a in ("elu", "relu", "silu")] + \
+        [{"batch_norm": False}, {"spectral_norm": True}, {"spectral_norm": True, "batch_norm": False, "kernel_size": 3}] + \
+        [{"image_size": s} for s in (64, 96, 128)]
+    models, names, expected, Zs, exported = [], [], [], [], []
+    for options in settings:
+        model = small_model(**options)
+        Z = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32) * 2
+        with torch.no_grad():
+            expected.append(model.decode(torch.from_numpy(Z)).numpy())
+        models.append(decoder_tfjs(model))
+        names.append(str(options))
+        Zs.append(Z)
+    half = small_model()
+    with torch.no_grad():
+        expected.append(half.decode(torch.from_numpy(Zs[0])).numpy())
+    models.append(decoder_tfjs(half, weights="float16"))
+    names.append("float16 kernels")
+    Zs.append(Zs[0])
+    wrong = copy.deepcopy(models[1])  # kernel 3, exported as TF's 'same' without the crop: off by a pixel
+    layers = wrong.topology["config"]["layers"]
+    for layer in layers:
+        if layer["class_name"] == "Conv2DTranspose":
+            layer["config"]["padding"] = "same"
+    wrong.topology["config"]["layers"] = [layer for layer in layers if layer["class_name"] != "Cropping2D"]
+    models.append(wrong)
+    expected.append(expected[1])
+    Zs.append(Zs[1])
+
+    decoded, errors, backend = decode_in_chromium(models, Zs, tmp_path)
+    differences = {name: float(np.abs(d - e).max()) for name, d, e in zip(names + ["wrong"], decoded, expected)}
+    print("TF.js in Chromium vs torch, max abs difference:", {k: f"{v:.1e}" for k, v in differences.items()})
+    assert errors == [] and backend == "wasm"
+    assert all(differences[name] < 1e-5 for name in names[:-1]), differences
+    assert 1e-7 < differences["float16 kernels"] < 1e-3
+    assert differences["wrong"] > 1e-2
+
+
 def test_a_96px_run_renders_its_explorer(run_96px, tmp_path):
     from aegen.report import write_report
 

@@ -1,4 +1,4 @@
-// The report's latent explorer: moves one z-vector and decodes it in the page with ONNX Runtime Web.
+// The report's latent explorer: moves one z-vector and decodes it in the page with TensorFlow.js.
 //
 // The whole state is one vector z (d values); every control is a view of it. A PCA slider shows
 // z's coordinate on that axis in sigma units, and moving it adds along the axis; an attribute
@@ -7,9 +7,12 @@
 // controls are set from z again, so they always agree (attribute directions are not orthogonal
 // to the PCA axes: moving one moves the others).
 //
-// The page is opened from disk, so nothing may be fetched: the data, the decoder and the
-// runtime's WebAssembly are in the page as base64 of gzip, inflated with DecompressionStream;
-// the runtime runs on one thread (no SharedArrayBuffer without cross-origin isolation).
+// The page is opened from disk, so nothing may be fetched: the data, the decoder's weights, the
+// runtime's scripts and its WebAssembly are in the page as base64 of gzip, inflated with
+// DecompressionStream; the scripts run from a blob: URL and the backend gets the WebAssembly from
+// another. The decoder is a TF.js Layers model (topology and weight manifest as JSON: data, not
+// code); the WebAssembly backend runs on one thread (no SharedArrayBuffer without cross-origin
+// isolation), with SIMD, which every current browser has.
 (() => {
   "use strict";
   const PREFIX = "aegen-explorer-";
@@ -205,25 +208,29 @@
 
   // -- decoding ------------------------------------------------------------------------------------
   const state = {ready: false, frames: 0, decodeMs: [], radius: NaN, largestPairSum: NaN, inside: null};
-  let session = null;
+  let model = null;
   let busy = false;
   let again = false;
   const canvas = byId("canvas");
   const context = canvas.getContext("2d");
   const image = context.createImageData(size, size);
 
+  // (n, d) floats -> (n, S, S, 3) floats in [0, 1], channels last.
   async function decode(flat, n) {
-    const input = new ort.Tensor("float32", Float32Array.from(flat), [n, d]);
-    const output = await session.run({[settings.decoder.input]: input});
-    return output[settings.decoder.output].data;
+    const output = tf.tidy(() => model.predict(tf.tensor2d(Float32Array.from(flat), [n, d])));
+    try {
+      return await output.data();
+    } finally {
+      output.dispose();
+    }
   }
 
-  function draw(planes) {
-    // (3, S, S) floats in [0, 1] -> RGBA bytes, rounded as aegen.model.to_images does
+  function draw(pixelsRGB) {
+    // (S, S, 3) floats in [0, 1] -> RGBA bytes, rounded as aegen.model.to_images does
     const pixels = size * size;
     for (let p = 0; p < pixels; p++) {
       for (let c = 0; c < 3; c++) {
-        image.data[4 * p + c] = Math.round(Math.min(1, Math.max(0, planes[c * pixels + p])) * 255);
+        image.data[4 * p + c] = Math.round(Math.min(1, Math.max(0, pixelsRGB[3 * p + c])) * 255);
       }
       image.data[4 * p + 3] = 255;
     }
@@ -231,7 +238,7 @@
   }
 
   async function redraw() {
-    if (!session) return;
+    if (!model) return;
     if (busy) { again = true; return; }
     busy = true;
     try {
@@ -256,17 +263,40 @@
     });
   }
 
+  function runScript(bytes) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = URL.createObjectURL(new Blob([bytes], {type: "text/javascript"}));
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("the runtime's script did not run"));
+      document.head.append(script);
+    });
+  }
+
+  async function startRuntime() {
+    await runScript(await inflate("tfjs"));
+    tf.enableProdMode();  // no NaN check after every op
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    if (!(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"))) {
+      throw new Error("this browser's WebAssembly has no SIMD, which the decoder's runtime needs");
+    }
+    const wasm = URL.createObjectURL(new Blob([await inflate("tfjs-wasm")], {type: "application/wasm"}));
+    // Only the SIMD module is in the page; the backend asks for a path to each of its three.
+    tf.wasm.setWasmPaths({"tfjs-backend-wasm-simd.wasm": wasm, "tfjs-backend-wasm.wasm": wasm,
+                          "tfjs-backend-wasm-threaded-simd.wasm": wasm});
+    if (!(await tf.setBackend("wasm"))) throw new Error("TensorFlow.js's WebAssembly backend did not start");
+  }
+
   async function load() {
     const status = byId("status");
     try {
       A = unpack(await inflate("arrays"));
       buildControls();
-      ort.env.wasm.numThreads = 1;
-      ort.env.wasm.proxy = false;
-      ort.env.wasm.wasmBinary = await inflate("ort-wasm");
-      const loader = new Blob([await inflate("ort-loader")], {type: "text/javascript"});
-      ort.env.wasm.wasmPaths = {mjs: URL.createObjectURL(loader)};
-      session = await ort.InferenceSession.create(await inflate("decoder"), {executionProviders: ["wasm"]});
+      await startRuntime();
+      const artifacts = JSON.parse(byId("decoder").textContent);
+      const weights = await inflate("decoder-weights");
+      artifacts.weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+      model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
       startFrom(settings.starts[0]);
       await idle();
       state.ready = true;

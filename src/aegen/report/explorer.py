@@ -15,10 +15,11 @@
   (:func:`aegen.attributes.editing.fit_direction`, class-centre difference, unit: the cloud's
   standard deviation along the direction); none when the run has no labels;
 - start codes: held-out faces' z-points, Gaussian and GMM samples, each drawn with a recorded seed;
-- the decoder, exported to ONNX (:func:`aegen.decoder_onnx.decoder_onnx`) with its weights stored
-  as float16 (DECODER_WEIGHTS: half the bytes; the page still computes in float32).
+- the decoder as a TensorFlow.js Layers model (:func:`aegen.decoder_tfjs.decoder_tfjs`) with its
+  kernels stored as float16 (DECODER_WEIGHTS: half the bytes; the page still computes in float32).
 
-Everything numeric travels as one float32 array blob plus a JSON index: data, not code.
+Everything numeric travels as one float32 array blob plus a JSON index, and the decoder as a
+topology, a weight manifest and the weights' bytes: data, not code.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aegen.decoder_onnx import decoder_onnx, require_onnx
+from aegen.decoder_tfjs import TfjsModel, decoder_tfjs
 from aegen.latent.checks import subsample_indices
 from aegen.latent.pca import LatentPCA
 from aegen.samplers.ellipse_pca import EllipsePCASampler
@@ -42,7 +43,7 @@ RADIUS_BAND = (0.05, 0.95)
 POOL_SIZE = 16
 # Most attribute sliders, the first labels in the label file's order (CelebA's 40 all fit).
 MAX_ATTRIBUTES = 40
-# How the decoder's weights are stored in the page (aegen.decoder_onnx.WEIGHTS): float16 halves the
+# How the decoder's weights are stored in the page (aegen.decoder_tfjs.WEIGHTS): float16 halves the
 # largest part of the explorer that grows with the model, and moves a decoded pixel by a fraction
 # of a grey level (tests/test_report_explorer.py bounds it; docs/RESULTS.md has the measured error).
 DECODER_WEIGHTS = "float16"
@@ -53,11 +54,11 @@ SAMPLE_STARTS = (("gaussian", "Gaussian sample", "Gaussian samples"), ("gmm", "G
 @dataclass
 class ExplorerPayload:
     """``settings``: JSON-ready description (names, sizes, seeds, the arrays' index);
-    ``arrays``: the float32 arrays by name; ``decoder``: the ONNX model."""
+    ``arrays``: the float32 arrays by name; ``decoder``: the TF.js model."""
 
     settings: dict
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    decoder: bytes = b""
+    decoder: TfjsModel | None = None
 
     def packed_arrays(self) -> tuple[dict, bytes]:
         """(index {name: {"offset", "shape"}}, the little-endian float32 arrays one after another)."""
@@ -98,7 +99,6 @@ def explorer_payload(run, seed: int = 0) -> ExplorerPayload:
     from aegen.attributes.editing import fit_direction
     from aegen.sample import fitted_sampler
 
-    require_onnx()  # before the slower steps, so a missing extra is one quick line
     Z = run.zpoints("train")
     held = run.zpoints("heldout")
     pca = LatentPCA().fit(Z)
@@ -149,5 +149,5 @@ def explorer_payload(run, seed: int = 0) -> ExplorerPayload:
         "attributes": attributes,
         "starts": starts,
     }
-    return ExplorerPayload(settings, arrays, decoder_onnx(model, weights=DECODER_WEIGHTS))
+    return ExplorerPayload(settings, arrays, decoder_tfjs(model, weights=DECODER_WEIGHTS))
 

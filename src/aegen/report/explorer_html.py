@@ -1,20 +1,22 @@
 """The explorer block as HTML: its markup, its data and decoder, the runtime and explorer.js, all inline.
 
 A page opened from disk may not fetch anything (Chromium refuses fetch() of file:// URLs), so
-every part is inside the page: the settings as JSON, the arrays, the ONNX decoder and the
-runtime's loader and WebAssembly as base64 of gzip in non-executed ``<script>`` elements, and
-the two scripts inline. Strings from the run (attribute names, image ids) only reach the page
-inside the JSON, where ``<`` is escaped, and explorer.js writes them as text, never as markup.
+every part is inside the page, in non-executed ``<script>`` elements: the settings and the
+decoder's topology and weight manifest as JSON; the arrays, the decoder's weights, TensorFlow.js's
+scripts and its WebAssembly as base64 of gzip. explorer.js, the one inline script, inflates
+them, runs the runtime's scripts from a blob: URL and hands the WebAssembly to the backend as
+another. Strings from the run (attribute names, image ids) only reach the page inside the JSON,
+where ``<`` is escaped, and explorer.js writes them as text, never as markup.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 from pathlib import Path
 
-from aegen.decoder_onnx import INPUT, OUTPUT
 from aegen.report.blocks import Explorer
 
 SCRIPT = Path(__file__).resolve().parent / "explorer.js"
@@ -34,21 +36,27 @@ def _binary_script(name: str, gzipped: bytes) -> str:
 
 
 def _inline_script(code: str) -> str:
-    """``code`` in a script element (load_browser_runtime refuses a runtime that would close it early)."""
+    """``code`` in a script element."""
     if "</script" in code.lower():
         raise ValueError("a script for the explorer contains '</script' and cannot be inlined")
     return f"<script>\n{code}\n</script>"
 
 
-def _gzip(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=6, mtime=0)
+def _gzip(data: bytes, level: int = 6) -> bytes:
+    return gzip.compress(data, compresslevel=level, mtime=0)
+
+
+@functools.lru_cache(maxsize=4)
+def _runtime_gz(data: bytes) -> bytes:
+    """The runtime's files are the same in every page: compressed harder, once per process."""
+    return _gzip(data, level=9)
 
 
 def explorer_html(block: Explorer) -> str:
     payload, runtime = block.payload, block.runtime
     index, arrays = payload.packed_arrays()
-    settings = {**payload.settings, "arrays": index, "decoder": {"input": INPUT, "output": OUTPUT},
-                "runtime": {"name": "onnxruntime-web", "version": runtime.version}}
+    settings = {**payload.settings, "arrays": index, "decoder": {"format": "tfjs-layers", "output": "NHWC"},
+                "runtime": {"name": "TensorFlow.js", "version": runtime.version, "backend": "wasm"}}
     size = int(payload.settings["image_size"])
     markup = f"""<div class="explorer" id="{PREFIX}root" data-state="loading">
 <div class="explorer-face">
@@ -73,9 +81,9 @@ def explorer_html(block: Explorer) -> str:
         markup,
         _json_script("settings", settings),
         _binary_script("arrays", _gzip(arrays)),
-        _binary_script("decoder", _gzip(payload.decoder)),
-        _binary_script("ort-loader", _gzip(runtime.loader)),
-        _binary_script("ort-wasm", runtime.wasm_gz),
-        _inline_script(runtime.script),
+        _json_script("decoder", payload.decoder.artifacts()),
+        _binary_script("decoder-weights", _gzip(payload.decoder.weight_data)),
+        _binary_script("tfjs", _runtime_gz(runtime.script)),
+        _binary_script("tfjs-wasm", _runtime_gz(runtime.wasm)),
         _inline_script(SCRIPT.read_text(encoding="utf-8")),
     ])

@@ -46,9 +46,10 @@ def explorer_section(run) -> Section:
             "No attribute sliders: the run's images have no attribute labels.",
             f"Buttons: start from one of {_pool_text(settings)}; Reset returns to the start.",
         ]),
-        Text(f"Decoded in this page by ONNX Runtime Web {runtime.version} ({runtime.licence} licence) from the decoder "
-             f"exported to ONNX ({_size_text(len(payload.decoder))}, weights stored as {settings['decoder_weights']}, "
-             "computing in float32); the page loads nothing from elsewhere and works opened from disk.", "note"),
+        Text(f"Decoded in this page by TensorFlow.js {runtime.version} on its WebAssembly backend (licence: {runtime.licence}) "
+             f"from the decoder written as a TF.js Layers model ({_size_text(len(payload.decoder.weight_data))} of "
+             f"weights, kernels stored as {settings['decoder_weights']}, computing in float32); the page loads nothing "
+             "from elsewhere and works opened from disk.", "note"),
     ]
     return section
 
