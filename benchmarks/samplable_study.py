@@ -107,6 +107,8 @@ def study_row(name: str, root: Path) -> dict:
     """One autoencoder's row, read from what its commands wrote."""
     import csv
 
+    from aegen.evaluate.protocol.rows import row_label
+
     run = root / name
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
     rows = {r["method"]: r for r in metrics["rows"]}
@@ -114,8 +116,10 @@ def study_row(name: str, root: Path) -> dict:
     # Every sampler row the evaluation scored (learned priors added by hand included).
     samplers = {m: r for m, r in rows.items() if r.get("kind") == "sampler" and r.get("fid") is not None}
     best = min(samplers, key=lambda m: samplers[m]["fid"])
-    diff = next(d for d in metrics["differences"]["fid"] if {d["a"], d["b"]} == {best, "reconstruction"})
-    sign = 1 if diff["a"] == best else -1
+    # Paired differences name rows by their labels (method and parameters).
+    best_label = row_label(best, samplers[best].get("params"))
+    diff = next(d for d in metrics["differences"]["fid"] if {d["a"], d["b"]} == {best_label, "reconstruction"})
+    sign = 1 if diff["a"] == best_label else -1
     low, high = sorted((sign * diff["low"], sign * diff["high"]))
     log = list(csv.DictReader(open(run / "train_log.csv")))
     walls_file = run / "study_walls.json"
