@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from aegen.attributes import conditional
-from aegen.cli import main
+from aegen.cli import build_parser, main
 from aegen.params import parse_params
 from aegen.sample import training_zpoints
 from test_attributes_fakes import gaussian_factory, make_fake_run
@@ -19,6 +19,9 @@ from test_attributes_generation import PixelJudge
 @pytest.fixture
 def fake_run(tmp_path, monkeypatch):
     run = make_fake_run(tmp_path)
+    # Import every command's modules before the patch: a module that first imports open_run by
+    # name while it is patched would keep the stand-in for the rest of the session.
+    build_parser()
     monkeypatch.setattr("aegen.run.open_run", lambda path: run)  # the commands open "RUN" through it
     return run
 

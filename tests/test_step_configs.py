@@ -281,6 +281,7 @@ def fake_attribute_run(tmp_path, monkeypatch):
     from test_attributes_generation import PixelJudge
 
     run = make_fake_run(tmp_path)
+    build_parser()  # every command's modules imported before the patch (see tests/test_attributes_cli.py)
     monkeypatch.setattr("aegen.run.open_run", lambda path: run)
 
     def fitted(run, method, params, where, progress=True):
