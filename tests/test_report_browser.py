@@ -20,7 +20,9 @@ SCREENSHOT_COPY = Path("/tmp/report_screenshot.png")
 MAX_SCREENSHOT_HEIGHT = 16_000
 
 # Checked before any fixture runs, so a machine without Chromium does not build the run for nothing.
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="headless Chromium (/usr/bin/chromium) is not installed")
+# Each test starts a real browser (1-5 s): the quick run leaves them out, CI's full run has them.
+pytestmark = [pytest.mark.skipif(not CHROMIUM.is_file(), reason="headless Chromium (/usr/bin/chromium) is not installed"),
+              pytest.mark.slow]
 
 
 def render_page(index: Path, screenshot_path: Path, profile: Path) -> dict:
