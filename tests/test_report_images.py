@@ -1,0 +1,223 @@
+"""``aegen report``: how the page stores the run's images (one copy per content, lossless
+re-encodings, plot sizes); the page itself is tested in test_report.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from test_report import full_run, read_page, trained_only  # noqa: F401  (the shared run fixtures)
+
+
+def test_the_full_runs_plots_are_at_most_1280_px_wide_and_the_report_stores_its_images_in_far_fewer_bytes(
+        full_run, tmp_path):
+    from PIL import Image
+
+    from aegen.plots import MAX_FIGURE_WIDTH
+    from aegen.report import write_report
+
+    assert MAX_FIGURE_WIDTH == 1280
+    pngs = [p for p in full_run.rglob("*.png") if "report" not in p.relative_to(full_run).parts]
+    widths = {}
+    for path in pngs:
+        with Image.open(path) as img:
+            widths[path] = img.width
+    assert max(widths.values()) <= MAX_FIGURE_WIDTH
+    assert any(w > MAX_FIGURE_WIDTH - 3 for w in widths.values())  # wide plots are drawn at the lower dpi
+    index = write_report(full_run, out_dir=tmp_path / "report")
+    _, page = read_page(index)
+    stored = {src for src in page.images}
+    stored_bytes = sum((index.parent / src).stat().st_size for src in stored)
+    source_bytes = sum(len(p.read_bytes()) for p in {p.resolve(): p for p in pngs}.values())
+    assert all(src.endswith((".png", ".webp")) for src in stored) and any(src.endswith(".webp") for src in stored)
+    assert stored_bytes < 0.7 * source_bytes, (stored_bytes, source_bytes)
+
+
+def test_a_second_report_removes_only_its_own_images_it_no_longer_shows(trained_only):
+    from aegen.report import write_report
+
+    from PIL import Image
+
+    folder = trained_only / "samples" / "gaussian"
+    folder.mkdir(parents=True)
+    with Image.open(trained_only / "recon_grid.png") as grid:  # a grid of its own (one of the same bytes is shared)
+        grid.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "grid.png")
+    index = write_report(trained_only)
+    images = index.parent / "images"
+    assert stored_image(images, "samples-gaussian-grid").is_file()
+    foreign = images / "kept.png"
+    shutil.copy(trained_only / "recon_grid.png", foreign)
+    shutil.rmtree(trained_only / "samples")
+    _, page = read_page(write_report(trained_only))
+    assert not list(images.glob("samples-gaussian-grid.*"))
+    assert foreign.is_file() and stored_image(images, "recon_grid").is_file()
+    assert all((index.parent / src).is_file() for src in page.images)
+
+
+def test_two_files_with_the_same_bytes_are_one_image_in_the_report(trained_only, tmp_path):
+    from aegen.report import write_report
+
+    folder = trained_only / "samples" / "gaussian"
+    folder.mkdir(parents=True)
+    shutil.copy(trained_only / "recon_grid.png", folder / "grid.png")  # as the evaluation copies a sample grid
+    index = write_report(trained_only, out_dir=tmp_path / "report")
+    _, page = read_page(index)
+    assert page.images.count(f"images/{stored_image(index.parent / 'images', 'recon_grid').name}") == 2
+    assert not list((index.parent / "images").glob("samples-gaussian-grid.*"))
+    _, embedded = read_page(write_report(trained_only, out_dir=tmp_path / "single", embed=True))
+    assert len(embedded.images) == len(page.images)
+
+
+def _plot_png(path: Path) -> bytes:
+    """A matplotlib plot saved as matplotlib saves one: RGBA, every pixel opaque, line art and text."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    x = np.linspace(0, 6, 200)
+    ax.plot(x, np.sin(x), label="sin")
+    ax.scatter(x[::10], np.cos(x[::10]), s=8, color="tab:orange", label="cos")
+    ax.set_xlabel("PCA component 0")
+    ax.legend()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.read_bytes()
+
+
+def _pixels(data: bytes, mode: str = "RGB") -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format in ("PNG", "WEBP")
+        return np.asarray(img.convert(mode))
+
+
+def stored_image(images: Path, stem: str) -> Path:
+    """The report's one copy of an image, stored as <stem>.png or <stem>.webp."""
+    found = [p for p in images.glob(f"{stem}.*") if p.suffix in (".png", ".webp")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_an_opaque_rgba_plot_is_stored_as_a_smaller_rgb_png_with_the_same_pixels(tmp_path):
+    from PIL import Image
+
+    from aegen.report.assets import compact_png
+
+    data = _plot_png(tmp_path / "plot.png")
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.mode == "RGBA"
+    compact = compact_png(data)
+    assert len(compact) < len(data)
+    with Image.open(io.BytesIO(compact)) as img:
+        assert img.format == "PNG" and img.mode == "RGB"
+    assert np.array_equal(_pixels(compact, "RGBA"), _pixels(data, "RGBA"))
+
+
+def test_a_face_grid_stays_a_png_with_the_same_pixels_and_no_more_bytes(trained_only):
+    from aegen.report.assets import compact_png
+
+    data = (trained_only / "recon_grid.png").read_bytes()
+    compact = compact_png(data)
+    assert len(compact) <= len(data)
+    assert np.array_equal(_pixels(compact), _pixels(data))
+
+
+def test_images_that_compact_png_cannot_improve_are_left_as_they_are():
+    from PIL import Image
+
+    from aegen.report.assets import compact_png
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    noise[..., 3] = rng.integers(0, 256, (32, 32), dtype=np.uint8)  # transparency that matters: kept
+    buffer = io.BytesIO()
+    Image.fromarray(noise, "RGBA").save(buffer, format="PNG", compress_level=9)
+    assert compact_png(buffer.getvalue()) == buffer.getvalue()
+    jpeg = io.BytesIO()
+    Image.fromarray(noise[..., :3], "RGB").save(jpeg, format="JPEG")
+    assert compact_png(jpeg.getvalue()) == jpeg.getvalue()
+    assert compact_png(b"not an image") == b"not an image"
+
+
+def test_the_report_stores_the_run_figures_pixel_for_pixel_and_leaves_them_untouched(trained_only, tmp_path):
+    from PIL import Image
+
+    from aegen.report import write_report
+
+    plot = trained_only / "samples" / "gaussian" / "pca_plane.png"
+    plot.parent.mkdir(parents=True)
+    shutil.copy(trained_only / "recon_grid.png", plot.parent / "grid.png")
+    source = _plot_png(plot)
+    grid = (trained_only / "recon_grid.png").read_bytes()
+    index = write_report(trained_only, out_dir=tmp_path / "report")
+    images = index.parent / "images"
+    stored = (images / "samples-gaussian-pca_plane.webp").read_bytes()  # a plot: smaller as lossless WebP
+    assert len(stored) < len(source) and np.array_equal(_pixels(stored, "RGBA"), _pixels(source, "RGBA"))
+    assert np.array_equal(_pixels(stored_image(images, "recon_grid").read_bytes()), _pixels(grid))
+    assert plot.read_bytes() == source and (trained_only / "recon_grid.png").read_bytes() == grid
+    _, page = read_page(index)  # the report's own figure (the training curve): its drawing is not left behind
+    assert sorted(p.name for p in images.iterdir() if not p.name.startswith(".")) == \
+        sorted({Path(src).name for src in page.images})
+    with Image.open(stored_image(images, "training-curve")) as curve:
+        assert curve.mode == "RGB" and curve.width <= 1280
+    _, page = read_page(write_report(trained_only, out_dir=tmp_path / "single", embed=True))
+    embedded = [base64.b64decode(src.split(",", 1)[1]) for src in page.images]
+    assert any(np.array_equal(_pixels(data, "RGBA"), _pixels(source, "RGBA")) for data in embedded
+               if _pixels(data).shape == _pixels(source).shape)
+    assert not (tmp_path / "single" / "images").exists()
+
+
+def test_a_plot_is_stored_as_lossless_webp_only_where_it_is_smaller_and_pixel_exact(tmp_path):
+    from PIL import Image
+
+    from aegen.report.assets import compact_image, compact_png, lossless_webp
+
+    data = _plot_png(tmp_path / "plot.png")
+    stored, kind = compact_image(data)
+    assert kind == "webp" and len(stored) < len(compact_png(data)) < len(data)
+    assert np.array_equal(_pixels(stored, "RGBA"), _pixels(data, "RGBA"))
+    rng = np.random.default_rng(1)
+    see_through = rng.integers(0, 256, (24, 40, 4), dtype=np.uint8)  # real transparency, kept exactly
+    buffer = io.BytesIO()
+    Image.fromarray(see_through, "RGBA").save(buffer, format="PNG")
+    webp = lossless_webp(buffer.getvalue())
+    assert webp is not None and np.array_equal(_pixels(webp, "RGBA"), see_through)
+    noise = io.BytesIO()  # noise: lossless WebP is no smaller than PNG here, so the PNG stays
+    Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8), "RGB").save(noise, format="PNG")
+    stored, kind = compact_image(noise.getvalue())
+    assert kind == "png" or len(stored) < len(compact_png(noise.getvalue()))
+    assert lossless_webp(b"not an image") is None and compact_image(b"not an image") == (b"not an image", "png")
+
+
+def test_a_plot_is_drawn_at_most_max_figure_width_pixels_wide_and_narrow_plots_keep_their_dpi(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from aegen.plots import FIGURE_DPI, MAX_FIGURE_WIDTH, save_figure
+
+    def figure(width):
+        fig, axes = plt.subplots(1, 3, figsize=(width, 4))
+        for ax in axes:
+            ax.plot([0, 1], [0, 1])
+        axes[1].legend(["a long legend entry that sticks out of the axes"], loc="upper left",
+                       bbox_to_anchor=(0.5, 1.3))
+        fig.suptitle("a title")
+        return fig
+
+    with Image.open(save_figure(figure(16), tmp_path / "wide.png")) as wide:
+        assert MAX_FIGURE_WIDTH - 2 <= wide.width <= MAX_FIGURE_WIDTH  # 16 inches at FIGURE_DPI: 1920 px and more
+    narrow = figure(5)
+    narrow.savefig(tmp_path / "as-before.png", dpi=FIGURE_DPI, bbox_inches="tight")
+    with Image.open(save_figure(narrow, tmp_path / "narrow.png")) as new, Image.open(tmp_path / "as-before.png") as old:
+        assert old.width < MAX_FIGURE_WIDTH and abs(new.width - old.width) <= 1 and abs(new.height - old.height) <= 1
+    assert not plt.get_fignums()  # closed
