@@ -39,6 +39,8 @@ VARIANTS = {
     # A sharper decoder at small z: twice the conv widths (about 4x the compute) and a cosine rate.
     "z64+flip+wide": ["--z-dim", "64", "--flip", "--channels", "64,128,256,512", "--lr-schedule", "cosine"],
     "z64+flip+cosine": ["--z-dim", "64", "--flip", "--lr-schedule", "cosine"],
+    # A sharper decoder by its loss: a patch discriminator from the 6th epoch on (aegen.adversarial).
+    "z64+flip+adv": ["--z-dim", "64", "--flip", "--adversarial", "0.5", "--adversarial-start", "5"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 

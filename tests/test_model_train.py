@@ -1,3 +1,5 @@
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -138,7 +140,7 @@ def test_cosine_schedule_resumes_exactly_and_ends_near_zero(tmp_path, celeba_spe
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     with pytest.raises(AegenError, match="different lr_schedule"):
         train(_cfg(celeba_spec, tmp_path / "part", epochs=4, resume=True))
-    lrs = [float(row.split(",")[-1]) for row in (tmp_path / "full" / "train_log.csv").read_text().splitlines()[1:]]
+    lrs = [float(row["lr"]) for row in csv.DictReader(open(tmp_path / "full" / "train_log.csv"))]
     assert lrs[0] > lrs[1] > lrs[2] > 0 and lrs[2] < 0.1 * part_cfg.lr
     assert learning_rate(part_cfg, 0, 10) == part_cfg.lr and learning_rate(part_cfg, 30, 10) == 0
     assert learning_rate(_cfg(celeba_spec, tmp_path / "c"), 29, 10) == part_cfg.lr

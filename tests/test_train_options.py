@@ -47,7 +47,7 @@ def _decoder_input(model, objective, x, generator):
     seen = {}
     h1 = model.encoder.register_forward_hook(lambda m, i, o: seen.__setitem__("z", o.detach().clone()))
     h2 = model.decoder.register_forward_pre_hook(lambda m, i: seen.__setitem__("z_in", i[0].detach().clone()))
-    loss, mse = objective(x, generator)
+    loss, mse, _ = objective(x, generator)
     h1.remove(), h2.remove()
     return seen["z"], seen["z_in"], loss, mse
 
@@ -105,9 +105,9 @@ def test_flips_mirror_the_training_batch_only(tmp_path, celeba_spec, monkeypatch
     seen = []
     forward = TrainingObjective.forward
 
-    def recording(self, x, generator=None):
+    def recording(self, x, generator=None, critic=None):
         seen.append(x.detach().clone())
-        return forward(self, x, generator)
+        return forward(self, x, generator, critic)
 
     monkeypatch.setattr(TrainingObjective, "forward", recording)
     held_out_inputs = []

@@ -5,11 +5,12 @@ weights, the optimizer moments and the epoch, so a resumed run (even one killed 
 replays exactly the batches of an uninterrupted one and ends with the same weights on CPU.
 Under ``torchrun`` each rank takes its share of every batch and rank 0 writes the files.
 
-The seed's autoencoder trains on the reconstruction MSE alone. Four options, all off by
+The seed's autoencoder trains on the reconstruction MSE alone. Five options, all off by
 default, train the decoder for the vectors a sampler gives it (README, "A latent space that
 can be sampled"): noise on the decoder's input, an L2 penalty on z, a gradient penalty on the
-decoder (``ModelConfig.spectral_norm`` is the other smoothness option) and random horizontal
-flips.
+decoder (``ModelConfig.spectral_norm`` is the other smoothness option), random horizontal
+flips, and an adversarial term for sharper reconstructions (:mod:`aegen.adversarial`: a patch
+discriminator trained beside the autoencoder from ``adversarial_start`` on).
 Their random draws come from generators seeded by (seed, epoch, rank), so a resumed run
 replays them exactly.
 """
@@ -29,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aegen import RUN_FORMAT_VERSION, AegenError, __version__
+from aegen.adversarial import Critic, adaptive_weight, last_decoder_weight
 from aegen.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from aegen.config import dataclass_default
 from aegen.data import load_dataset
@@ -39,7 +41,8 @@ from aegen.plots import save_image_grid
 from aegen.train_config import (  # noqa: F401  (PRESETS: read from here too)
     FIXED_ON_RESUME, MODEL_FIELDS, PRESETS, SETTINGS_OF_OLDER_RUNS, TrainConfig)
 
-LOG_COLUMNS = ["epoch", "train_mse", "heldout_mse", "images_per_s", "epoch_seconds", "lr"]
+# critic_loss: the discriminator's mean hinge loss over the epoch (empty without --adversarial; 2: chance).
+LOG_COLUMNS = ["epoch", "train_mse", "heldout_mse", "images_per_s", "epoch_seconds", "lr", "critic_loss"]
 
 
 @torch.no_grad()
@@ -133,16 +136,19 @@ class TrainingObjective(torch.nn.Module):
     """The loss of one batch: reconstruction MSE plus the options of ``cfg`` that are on.
 
     A module (not a function) so that DistributedDataParallel wraps the whole objective and
-    its gradient hooks see every parameter. ``forward(x, generator)`` takes images
-    (B, 3, S, S) and the generator of the step's random draws; returns (loss, mse).
+    its gradient hooks see every parameter. ``forward(x, generator, critic)`` takes images
+    (B, 3, S, S), the generator of the step's random draws and, when the adversarial term is
+    on for this step, the :class:`~aegen.adversarial.Critic`; returns (loss, mse, reconstruction).
     """
 
     def __init__(self, model: ConvAutoencoder, cfg: TrainConfig):
         super().__init__()
         self.model = model
         self.latent_noise, self.z_l2, self.decoder_gp = cfg.latent_noise, cfg.z_l2, cfg.decoder_gp
+        self.adversarial = cfg.adversarial
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                critic: Critic | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z = self.model.encode(x)
         z_in = z
         if self.latent_noise > 0 and len(z) > 1:  # one code has no spread: a batch of one trains without noise
@@ -161,7 +167,11 @@ class TrainingObjective(torch.nn.Module):
             v = _randn(recon.shape, generator, recon)
             (grad,) = torch.autograd.grad((recon * v).sum(), z_in, create_graph=True)
             loss = loss + self.decoder_gp * grad.float().pow(2).sum(dim=1).mean() / recon[0].numel()
-        return loss, mse
+        if critic is not None and self.adversarial > 0:
+            fooled = critic.decoder_loss(recon)
+            scale = adaptive_weight(mse, fooled, last_decoder_weight(self.model))
+            loss = loss + self.adversarial * scale * fooled
+        return loss, mse, recon
 
 
 def _randn(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
@@ -230,9 +240,12 @@ def train(cfg: TrainConfig) -> Path:
         if dist.is_main:
             _prepare_run(cfg, out, dataset, split, device)
 
+    if cfg.adversarial > 0 and dist.active:
+        raise AegenError("--adversarial does not run under torchrun yet: train it in one process")
     model = ConvAutoencoder(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start_epoch = load_checkpoint(out / CHECKPOINT, model, optimizer) if cfg.resume else 0
+    critic = Critic(model, cfg.lr) if cfg.adversarial > 0 else None
+    start_epoch = load_checkpoint(out / CHECKPOINT, model, optimizer, critic=critic) if cfg.resume else 0
     objective = dist.wrap(TrainingObjective(model, cfg))
     log_rows = _read_log(out / "train_log.csv", start_epoch)
     heldout = dataset.images[np.sort(heldout_idx)]
@@ -246,6 +259,8 @@ def train(cfg: TrainConfig) -> Path:
         lr = learning_rate(cfg, epoch * len(batches), len(batches))
         generator = step_generator(cfg.seed, epoch, dist.rank)
         flips = flipped_rows(cfg.seed, epoch, len(dataset)) if cfg.flip else None
+        adversary = critic if critic is not None and epoch >= cfg.adversarial_start else None
+        critic_losses: list[float] = []
         for step, start in enumerate(bar, start=epoch * len(batches)):
             batch = order[start:start + cfg.batch_size]
             if not dist.usable_batch(len(batch)):
@@ -260,19 +275,23 @@ def train(cfg: TrainConfig) -> Path:
                 mirror = torch.from_numpy(flips[rows]).to(device)[:, None, None, None]
                 x = torch.where(mirror, x.flip(-1), x)
             with amp:
-                loss, mse = objective(x, generator)
+                loss, mse, recon = objective(x, generator, adversary)
             optimizer.zero_grad(set_to_none=True)
             (loss * dist.loss_weight(len(rows), len(batch))).backward()
             optimizer.step()
+            if adversary is not None:
+                with amp:
+                    critic_losses.append(adversary.step(x, recon, lr))
             seen += len(batch)
             loss_sum += mse.item() * len(rows)
             bar.set_postfix(mse=f"{mse.item():.5f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
         seconds = time.perf_counter() - t0
         if dist.is_main:
-            save_checkpoint(out / CHECKPOINT, model, optimizer, epoch + 1)
+            save_checkpoint(out / CHECKPOINT, model, optimizer, epoch + 1, critic=critic)
             log_rows.append({"epoch": epoch + 1, "train_mse": loss_sum / max(seen // dist.world_size, 1),
                              "heldout_mse": heldout_mse(model, heldout, device), "images_per_s": seen / seconds,
-                             "epoch_seconds": seconds, "lr": lr})
+                             "epoch_seconds": seconds, "lr": lr,
+                             "critic_loss": float(np.mean(critic_losses)) if critic_losses else ""})
             _write_log(out / "train_log.csv", log_rows)
             _save_recon_grid(model, heldout[:32], device, out / "recon_grid.png")
             if cfg.progress:

@@ -83,6 +83,18 @@ class TrainConfig:
     flip: bool = field(default=False, metadata=option(
         "--flip", "mirror each training image left-right with probability 1/2 (the held-out images never)",
         group=SAMPLABLE_OPTIONS))
+    # Weight of the adversarial term (aegen.adversarial): a patch discriminator is trained beside
+    # the autoencoder and the decoder also minimises its hinge loss, scaled adaptively to the
+    # squared error's gradient at the decoder's last layer (so WEIGHT is a ratio of gradients).
+    adversarial: float = field(default=0.0, metadata=option(
+        "--adversarial", "train a patch discriminator beside the autoencoder and add its loss, WEIGHT times the "
+                         "squared error's gradient scale, to the decoder's (sharper reconstructions; about twice "
+                         "the time per epoch)", metavar="WEIGHT", group=SAMPLABLE_OPTIONS))
+    # The epoch (0-based) from which the discriminator trains and the adversarial term applies:
+    # the reconstructions it first sees are then faces, not noise.
+    adversarial_start: int = field(default=0, metadata=option(
+        "--adversarial-start", "the epoch (counted from 0) from which --adversarial applies", metavar="EPOCH",
+        group=SAMPLABLE_OPTIONS))
     seed: int = field(default=0, metadata=option("--seed", "seeds initialisation, shuffling and the held-out split"))
     device: str = field(default="auto", metadata=option(
         "--device", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps", free_on_resume=True))
@@ -130,7 +142,9 @@ class TrainConfig:
                         self.model = replace(self.model, **{name: value})
                     else:
                         setattr(self, name, value)
-        for name in ("latent_noise", "z_l2", "decoder_gp"):
+        if not (isinstance(self.adversarial_start, int) and self.adversarial_start >= 0):
+            raise ValueError(f"--adversarial-start must be an epoch >= 0, got {self.adversarial_start!r}")
+        for name in ("latent_noise", "z_l2", "decoder_gp", "adversarial"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value!r}")
@@ -169,7 +183,7 @@ for _name in MODEL_FIELDS:
 # Settings added after runs were first written, with the behaviour those runs had: a run
 # that lacks one resumes with it. Any other missing setting is an error on --resume.
 SETTINGS_OF_OLDER_RUNS = {"lr_schedule": "constant", "latent_noise": 0.0, "z_l2": 0.0, "decoder_gp": 0.0,
-                          "flip": False, "preset": None}
+                          "flip": False, "preset": None, "adversarial": 0.0, "adversarial_start": 0}
 
 # Changing any of these would make a resumed run a different run: the model, and every
 # training field not marked free.
