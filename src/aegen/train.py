@@ -226,6 +226,8 @@ def train(cfg: TrainConfig) -> Path:
         raise AegenError(f"{out} already holds a trained run: use --resume or another --out")
     if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
         raise AegenError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if cfg.adversarial > 0 and dist.active:
+        raise AegenError("--adversarial does not run under torchrun yet: train it in one process")
     if cfg.resume:
         cfg = _resumed_config(cfg, out, write=dist.is_main)
 
@@ -240,8 +242,6 @@ def train(cfg: TrainConfig) -> Path:
         if dist.is_main:
             _prepare_run(cfg, out, dataset, split, device)
 
-    if cfg.adversarial > 0 and dist.active:
-        raise AegenError("--adversarial does not run under torchrun yet: train it in one process")
     model = ConvAutoencoder(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     critic = Critic(model, cfg.lr) if cfg.adversarial > 0 else None

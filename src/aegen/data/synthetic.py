@@ -49,6 +49,20 @@ _MAX_IMAGE_SIZE = 1024
 MAX_BLUR = 8.0
 
 
+# The factors drawn last, uniformly in [low, high), one array each in this order (the order of
+# the draws fixes every synthetic face: append, never reorder).
+UNIFORM_FACTORS = (
+    ("glasses_width", 0.12, 0.15), ("glasses_height", 0.08, 0.11), ("glasses_roundness", 0.3, 1.0),
+    ("glasses_rim", 0.016, 0.026), ("glasses_value", 0.03, 0.3), ("glasses_tint", 0.05, 0.35),
+    ("rotation", -0.17, 0.17), ("shift_x", -0.06, 0.06), ("shift_y", -0.06, 0.06), ("scale", 0.9, 1.08),
+    ("brightness", 0.8, 1.12), ("light_x", -0.18, 0.18), ("light_y", -0.12, 0.12),
+    ("background_top_hue", 0.0, 1.0), ("background_bottom_hue", 0.0, 1.0), ("clothes_hue", 0.0, 1.0),
+    ("background_top_saturation", 0.05, 0.6), ("background_bottom_saturation", 0.05, 0.6),
+    ("clothes_saturation", 0.2, 0.8), ("background_top_value", 0.35, 0.98),
+    ("background_bottom_value", 0.35, 0.98), ("clothes_value", 0.2, 0.9), ("background_angle", 0.0, 2 * np.pi),
+)
+
+
 def _draw_block(seed: int, block: int) -> dict[str, np.ndarray]:
     """The factor table of faces ``block * _BLOCK_SIZE ...``, each column of shape (_BLOCK_SIZE,).
 
@@ -106,30 +120,8 @@ def _draw_block(seed: int, block: int) -> dict[str, np.ndarray]:
     f["lipstick_hue"] = uniform(-0.07, 0.02)
 
     f["glasses"] = (rng.random(n) < 0.2).astype(np.int8)
-    f["glasses_width"] = uniform(0.12, 0.15)
-    f["glasses_height"] = uniform(0.08, 0.11)
-    f["glasses_roundness"] = uniform(0.3, 1.0)
-    f["glasses_rim"] = uniform(0.016, 0.026)
-    f["glasses_value"] = uniform(0.03, 0.3)
-    f["glasses_tint"] = uniform(0.05, 0.35)
-
-    f["rotation"] = uniform(-0.17, 0.17)
-    f["shift_x"] = uniform(-0.06, 0.06)
-    f["shift_y"] = uniform(-0.06, 0.06)
-    f["scale"] = uniform(0.9, 1.08)
-    f["brightness"] = uniform(0.8, 1.12)
-    f["light_x"] = uniform(-0.18, 0.18)
-    f["light_y"] = uniform(-0.12, 0.12)
-
-    for name in ("background_top", "background_bottom", "clothes"):
-        f[f"{name}_hue"] = uniform(0.0, 1.0)
-    f["background_top_saturation"] = uniform(0.05, 0.6)
-    f["background_bottom_saturation"] = uniform(0.05, 0.6)
-    f["clothes_saturation"] = uniform(0.2, 0.8)
-    f["background_top_value"] = uniform(0.35, 0.98)
-    f["background_bottom_value"] = uniform(0.35, 0.98)
-    f["clothes_value"] = uniform(0.2, 0.9)
-    f["background_angle"] = uniform(0.0, 2 * np.pi)
+    for name, low, high in UNIFORM_FACTORS:
+        f[name] = uniform(low, high)
     return f
 
 
