@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError
+
 
 def describe_protocol(evaluator) -> dict:
     """Settings, seeds, references and skipped metrics of a fitted :class:`~aegen.evaluate.protocol.evaluator.Evaluator`."""
-    refs = evaluator.references_
+    refs = getattr(evaluator, "references_", None)
+    if refs is None:
+        raise NotFittedError("this Evaluator is not fitted: call fit(run) first")
     run, ext, det, subsets = refs.run, refs.extractor, refs.detector, refs.subsets
     return {
         "n": evaluator.n, "seed": evaluator.seed, "repeats": evaluator.repeats, "fit_seeds": evaluator.fit_seeds,

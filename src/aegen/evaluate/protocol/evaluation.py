@@ -15,6 +15,7 @@ import numpy as np
 from aegen import AegenError
 from aegen.evaluate import figures
 from aegen.evaluate.metrics.scores import FEATURE_METRICS
+from aegen.evaluate.protocol.describe import describe_protocol
 from aegen.evaluate.protocol.evaluator import Evaluator
 from aegen.evaluate.protocol.methods import DEFAULT_METHODS, REFERENCE_ROWS, check_sampler_params, parse_methods
 from aegen.evaluate.protocol.rows import EvalResult, EvalRow, PairedDifferences, ScoredSet, as_rows
@@ -83,7 +84,7 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
         if scored is not None:
             scored_sets[name] = scored
     comparisons = evaluator.finish()
-    evaluation = EvalResult(as_rows(rows), PairedDifferences.from_dict(comparisons["differences"]), evaluator.protocol())
+    evaluation = EvalResult(as_rows(rows), PairedDifferences.from_dict(comparisons["differences"]), describe_protocol(evaluator))
     out = run.subdir("eval")
     outputs = {"metrics.json": out / "metrics.json", "metrics.md": out / "metrics.md"}
     result = evaluation.to_dict()

@@ -15,9 +15,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from aegen import AegenError
-from aegen.evaluate.metrics.memorisation import data_copying_test, memorisation_summary
 from aegen.evaluate.metrics.scores import FEATURE_METRICS, feature_scores
-from aegen.evaluate.protocol.describe import describe_protocol
 from aegen.evaluate.protocol.methods import RECONSTRUCTION, REFERENCE_ROWS
 from aegen.evaluate.protocol.references import References, check_settings, timed
 from aegen.evaluate.protocol.repeats import loglik_over_fits, sample_sets
@@ -89,9 +87,7 @@ class Evaluator:
             row["faces_found"], row["faces_tested"] = int(found.sum()), int(found.size)
         nn, index = (refs.heldout_nn, None) if heldout_itself else stage(
             "memorisation", lambda: refs.neighbours.distances(images[0]))
-        row.update(memorisation_summary(nn, refs.heldout_nn))
-        cells = refs.heldout_cells if index is None else refs.train_cells[index]
-        row.update(data_copying_test(nn, cells, refs.heldout_nn, refs.heldout_cells))
+        row.update(refs.nearest_image_summary(nn, index))
         Z_all = np.concatenate(Z)
         row.update(refs.ellipsoid.summary(Z_all))
         if not heldout_itself:  # the held-out reference is one side of the copying tests
@@ -142,11 +138,6 @@ class Evaluator:
         """Intervals for every scored row (in place) and the paired differences; see :func:`finish_rows`."""
         return finish_rows(self.scored_, self._fitted().features, seed=self.seed, n=self.n,
                            bootstrap=self.bootstrap, fid_infinity=self.fid_infinity, rows=rows)
-
-    def protocol(self) -> dict:
-        """Settings, seeds, references and skipped metrics, for metrics.json."""
-        self._fitted()
-        return describe_protocol(self)
 
     def _fitted(self) -> References:
         if not hasattr(self, "references_"):

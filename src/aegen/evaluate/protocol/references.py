@@ -20,7 +20,8 @@ from aegen.evaluate.features.cache import FeatureCache
 from aegen.evaluate.features.extractors import FeaturesUnavailable, make_features
 from aegen.evaluate.features.faces import DetectorUnavailable, FaceDetector
 from aegen.evaluate.metrics.latent_check import LatentCopyGuard, LatentEllipsoid
-from aegen.evaluate.metrics.memorisation import CopyingTest, NearestTrainingImage
+from aegen.evaluate.metrics.memorisation import (CopyingTest, NearestTrainingImage, data_copying_test,
+                                                  memorisation_summary)
 from aegen.evaluate.metrics.scores import FEATURE_METRICS
 from aegen.evaluate.protocol.seeds import evaluation_seeds, package_versions
 from aegen.evaluate.protocol.subsets import choose_subsets
@@ -259,6 +260,16 @@ class References:
         row["copy_sides"] = {"items": "train+mirrored" if mirrored else "train", "train": image_test.n_train_,
                              "heldout": image_test.n_heldout_}
         return row
+
+    def nearest_image_summary(self, nn: np.ndarray, index: np.ndarray | None) -> dict:
+        """Memorisation summary and data-copying test of a set's nearest training images.
+
+        nn (n,): each image's distance to its nearest training image; index (n,): which one
+        (None: the set is the held-out reference itself).
+        """
+        cells = self.heldout_cells if index is None else self.train_cells[index]
+        return {**memorisation_summary(nn, self.heldout_nn),
+                **data_copying_test(nn, cells, self.heldout_nn, self.heldout_cells)}
 
     def describe_copy_tests(self, latent: bool = False) -> dict | None:
         """The unmirrored copying tests as recorded in the protocol (None when they could not be built)."""

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from aegen import AegenError
 from aegen.evaluate.protocol.evaluation import evaluate_one
+from aegen.evaluate.protocol.describe import describe_protocol
 from aegen.evaluate.protocol.evaluator import Evaluator
 from aegen.evaluate.protocol.methods import REFERENCE_ROWS, parse_methods
 from aegen.evaluate.protocol.rows import RESULT_VERSION, as_rows
@@ -108,7 +109,7 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
         raw_rows.append(evaluate_one(evaluator, method, setting)[0])
     raw_baselines = [evaluate_one(evaluator, name)[0] for name in baseline_names]
     differences = evaluator.finish()["differences"]
-    protocol = evaluator.protocol()
+    protocol = describe_protocol(evaluator)
     folder_name = sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats, fit_seeds)
     folder = run.subdir(f"eval/sweeps/{folder_name}")
     rows = as_rows(raw_rows)
