@@ -17,6 +17,9 @@ from aegen.cli import main
 from conftest import TINY_HELDOUT
 from test_report import full_run, read_page  # noqa: F401  (the shared run fixture)
 
+# The other sections: tests of the explorer write a page with it alone (the full report's own tests
+# are in test_report.py), which skips drawing and storing every other figure.
+OTHER_SECTIONS = ("run", "latent", "samples", "evaluation", "attributes", "protocol")
 SETTINGS_SCRIPT = re.compile(r'<script type="application/json" id="aegen-explorer-settings">(.*?)</script>', re.S)
 
 
@@ -177,7 +180,7 @@ def test_the_explorer_of_a_demo_size_decoder_adds_under_four_mb():
 def test_a_96px_run_gets_an_explorer(run_96px, tmp_path):
     from aegen.report import write_report
 
-    index = write_report(run_96px, out_dir=tmp_path / "report")
+    index = write_report(run_96px, out_dir=tmp_path / "report", leave_out=OTHER_SECTIONS)
     settings = explorer_settings(index)
     assert settings["image_size"] == 96 and settings["z_dim"] == 8
     assert 'width="96" height="96"' in index.read_text(encoding="utf-8")
@@ -219,7 +222,7 @@ def test_the_explorer_data_follows_the_run(full_run, tmp_path):
     assert [s["key"] for s in settings["starts"]] == ["heldout", "gaussian", "gmm"]
     np.testing.assert_array_equal(explorer_payload(run).arrays["start_gmm"], payload.arrays["start_gmm"])
     # The page gets the same settings and an index of every array.
-    written = explorer_settings(write_report(full_run, out_dir=tmp_path / "report"))
+    written = explorer_settings(write_report(full_run, out_dir=tmp_path / "report", leave_out=OTHER_SECTIONS))
     assert written["attributes"] == json.loads(json.dumps(settings["attributes"]))
     assert set(written["arrays"]) == set(payload.arrays)
 
@@ -230,7 +233,7 @@ def test_a_run_without_attribute_labels_gets_pca_controls_only(full_run, tmp_pat
     run = Path(shutil.copytree(full_run, tmp_path / "run"))
     for split in ("train", "heldout"):
         (run / "zpoints" / f"{split}_attrs.npy").unlink()
-    settings = explorer_settings(write_report(run, out_dir=tmp_path / "report"))
+    settings = explorer_settings(write_report(run, out_dir=tmp_path / "report", leave_out=OTHER_SECTIONS))
     assert settings["attributes"] == [] and "attribute_directions" not in settings["arrays"]
     assert settings["pca"]["n_sliders"] >= 2
 
@@ -244,7 +247,7 @@ def test_a_decoder_that_cannot_be_exported_leaves_the_explorer_out_in_one_line(f
         raise AegenError("the decoder's activation Tanh() has no TF.js equivalent here")
 
     monkeypatch.setattr(explorer, "decoder_tfjs", refuse)
-    text, page = read_page(write_report(full_run, out_dir=tmp_path / "report"))
+    text, page = read_page(write_report(full_run, out_dir=tmp_path / "report", leave_out=OTHER_SECTIONS))
     assert "omitted" not in page.sections["explorer"]
     (line,) = [p for p in re.findall(r'<p class="warning">(.*?)</p>', text) if "explorer" in p]
     assert "The explorer is left out" in line and "no TF.js equivalent" in line
@@ -259,11 +262,11 @@ def test_missing_or_altered_runtime_files_leave_the_explorer_out(full_run, tmp_p
     shutil.copytree(original, vendored)
     (vendored / runtime.SCRIPTS[1]).write_text("// edited\n")
     monkeypatch.setattr(runtime, "VENDOR_DIR", vendored)
-    text, _ = read_page(write_report(full_run, out_dir=tmp_path / "edited"))
+    text, _ = read_page(write_report(full_run, out_dir=tmp_path / "edited", leave_out=OTHER_SECTIONS))
     assert "does not match the checksum" in text and "<script" not in text
     shutil.copy(original / runtime.SCRIPTS[1], vendored)
     (vendored / runtime.WASM).unlink()
-    text, _ = read_page(write_report(full_run, out_dir=tmp_path / "missing"))
+    text, _ = read_page(write_report(full_run, out_dir=tmp_path / "missing", leave_out=OTHER_SECTIONS))
     assert "runtime&#x27;s files are missing" in text and "vendor_tfjs.py" in text
 
 
@@ -313,3 +316,16 @@ def test_a_spectrally_normalised_decoder_exports_its_normalised_weights():
     np.testing.assert_array_equal(weights["deconv0/kernel"], normalised.transpose(2, 3, 1, 0))
     assert np.abs(normalised - raw).max() > 1e-3  # the normalisation changed the weights
     assert any(torch.nn.utils.parametrize.is_parametrized(m) for m in model.decoder.modules())  # model untouched
+
+
+def test_the_sections_left_out_are_every_other_section_and_an_unknown_name_is_refused(full_run, tmp_path):
+    from aegen.report import write_report
+    from aegen.report.build import SECTION_BUILDERS
+
+    assert set(OTHER_SECTIONS) == {anchor for anchor, _, _ in SECTION_BUILDERS} - {"explorer"}
+    text, page = read_page(write_report(full_run, out_dir=tmp_path / "report", leave_out=OTHER_SECTIONS))
+    assert all("omitted" in page.sections[anchor] for anchor in OTHER_SECTIONS)
+    assert "omitted" not in page.sections["explorer"] and "aegen-explorer-settings" in text
+    assert text.count("left out of this report.") == len(OTHER_SECTIONS) and "--no-run" not in text
+    with pytest.raises(ValueError, match="no report section named latnet"):
+        write_report(full_run, out_dir=tmp_path / "other", leave_out=("latnet",))

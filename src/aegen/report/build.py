@@ -50,7 +50,8 @@ def build_sections(run, assets: Assets, leave_out: tuple[str, ...] = ()) -> list
     sections = []
     for anchor, title, builder in SECTION_BUILDERS:
         if anchor in leave_out:
-            sections.append(Section(anchor, title, hint=f"left out of this report (`--no-{anchor}`)."))
+            flag = " (`--no-explorer`)" if anchor == "explorer" else ""
+            sections.append(Section(anchor, title, hint=f"left out of this report{flag}."))
             continue
         try:
             sections.append(builder(run, assets))
@@ -61,7 +62,7 @@ def build_sections(run, assets: Assets, leave_out: tuple[str, ...] = ()) -> list
 
 
 def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: bool = False,
-                 explorer: bool = True) -> Path:
+                 explorer: bool = True, leave_out: tuple[str, ...] = ()) -> Path:
     """Write the run's report and return the path of its index.html.
 
     run_or_path: an :class:`aegen.run.Run` or a run folder. out_dir: where the report goes
@@ -69,14 +70,19 @@ def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: b
     ``out_dir/images/`` (or, with ``embed=True``, embedded as data URIs so index.html is
     the only file), and it loads nothing from elsewhere. Sections for steps that were not
     run are shown as one line naming the command that fills them. ``explorer=False`` leaves
-    out the live latent explorer, whose runtime and decoder make up most of the page's size.
+    out the live latent explorer, whose runtime and decoder make up most of the page's size;
+    ``leave_out`` names other sections (anchors of :data:`SECTION_BUILDERS`) to leave out, for a
+    page about one step only.
     """
     run = open_run(run_or_path)
     out = Path(out_dir) if out_dir is not None else Path(run.path) / REPORT_DIR
     if out.exists() and not out.is_dir():
         raise AegenError(f"cannot write the report into {out}: it is a file")
     assets = Assets(out, embed=embed, source_root=Path(run.path))
-    sections = build_sections(run, assets, leave_out=() if explorer else ("explorer",))
+    unknown = sorted(set(leave_out) - {anchor for anchor, _, _ in SECTION_BUILDERS})
+    if unknown:
+        raise ValueError(f"no report section named {', '.join(unknown)}")
+    sections = build_sections(run, assets, leave_out=tuple(leave_out) + (() if explorer else ("explorer",)))
     written = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     config = ReportConfig(out_dir=None if out_dir is None else str(out_dir), embed=embed, explorer=explorer)
     again = shlex.join(["aegen", "report", str(run.path), *option_argv(config)])
