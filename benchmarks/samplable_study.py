@@ -41,6 +41,8 @@ VARIANTS = {
     "z64+flip+cosine": ["--z-dim", "64", "--flip", "--lr-schedule", "cosine"],
     # A sharper decoder by its loss: a patch discriminator from the 6th epoch on (aegen.adversarial).
     "z64+flip+adv": ["--z-dim", "64", "--flip", "--adversarial", "0.5", "--adversarial-start", "5"],
+    "z128+flip+adv0.1": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-start", "5"],
+    "z64+flip+adv0.1": ["--z-dim", "64", "--flip", "--adversarial", "0.1", "--adversarial-start", "5"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 
