@@ -11,6 +11,7 @@ import pytest
 from aegen.evaluate.metrics.intervals import GramPair, Interval
 from aegen.evaluate.metrics.distances import fid_from_features, kid
 from aegen.evaluate.metrics.scores import feature_scores
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import CHECKS, COLUMNS, DISTRIBUTION, EvalResult, EvalRow, PairedDifferences
 from aegen.evaluate.tables import markdown_table
 
@@ -50,7 +51,8 @@ def test_a_row_keeps_the_keys_of_metrics_json():
     assert not row.copy_verdict("latent_").applicable and row.value("latent_in_band") == 0.9
     assert row.to_dict() == NEW_ROW
     result = EvalResult([row], PairedDifferences.from_dict({"fid": [
-        {"a": "gmm", "b": "real", "difference": 1.0, "low": 0.5, "high": 1.5, "significant": True, "interval": "x"}]}), {})
+        {"a": "gmm", "b": "real", "difference": 1.0, "low": 0.5, "high": 1.5, "significant": True, "interval": "x"}]}),
+        EvalProtocol.from_dict({}))
     again = EvalResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again.version == 2 and again.rows[0].to_dict() == NEW_ROW
     turned = again.differences.between("fid", "real", "gmm")
@@ -75,7 +77,7 @@ def test_every_table_takes_its_columns_from_one_declaration(tmp_path):
     from aegen.report.section_eval import metrics_table
 
     rows = [EvalRow.from_dict(NEW_ROW)]
-    protocol = {"n": 50, "features": {"id": "pixels-16x16"}, "reference": {"n": 40}}
+    protocol = EvalProtocol.from_dict({"n": 50, "features": {"id": "pixels-16x16"}, "reference": {"n": 40}})
     markdown = markdown_table(rows, protocol, with_caption=False).splitlines()[0]
     assert markdown == "| method | " + " | ".join(c.title(protocol) for c in COLUMNS) + " |"
     html = [metrics_table(rows, protocol, group=group) for group in (DISTRIBUTION, CHECKS)]

@@ -108,10 +108,11 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     t = _step(f"evaluate {', '.join(DEMO_METHODS)} on {cfg.eval_n} images each, with the reference rows")
     from aegen.evaluate import evaluate_run
+    from aegen.evaluate.protocol.record import EvalProtocol
 
     result = evaluate_run(run, methods=list(DEMO_METHODS), n=cfg.eval_n, seed=cfg.seed, progress=cfg.progress)
     print((run.path / "eval" / "metrics.md").read_text())
-    for metric, reason in (result["protocol"].get("skipped") or {}).items():
+    for metric, reason in EvalProtocol.from_dict(result["protocol"]).skipped.items():
         print(f"skipped {metric}: {reason}")
     timings["evaluate"] = time.perf_counter() - t
 

@@ -9,10 +9,11 @@ from aegen.cli.common import step_config
 
 
 def print_skipped_and_errors(result: dict) -> None:
+    from aegen.evaluate.protocol.record import EvalProtocol
     from aegen.evaluate.protocol.rows import as_rows
     from aegen.evaluate.tables import group_skipped
 
-    skipped = group_skipped(result["protocol"].get("skipped", {}))
+    skipped = group_skipped(EvalProtocol.from_dict(result["protocol"]).skipped)
     if skipped:
         print("skipped " + "; ".join(f"{metrics} ({reason})" for metrics, reason in skipped.items()))
     for row in as_rows(result["rows"] + result.get("baselines", [])):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import EvalRow, as_rows, feature_label
 from aegen.plots import save_figure, use_agg
 
@@ -45,16 +46,18 @@ def _bars(ax, rows: list[EvalRow], key: str, title: str, ylabel: str, scale: flo
         ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center", color="gray")
 
 
-def metrics_figure(rows, protocol: dict, path: str | Path) -> Path:
-    """Bar charts of FID, KID, precision/recall/density/coverage, face rate and latent shares per row."""
-    rows = as_rows(rows)
+def metrics_figure(rows, protocol: EvalProtocol | dict, path: str | Path) -> Path:
+    """Bar charts of FID, KID, precision/recall/density/coverage, face rate and latent shares per row.
+
+    rows: :class:`EvalRow` (or their dicts); protocol: an :class:`EvalProtocol` (or its dict)."""
+    rows, protocol = as_rows(rows), EvalProtocol.from_dict(protocol)
     use_agg()
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     label = feature_label(protocol)
     tag = "" if label == "Inception" else f" [{label}]"
-    n, n_ref = protocol["n"], protocol["reference"]["n"]
+    n, n_ref = protocol.n, protocol.reference.n
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     _bars(axes[0, 0], rows, "fid", f"FID{tag} (N = {n} vs {n_ref}), 95% interval", "FID (lower is better)")
     _bars(axes[0, 1], rows, "kid", f"KID{tag}, 95% interval", "KID × 10³ (lower is better)", 1e3)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from aegen.evaluate.figures import interval_errors
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import EvalRow, as_rows, feature_label
 from aegen.plots import save_figure, use_agg
 
@@ -35,7 +36,7 @@ def sweep_figure(result: dict, param: str, path: str | Path) -> Path:
     use_agg()
     import matplotlib.pyplot as plt
 
-    grid, rows, protocol = result["grid"], as_rows(result["rows"]), result["protocol"]
+    grid, rows, protocol = result["grid"], as_rows(result["rows"]), EvalProtocol.from_dict(result["protocol"])
     values = grid[param]
     numeric = _is_numeric(values)
     positions = {v: (v if numeric else i) for i, v in enumerate(values)}
@@ -65,8 +66,7 @@ def sweep_figure(result: dict, param: str, path: str | Path) -> Path:
     if not handles:
         handles, labels = axes[1, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, title="setting")
-    n_ref = protocol["reference"]["n"]
-    fig.suptitle(f"{result['method']}: metrics against {param} (N = {protocol['n']} generated vs {n_ref} held-out "
-                 f"per point, seed {protocol['seed']}, features {label})")
+    fig.suptitle(f"{result['method']}: metrics against {param} (N = {protocol.n} generated vs {protocol.reference.n} "
+                 f"held-out per point, seed {protocol.seed}, features {label})")
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return save_figure(fig, path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import (
     COLUMNS,
     PairedDifferences,
@@ -24,25 +25,31 @@ REFERENCE_VALUE_CELLS = [
 ]
 
 
-def caption(protocol: dict) -> list[str]:
-    """Lines stating N, what each interval is, the features, the reference values and anything skipped."""
-    ref = protocol["reference"]
+def caption(protocol: EvalProtocol) -> list[str]:
+    """Lines stating N, what each interval is, the features, the reference values and anything skipped.
+
+    A partial record raises (AttributeError without the reference set or the latent check, TypeError
+    without N, the seed, the reference's sizes or the image size), and the report leaves these lines out."""
+    ref = protocol.reference
     label = feature_label(protocol)
-    repeats, bootstrap = protocol.get("repeats", 1), protocol.get("bootstrap", 0)
-    lines = [f"N = {protocol['n']} generated images per set, {repeats} set(s) per sampler (seeds "
-             f"{protocol['seed']}..{protocol['seed'] + repeats - 1}), against {ref['n']} held-out images "
-             f"(row `reconstruction`: {ref.get('reconstruction_rows', ref['n'])} other held-out images, encoded and decoded; "
-             f"row `real`: the held-out reference images against {ref['n_train_reference']} training images). "
-             f"Image size {protocol['image_size']} px."]
-    fits = protocol.get("fit_seeds", 1)
+    # Older files lack these settings: they drew one set per sampler from one fit, without bootstrap.
+    repeats, bootstrap, fits = protocol.repeats or 1, protocol.bootstrap or 0, protocol.fit_seeds or 1
+    reconstruction_rows = ref.n if ref.reconstruction_rows is None else ref.reconstruction_rows
+    if None in (protocol.n, ref.n, ref.n_train_reference, protocol.image_size):
+        raise TypeError("the protocol does not record N, the reference set's sizes or the image size")
+    lines = [f"N = {protocol.n} generated images per set, {repeats} set(s) per sampler (seeds "
+             f"{protocol.seed}..{protocol.seed + repeats - 1}), against {ref.n} held-out images "
+             f"(row `reconstruction`: {reconstruction_rows} other held-out images, encoded and decoded; "
+             f"row `real`: the held-out reference images against {ref.n_train_reference} training images). "
+             f"Image size {protocol.image_size} px."]
     if fits > 1:
         lines[0] += (f" Samplers with a random fit were fitted {fits} times (random_state from the seed, "
-                     f"{protocol['seeds'].get('fits')}), each drawing the sets above (seeds continue per fit).")
+                     f"{protocol.seeds.get('fits')}), each drawing the sets above (seeds continue per fit).")
     if bootstrap:
         lines.append(f"FID and KID: mean over the sets; [95%]: normal bootstrap interval from {bootstrap} replicates "
                      "resampling both the reference images and the row's generated images"
                      + (" (fits first, then images: fit-to-fit variance included)" if fits > 1 else "")
-                     + f". It covers FID at N = {protocol['n']} against a {ref['n']}-image reference, not the distance "
+                     + f". It covers FID at N = {protocol.n} against a {ref.n}-image reference, not the distance "
                        "between the distributions: FID at N is biased upward by an amount that differs by row, so "
                        "compare rows by their paired differences, KID (unbiased) or paired FID∞.")
     elif repeats > 1:
@@ -50,21 +57,21 @@ def caption(protocol: dict) -> list[str]:
     else:
         lines.append("FID and KID: one set, no interval (use --repeats or --bootstrap).")
     if label == "Inception":
-        extractor = protocol.get("features") or {}
+        extractor = protocol.features
         mode = extractor.get("precision") or extractor.get("mode")
         if mode == "bf16" and extractor.get("calibration"):
             mode = (f"{extractor.get('backend')} bf16 calibrated to float32 "
                     f"(features x {extractor['calibration']['scale']:.4f}, see docs/RESULTS.md, 'How trustworthy are the figures')")
         lines.append("Features: the TensorFlow FID Inception-v3 (pool-3, 2048-d) with TF1's bilinear resize to 299"
-                     + (f", {mode}" if mode else "") + f"; precision/recall (k = {protocol['precision_recall']['k']}) "
-                     f"and density/coverage (k = {protocol['density_coverage']['k']}) on the same Inception features, "
-                     f"not VGG-16. FID is biased upward at N = {protocol['n']} (published FIDs use 10,000 or more; "
+                     + (f", {mode}" if mode else "") + f"; precision/recall (k = {protocol.precision_recall['k']}) "
+                     f"and density/coverage (k = {protocol.density_coverage['k']}) on the same Inception features, "
+                     f"not VGG-16. FID is biased upward at N = {protocol.n} (published FIDs use 10,000 or more; "
                      "FID∞ below where computed); KID is unbiased.")
     elif label != "none":
-        lines.append(f"**Features: {protocol['features']['name']}.** These FID/KID/precision/recall values measure "
+        lines.append(f"**Features: {protocol.features['name']}.** These FID/KID/precision/recall values measure "
                      "pixel statistics and are not comparable with published (Inception) values.")
-    band = (protocol["latent_check"].get("band") or {}).get("radii")
-    copying = (protocol.get("memorisation") or {}).get("copying_test")
+    band = (protocol.latent_check.get("band") or {}).get("radii")
+    copying = (protocol.memorisation or {}).get("copying_test")
     sides = (f"{copying['training_side']} training and {copying['heldout_side']} held-out images"
              if isinstance(copying, dict) else "the training and held-out images")
     lines.append(f"copy Z (excess): is each generated image's (32-px pixels) nearest neighbour among {sides} "
@@ -83,12 +90,12 @@ def caption(protocol: dict) -> list[str]:
                  "n/a when most vectors lie off the held-out shell and for the reconstruction row (its vectors are "
                  "the probe); log p(z)/dim: held-out z-points' mean log-density per "
                  "dimension under the sampler's model (nats, ± 1.96 SE).")
-    ref_values = protocol.get("reference_values") or {}
+    ref_values = protocol.reference_values
     if ref_values:
         parts = [f"{label} {fmt(ref_values[key])}" for key, label, fmt in REFERENCE_VALUE_CELLS
                  if ref_values.get(key) is not None]
         lines.append("Held-out real images: " + "; ".join(parts) + ".")
-    for metric, reason in group_skipped(protocol.get("skipped", {})).items():
+    for metric, reason in group_skipped(protocol.skipped).items():
         lines.append(f"Skipped {metric}: {reason}.")
     return lines
 
@@ -147,15 +154,15 @@ def group_skipped(skipped: dict[str, str]) -> dict[str, str]:
     return {", ".join(metrics): reason for reason, metrics in by_reason.items()}
 
 
-def markdown_table(rows, protocol: dict, leading: list[tuple[str, callable]] | None = None,
+def markdown_table(rows, protocol: EvalProtocol | dict, leading: list[tuple[str, callable]] | None = None,
                    title: str | None = None, with_caption: bool = True, differences=None) -> str:
     """A markdown document: title, caption lines, one table row per result row, then notes.
 
-    rows: :class:`EvalRow` (or their dicts); leading: (header, row -> cell) columns before
-    :data:`~aegen.evaluate.protocol.rows.COLUMNS` (default: the row's label, which names its parameters
-    as the ranking below does).
+    rows: :class:`EvalRow` (or their dicts); protocol: an :class:`EvalProtocol` (or its dict);
+    leading: (header, row -> cell) columns before :data:`~aegen.evaluate.protocol.rows.COLUMNS` (default:
+    the row's label, which names its parameters as the ranking below does).
     """
-    rows = as_rows(rows)
+    rows, protocol = as_rows(rows), EvalProtocol.from_dict(protocol)
     leading = leading or [("method", lambda r: f"`{r.label}`")]
     headers = [header for header, _ in leading] + [column.title(protocol) for column in COLUMNS]
     cells = [cell for _, cell in leading] + [column.cell for column in COLUMNS]

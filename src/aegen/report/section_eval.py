@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import CHECKS, DISTRIBUTION, EvalResult, EvalRow, as_rows, columns, interval_text
 from aegen.evaluate.tables import caption as table_caption
 from aegen.evaluate.tables import comparison_lines
 from aegen.report.blocks import FIGURE_CARD, Details, Figure, Gallery, Heading, Items, Section, Table, Text
-from aegen.report.sources import dig, num, plain, pngs, read_json_if_present
+from aegen.report.sources import num, plain, pngs, read_json_if_present
 
 EVAL_DIR = "eval"
 METRICS = "metrics.json"
@@ -26,8 +27,8 @@ EVAL_FIGURES = {
 }
 
 
-def features_label(protocol: dict) -> str:
-    features = protocol.get("features") or {}
+def features_label(protocol: EvalProtocol) -> str:
+    features = protocol.features or {}
     name = features.get("name") or features.get("id")
     return str(name) if name else "none (skipped)"
 
@@ -39,10 +40,11 @@ def method_cell(row: EvalRow, with_params: bool = True) -> str:
     return text
 
 
-def metrics_table(rows: list[EvalRow], protocol: dict, leading: list[tuple[str, callable]] | None = None,
+def metrics_table(rows: list[EvalRow], protocol: EvalProtocol | dict, leading: list[tuple[str, callable]] | None = None,
                   caption: str = "", group: str = DISTRIBUTION) -> Table:
     """One line per row, the columns of one group of :data:`aegen.evaluate.protocol.rows.COLUMNS`; rows named
-    'reconstruction' or 'real' highlighted as the references."""
+    'reconstruction' or 'real' highlighted as the references. protocol: an :class:`EvalProtocol` (or its dict)."""
+    protocol = EvalProtocol.from_dict(protocol)
     leading = leading or [("method", method_cell)]
     shown = columns(group)
     headers = [h for h, _ in leading] + [c.title(protocol, arrows=True) for c in shown]
@@ -58,40 +60,41 @@ def metrics_table(rows: list[EvalRow], protocol: dict, leading: list[tuple[str, 
     return Table(headers, cells, caption=caption, highlight=highlight, numeric=numeric, row_notes=notes)
 
 
-def _caption_lines(protocol: dict) -> list[str]:
+def _caption_lines(protocol: EvalProtocol) -> list[str]:
     """The evaluation's own caption lines (aegen.evaluate.tables), or none for an older metrics.json."""
     try:
         return table_caption(protocol)
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return []
 
 
-def protocol_caption(protocol: dict) -> str:
+def protocol_caption(protocol: EvalProtocol) -> str:
     lines = _caption_lines(protocol)
     parts = [line for line in lines[:3]] if lines else [
-        f"N = {num(protocol.get('n'))} generated images per method; features {features_label(protocol)}."]
+        f"N = {num(protocol.n)} generated images per method; features {features_label(protocol)}."]
     parts.append("Highlighted: the reference rows, `reconstruction` (held-out images through the autoencoder, the "
                  "best a sampler can do with this decoder) and `real` (held-out images themselves).")
     return " ".join(parts)
 
 
-def checks_caption(protocol: dict) -> str:
+def checks_caption(protocol: EvalProtocol) -> str:
     lines = _caption_lines(protocol)
     return "Memorisation and latent checks. " + " ".join(lines[3:4]) if len(lines) > 3 else "Memorisation and latent checks."
 
 
-def row_messages(rows: list[EvalRow], protocol: dict) -> list[str]:
+def row_messages(rows: list[EvalRow], protocol: EvalProtocol) -> list[str]:
     messages = [f"`{r.method}`: error: {r.error}" for r in rows if r.error]
     messages += [f"`{r.method}`: {note}" for r in rows for note in r.notes]
     by_reason: dict[str, list[str]] = {}
-    for metric, reason in (protocol.get("skipped") or {}).items():
+    for metric, reason in protocol.skipped.items():
         by_reason.setdefault(str(reason), []).append(str(metric))
     messages += [f"skipped {', '.join(metrics)}: {reason}" for reason, metrics in by_reason.items()]
     return messages
 
 
-def eval_figures(folder: Path, protocol: dict) -> list[Figure]:
-    n_text = f"N = {num(protocol.get('n'))} per method, {num(dig(protocol, 'reference', 'n'))} held-out."
+def eval_figures(folder: Path, protocol: EvalProtocol) -> list[Figure]:
+    reference_n = None if protocol.reference is None else protocol.reference.n
+    n_text = f"N = {num(protocol.n)} per method, {num(reference_n)} held-out."
     figures = []
     order = list(EVAL_FIGURES)
     for path in sorted(pngs(folder), key=lambda p: order.index(p.stem) if p.stem in order else len(order)):
@@ -104,15 +107,15 @@ def sweep_blocks(folder: Path) -> list:
     result = read_json_if_present(folder / METRICS)
     if not isinstance(result, dict):
         return []
-    protocol = result.get("protocol") or {}
+    protocol = EvalProtocol.from_dict(result.get("protocol"))
     grid = result.get("grid") or {}
     method = result.get("method", folder.name)
     leading = [(name, (lambda r, name=name: plain(r.params.get(name)))) for name in grid]
     rows = as_rows(result.get("rows"))
     baselines = as_rows(result.get("baselines"))
     table = metrics_table(rows + baselines, protocol, leading=[("method", lambda r: method_cell(r, False))] + leading,
-                          caption=f"Every setting of {', '.join(grid) or 'the grid'} at N = {num(protocol.get('n'))} "
-                                  f"(seed {num(protocol.get('seed'))}, features {features_label(protocol)}); "
+                          caption=f"Every setting of {', '.join(grid) or 'the grid'} at N = {num(protocol.n)} "
+                                  f"(seed {num(protocol.seed)}, features {features_label(protocol)}); "
                                   "baselines in default parameters below the sweep, reference rows highlighted.")
     blocks = [Heading(f"Sweep of {method} over {', '.join(grid)}"), table]
     best = result.get("best") or {}
@@ -124,7 +127,7 @@ def sweep_blocks(folder: Path) -> list:
         blocks.append(Items(messages))
     plots = [Figure(path, title=f"{method}: metrics against {path.stem}", caption=(
         f"FID and KID with their 95% intervals, precision and recall at each value of {path.stem}; baselines as horizontal "
-        f"lines. N = {num(protocol.get('n'))} generated images per point.")) for path in pngs(folder)]
+        f"lines. N = {num(protocol.n)} generated images per point.")) for path in pngs(folder)]
     if plots:
         blocks.append(Gallery(plots, min_width=FIGURE_CARD))
     return blocks

@@ -6,6 +6,7 @@ import platform
 from pathlib import Path
 
 import aegen
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.report.blocks import Code, Columns, Details, Heading, Section, Table, Text
 from aegen.report.commands import commands_script, reproduction_commands
 from aegen.report.section_samples import sample_folders
@@ -15,11 +16,18 @@ from aegen.report.sources import dig, flatten, read_json_if_present
 PROTOCOL_SKIP = ("versions", "timings_s", "cache", "reference_values", "skipped")
 
 
+def recorded_protocol(metrics) -> EvalProtocol | None:
+    """The protocol recorded in metrics.json's object, or None where there is none."""
+    protocol = metrics.get("protocol") if isinstance(metrics, dict) else None
+    return EvalProtocol.from_dict(protocol) if isinstance(protocol, dict) else None
+
+
 def versions_table(run, metrics: dict | None) -> Table:
     config = run.config
     training = {"aegen": config.get("aegen_version"), "torch": config.get("torch_version"),
                 "device": config.get("device")}
-    evaluation = dict(dig(metrics, "protocol", "versions", default={}))
+    protocol = recorded_protocol(metrics)
+    evaluation = dict(protocol.versions) if protocol is not None else {}
     names = list(dict.fromkeys(list(training) + list(evaluation)))
     rows = [[name, str(training.get(name) or "—"), str(evaluation.get(name) or "—")] for name in names
             if training.get(name) or evaluation.get(name)]
@@ -40,8 +48,8 @@ def seeds_table(run) -> Table:
         if params:
             rows.append([f"sampler {folder.name}: sampling / fit", f"{params.get('seed', '—')} / "
                                                                    f"{dig(params, 'params', 'random_state', default='—')}"])
-    metrics = read_json_if_present(path / "eval" / "metrics.json")
-    for purpose, seed in (dig(metrics, "protocol", "seeds", default={}) or {}).items():
+    protocol = recorded_protocol(read_json_if_present(path / "eval" / "metrics.json"))
+    for purpose, seed in (protocol.seeds if protocol is not None else {}).items():
         rows.append([f"evaluation: {purpose}", str(seed)])
     attributes = read_json_if_present(path / "attributes" / "summary.json")
     if isinstance(attributes, dict):
@@ -54,6 +62,7 @@ def protocol_section(run) -> Section:
     path = Path(run.path)
     metrics = read_json_if_present(path / "eval" / "metrics.json")
     metrics = metrics if isinstance(metrics, dict) else None
+    protocol = recorded_protocol(metrics)
     section = Section("protocol", "Protocol and reproduction",
                       lead="Versions, seeds and the exact commands that rebuild every result on this page.")
     script = commands_script(reproduction_commands(run))
@@ -62,9 +71,8 @@ def protocol_section(run) -> Section:
         Code(script, caption=f"Run from the folder the run was made in (paths are as recorded, e.g. `{path}`); "
                              "each command writes the files the matching section reads."),
         Heading("Versions and seeds"), Columns([versions_table(run, metrics), seeds_table(run)])]
-    protocol = (metrics or {}).get("protocol")
-    if isinstance(protocol, dict):
-        rows = [[k, v] for k, v in flatten({k: v for k, v in protocol.items() if k not in PROTOCOL_SKIP})]
+    if protocol is not None:
+        rows = [[k, v] for k, v in flatten({k: v for k, v in protocol.to_dict().items() if k not in PROTOCOL_SKIP})]
         section.blocks.append(Details("The evaluation protocol in full", [Table(["setting", "value"], rows)]))
     else:
         section.blocks.append(Text(f"No evaluation protocol yet: `aegen evaluate {path}` records it.", "note"))

@@ -10,7 +10,8 @@
 - :mod:`~aegen.evaluate.protocol.repeats`: the sample sets of a sampler row (fits and repeats).
 - :mod:`~aegen.evaluate.protocol.summary`: intervals and paired differences over every row.
 - :mod:`~aegen.evaluate.protocol.rows`: the result types and the declared table columns.
-- :mod:`~aegen.evaluate.protocol.describe`: the protocol as recorded in metrics.json.
+- :mod:`~aegen.evaluate.protocol.record`: :class:`EvalProtocol`, the protocol as a type.
+- :mod:`~aegen.evaluate.protocol.describe`: the protocol of a fitted evaluator, as metrics.json records it.
 - :mod:`~aegen.evaluate.protocol.evaluation` and :mod:`~aegen.evaluate.protocol.sweep`:
   ``aegen evaluate`` and ``aegen sweep``, resumable through the cache.
 """

@@ -18,6 +18,7 @@ from aegen.config import option
 from aegen.evaluate.features.backends import MODES
 from aegen.evaluate.features.extractors import FEATURE_KINDS
 from aegen.evaluate.protocol.methods import DEFAULT_METHODS, REFERENCE_ROWS
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.references import SETTING_MINIMUM, check_settings
 from aegen.params import format_params, format_value, parse_params
 
@@ -111,13 +112,13 @@ class EvaluationOptions:
                 "feature_mode": self.feature_mode, "batch_size": self.batch_size, "progress": not self.quiet}
 
     @staticmethod
-    def recorded_settings(protocol: dict) -> dict:
+    def recorded_settings(protocol: EvalProtocol) -> dict:
         """The settings a metrics.json's ``protocol`` records, by field name; what an older one lacks is left
         out (its default: an older evaluation had one fit and no choice of features mode)."""
-        features = protocol.get("features") if isinstance(protocol.get("features"), dict) else {}
-        skipped = protocol.get("skipped") if isinstance(protocol.get("skipped"), dict) else {}
-        settings = {name: protocol.get(name) for name in ("n", "seed", "repeats", "fit_seeds", "bootstrap",
-                                                          "batch_size")}
+        features = protocol.features if isinstance(protocol.features, dict) else {}
+        skipped = protocol.skipped if isinstance(protocol.skipped, dict) else {}
+        settings = {name: getattr(protocol, name) for name in ("n", "seed", "repeats", "fit_seeds", "bootstrap",
+                                                               "batch_size")}
         if features.get("id"):
             settings["features"] = "pixels" if str(features["id"]).startswith("pixels") else "inception"
         if features.get("mode") in MODES:
@@ -166,7 +167,8 @@ class EvaluateConfig(EvaluationOptions):
         return cls(methods=",".join(dict.fromkeys(r["method"] for r in samplers)),
                    params={r["method"]: dict(r["params"]) for r in samplers if r.get("params")},
                    reference_rows=any(r.get("kind") == "reference" for r in rows),
-                   fid_inf=",".join(fid_inf) or None, **cls.recorded_settings(result.get("protocol") or {}))
+                   fid_inf=",".join(fid_inf) or None,
+                   **cls.recorded_settings(EvalProtocol.from_dict(result.get("protocol"))))
 
 
 def spell_grid(grid: dict) -> list[str]:
@@ -206,4 +208,5 @@ class SweepConfig(EvaluationOptions):
         """The config of a sweep as its metrics.json records it (the grid as lists of values)."""
         baselines = [str(r.get("method")) for r in result.get("baselines") or [] if isinstance(r, dict)]
         return cls(method=str(result.get("method")), param=spell_grid(result.get("grid") or {}),
-                   baselines=",".join(baselines), **cls.recorded_settings(result.get("protocol") or {}))
+                   baselines=",".join(baselines),
+                   **cls.recorded_settings(EvalProtocol.from_dict(result.get("protocol"))))

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from sklearn.exceptions import NotFittedError
 
+from aegen.evaluate.protocol.record import EvalProtocol
 
-def describe_protocol(evaluator) -> dict:
-    """Settings, seeds, references and skipped metrics of a fitted :class:`~aegen.evaluate.protocol.evaluator.Evaluator`."""
+
+def describe_protocol(evaluator) -> EvalProtocol:
+    """Settings, seeds, references and skipped metrics of a fitted :class:`~aegen.evaluate.protocol.evaluator.Evaluator`.
+
+    Built as the object metrics.json records (this is where its keys and their order are set)
+    and read into an :class:`~aegen.evaluate.protocol.record.EvalProtocol`, whose ``to_dict``
+    gives that object back."""
     refs = getattr(evaluator, "references_", None)
     if refs is None:
         raise NotFittedError("this Evaluator is not fitted: call fit(run) first")
     run, ext, det, subsets = refs.run, refs.extractor, refs.detector, refs.subsets
-    return {
+    return EvalProtocol.from_dict({
         "n": evaluator.n, "seed": evaluator.seed, "repeats": evaluator.repeats, "fit_seeds": evaluator.fit_seeds,
         "bootstrap": evaluator.bootstrap, "batch_size": evaluator.batch_size,
         "seeds": refs.seeds, "image_size": int(run.image_size),
@@ -42,4 +48,4 @@ def describe_protocol(evaluator) -> dict:
         "cache": {"folder": str(refs.cache.folder), "hits": refs.cache.hits, "misses": refs.cache.misses},
         "timings_s": dict(refs.timings),
         "versions": refs.versions,
-    }
+    })

@@ -18,6 +18,7 @@ from aegen.evaluate.metrics.scores import FEATURE_METRICS
 from aegen.evaluate.protocol.describe import describe_protocol
 from aegen.evaluate.protocol.evaluator import Evaluator
 from aegen.evaluate.protocol.methods import DEFAULT_METHODS, REFERENCE_ROWS, check_sampler_params, parse_methods
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import EvalResult, EvalRow, PairedDifferences, ScoredSet, as_rows
 from aegen.evaluate.tables import markdown_table
 from aegen.io import write_json, write_text
@@ -98,7 +99,7 @@ def evaluate_run(run, methods=DEFAULT_METHODS, n: int = 200, seed: int = 0, feat
     return result
 
 
-def write_figures(evaluator: Evaluator, rows: list[EvalRow], scored_sets: dict[str, ScoredSet], protocol: dict,
+def write_figures(evaluator: Evaluator, rows: list[EvalRow], scored_sets: dict[str, ScoredSet], protocol: EvalProtocol,
                   out: Path) -> dict[str, Path]:
     """Write metrics.png, latent_radii.png, memorisation.png and samples/<method>.png under ``out``."""
     refs = evaluator.references_
@@ -110,7 +111,7 @@ def write_figures(evaluator: Evaluator, rows: list[EvalRow], scored_sets: dict[s
             out / "latent_radii.png")
         outputs["memorisation.png"] = figures.memorisation_figure(
             {k: s.nn_distances for k, s in sampler_sets.items()}, refs.heldout_nn, refs.side, out / "memorisation.png")
-    scale = 2 if int(protocol["image_size"]) <= 64 else 1
+    scale = 2 if int(protocol.image_size) <= 64 else 1
     for name, scored in scored_sets.items():
         images = np.asarray(scored.images[:GRID_IMAGES])
         outputs[f"samples/{name}.png"] = save_image_grid(out / "samples" / f"{name}.png", images, scale=scale)

@@ -4,7 +4,8 @@
 interval is an :class:`~aegen.evaluate.metrics.intervals.Interval`), and keeps every other measurement
 (copying tests, latent check, provenance, timings) in ``details`` as it was recorded.
 :class:`PairedDifferences` is the table of every pair of rows compared per metric, and
-:class:`EvalResult` the rows, differences and protocol together. Each converts to and from the
+:class:`EvalResult` the rows, differences and protocol (an
+:class:`~aegen.evaluate.protocol.record.EvalProtocol`) together. Each converts to and from the
 flat dictionaries of metrics.json (``to_dict`` / ``from_dict``), whose keys stay as they were:
 ``fid``, ``fid_low``, ``fid_high``, ``fid_interval``, ... Files written before the result
 carried a ``version`` read the same way (absent keys are None).
@@ -21,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from aegen.evaluate.metrics.intervals import Interval
+from aegen.evaluate.protocol.record import EvalProtocol
 
 # Version of the metrics.json layout; files without the field are version 1 (same keys).
 RESULT_VERSION = 2
@@ -217,18 +219,18 @@ class EvalResult:
 
     rows: list[EvalRow]
     differences: PairedDifferences
-    protocol: dict
+    protocol: EvalProtocol
     version: int = RESULT_VERSION
 
     def to_dict(self) -> dict:
         return {"version": self.version, "rows": [r.to_dict() for r in self.rows],
-                "differences": self.differences.to_dict(), "protocol": self.protocol}
+                "differences": self.differences.to_dict(), "protocol": self.protocol.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict) -> EvalResult:
         """metrics.json of any version (files without ``version`` are version 1)."""
         return cls(rows=as_rows(d.get("rows")), differences=PairedDifferences.from_dict(d.get("differences")),
-                   protocol=d.get("protocol") or {}, version=int(d.get("version", 1)))
+                   protocol=EvalProtocol.from_dict(d.get("protocol")), version=int(d.get("version", 1)))
 
 
 # -- the columns of every evaluation table ---------------------------------------------
@@ -279,22 +281,22 @@ def loglik_text(row: EvalRow) -> str:
     return f"{loglik:.3f} ± {1.96 * se:.3f}"
 
 
-def feature_label(protocol: dict) -> str:
+def feature_label(protocol: EvalProtocol) -> str:
     """'Inception' or a warning label such as 'pixels 16x16 (not Inception)'."""
-    features = protocol.get("features")
+    features = protocol.features
     if not features:
         return "none"
     return "Inception" if features["id"].startswith("inception") else features["id"]
 
 
-def _feature_suffix(protocol: dict) -> str:
+def _feature_suffix(protocol: EvalProtocol) -> str:
     label = feature_label(protocol)
     return "" if label == "Inception" else f" [{label}]"
 
 
-def _fid_header(protocol: dict) -> str:
-    reference_n = (protocol.get("reference") or {}).get("n", protocol.get("n"))
-    return f"FID{_feature_suffix(protocol)} at N = {protocol.get('n')} vs this {reference_n}-image reference [95%]"
+def _fid_header(protocol: EvalProtocol) -> str:
+    reference_n = protocol.n if protocol.reference is None or protocol.reference.n is None else protocol.reference.n
+    return f"FID{_feature_suffix(protocol)} at N = {protocol.n} vs this {reference_n}-image reference [95%]"
 
 
 @dataclass(frozen=True)
@@ -306,12 +308,12 @@ class Column:
     (memorisation and latent checks); better: '↓', '↑' or '' (shown in the report).
     """
 
-    header: str | Callable[[dict], str]
+    header: str | Callable[[EvalProtocol], str]
     cell: Callable[[EvalRow], str]
     group: str
     better: str = ""
 
-    def title(self, protocol: dict, arrows: bool = False) -> str:
+    def title(self, protocol: EvalProtocol, arrows: bool = False) -> str:
         text = self.header(protocol) if callable(self.header) else self.header
         return f"{text} {self.better}" if arrows and self.better else text
 

@@ -22,6 +22,7 @@ from aegen.evaluate.protocol.evaluation import evaluate_one
 from aegen.evaluate.protocol.describe import describe_protocol
 from aegen.evaluate.protocol.evaluator import Evaluator
 from aegen.evaluate.protocol.methods import REFERENCE_ROWS, parse_methods
+from aegen.evaluate.protocol.record import EvalProtocol
 from aegen.evaluate.protocol.rows import RESULT_VERSION, as_rows
 from aegen.evaluate.sweep_plots import sweep_figure
 from aegen.evaluate.tables import markdown_table
@@ -109,7 +110,7 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
         raw_rows.append(evaluate_one(evaluator, method, setting)[0])
     raw_baselines = [evaluate_one(evaluator, name)[0] for name in baseline_names]
     differences = evaluator.finish()["differences"]
-    protocol = describe_protocol(evaluator)
+    protocol = describe_protocol(evaluator).to_dict()  # the result is metrics.json's object, dicts throughout
     folder_name = sweep_folder_name(method, grid, n, seed, features, baseline_names, repeats, fit_seeds)
     folder = run.subdir(f"eval/sweeps/{folder_name}")
     rows = as_rows(raw_rows)
@@ -127,7 +128,7 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
 
 def sweep_table(result: dict) -> str:
     """Markdown: the sweep's rows with one column per parameter, the best settings, the baselines."""
-    protocol = result["protocol"]
+    protocol = EvalProtocol.from_dict(result["protocol"])
     leading = [(name, (lambda r, name=name: str(r.params.get(name)))) for name in result["grid"]]
     text = markdown_table(result["rows"], protocol, leading=leading,
                           title=f"Sweep of {result['method']} over {', '.join(result['grid'])}")
