@@ -1,0 +1,124 @@
+"""Paired FID differences between the rows of two runs evaluated on the same reference images.
+
+    python benchmarks/paired_runs.py RUN_A RUN_B [--rows gmm,reconstruction]
+
+Two autoencoders trained on the same data and split and evaluated with the same ``--seed``
+and N score their rows against the same held-out reference subset, and ``aegen evaluate``
+draws the same bootstrap resamples for both (every draw derives from the seed and the row's
+label, :mod:`aegen.evaluate.protocol.summary`). This script recomputes each row's bootstrap
+replicates from the evaluations' feature caches with those very draws, checks that they give
+back the intervals metrics.json recorded, and reports RUN_A - RUN_B per row with the interval
+of the replicates' differences: the reference set's noise cancels as it does within one
+evaluation. The reconstruction row's features are not cached by ``aegen evaluate``: they are
+recomputed here (decode the row's held-out codes, same extractor; checked by its FID).
+
+Only rows drawn from one fit (the study's rows) are supported: rows with several fits resample
+fits first, which needs the set-to-fit map the cache does not keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from aegen.evaluate.features.extractors import make_features
+from aegen.evaluate.metrics.distances import single_threaded_lapack
+from aegen.evaluate.metrics.intervals import GramPair, bootstrap_draws, bootstrap_interval
+from aegen.evaluate.protocol.methods import RECONSTRUCTION
+from aegen.evaluate.protocol.rows import row_label
+from aegen.evaluate.protocol.seeds import derive_seed, evaluation_seeds
+from aegen.evaluate.protocol.subsets import choose_subsets
+from aegen.run import Run
+
+
+def cached_arrays(run: Path) -> list[tuple[dict, Path]]:
+    """(key, .npy path) of every entry of the run's evaluation cache."""
+    cache = run / "eval" / "cache"
+    return [(json.loads(meta.read_text())["key"], meta.with_suffix(".npy")) for meta in sorted(cache.glob("*.json"))]
+
+
+def find(entries, **wanted) -> np.ndarray:
+    hits = [path for key, path in entries if all(key.get(k) == v for k, v in wanted.items())]
+    if len(hits) != 1:
+        raise SystemExit(f"expected one cached array with {wanted}, found {len(hits)}")
+    return np.load(hits[0])
+
+
+class Evaluation:
+    """One run's metrics.json, its cached reference features and its rows' features."""
+
+    def __init__(self, run: Path):
+        self.run = run
+        self.metrics = json.loads((run / "eval" / "metrics.json").read_text())
+        self.protocol = self.metrics["protocol"]
+        self.rows = {row_label(r["method"], r.get("params")): r for r in self.metrics["rows"]}
+        self.entries = cached_arrays(run)
+        seeds = self.protocol["seeds"]
+        self.reference = find(self.entries, kind="features", split="heldout", seed=seeds["heldout-reference"],
+                              n=self.protocol["reference"]["n"])
+
+    def features(self, label: str) -> np.ndarray:
+        row = self.rows[label]
+        if (row.get("fits") or 1) > 1:
+            raise SystemExit(f"{self.run}: row {label} was drawn from {row['fits']} fits (not supported here)")
+        if row["method"] == RECONSTRUCTION:
+            return self.reconstruction_features()
+        return find(self.entries, kind="generated", method=row["method"], params=row.get("params") or {},
+                    seed=self.protocol["seed"], n=self.protocol["n"])
+
+    def reconstruction_features(self) -> np.ndarray:
+        run, protocol = Run.open(self.run), self.protocol
+        n_train, n_heldout = len(run.zpoints("train")), len(run.zpoints("heldout"))
+        seeds = evaluation_seeds(protocol["seed"], protocol.get("repeats") or 1, protocol.get("fit_seeds") or 1)
+        subsets = choose_subsets(protocol["n"], n_train, n_heldout, seeds)
+        images = run.decode(np.asarray(run.zpoints("heldout"))[subsets.reconstruction], progress=False)
+        extractor = make_features("inception", progress=False, mode=protocol["features"].get("mode", "fast"))
+        if extractor.id != protocol["features"]["id"]:
+            raise SystemExit(f"the extractor here ({extractor.id}) is not the evaluation's ({protocol['features']['id']})")
+        return extractor.transform(images)
+
+    def replicates(self, label: str) -> tuple[float, np.ndarray]:
+        """(FID, bootstrap replicates) of row ``label``, with the evaluation's own draws."""
+        seed, B = self.protocol["seed"], self.protocol["bootstrap"]
+        pair = GramPair(self.reference, self.features(label))
+        n_ref, n_gen = len(self.reference), pair.g_ff.shape[0]
+        ref_draws = bootstrap_draws(n_ref, n_ref, B, derive_seed(seed, "bootstrap"))
+        gen_draws = bootstrap_draws(n_gen, n_gen, B, derive_seed(seed, f"bootstrap-{label}"))
+        with single_threaded_lapack():
+            fid = pair.fid()
+            values = np.array([pair.fid(ref_draws[b], gen_draws[b]) for b in range(B)])
+        recorded = self.rows[label]
+        again = bootstrap_interval(fid, values)
+        print(f"  {self.run.name} {label}: FID {fid:.3f} [{again.low:.3f}, {again.high:.3f}], recorded "
+              f"{recorded['fid']:.3f} [{recorded['fid_low']:.3f}, {recorded['fid_high']:.3f}]")
+        return fid, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_a", type=Path)
+    parser.add_argument("run_b", type=Path)
+    parser.add_argument("--rows", default="gmm,reconstruction", help="row labels, comma-separated")
+    args = parser.parse_args()
+    a, b = Evaluation(args.run_a), Evaluation(args.run_b)
+    for key in ("seed", "n", "bootstrap"):
+        if a.protocol[key] != b.protocol[key]:
+            raise SystemExit(f"the evaluations differ in {key}: {a.protocol[key]} and {b.protocol[key]}")
+    if not np.array_equal(a.reference, b.reference):
+        raise SystemExit("the two evaluations do not share their reference images' features")
+    print(f"reference: {len(a.reference)} held-out images shared, seed {a.protocol['seed']}, "
+          f"{a.protocol['bootstrap']} replicates")
+    for label in args.rows.split(","):
+        fid_a, rep_a = a.replicates(label)
+        fid_b, rep_b = b.replicates(label)
+        diff = bootstrap_interval(fid_a - fid_b, rep_a - rep_b)
+        verdict = "a finding" if diff.excludes_zero() else "not distinguishable"
+        print(f"{label}: {args.run_a.name} - {args.run_b.name} = {diff.estimate:+.1f} "
+              f"[{diff.low:+.1f}, {diff.high:+.1f}] ({verdict}; paired over the shared reference)")
+
+
+if __name__ == "__main__":
+    main()
