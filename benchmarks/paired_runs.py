@@ -9,8 +9,9 @@ label, :mod:`aegen.evaluate.protocol.summary`). This script recomputes each row'
 replicates from the evaluations' feature caches with those very draws, checks that they give
 back the intervals metrics.json recorded, and reports RUN_A - RUN_B per row with the interval
 of the replicates' differences: the reference set's noise cancels as it does within one
-evaluation. The reconstruction row's features are not cached by ``aegen evaluate``: they are
-recomputed here (decode the row's held-out codes, same extractor; checked by its FID).
+evaluation. The reconstruction row's features come from the cache where the evaluation kept
+them (since 2026-12-07), else they are recomputed here (decode the row's held-out codes, same
+extractor; checked by its FID).
 
 Only rows drawn from one fit (the study's rows) are supported: rows with several fits resample
 fits first, which needs the set-to-fit map the cache does not keep.
@@ -65,7 +66,11 @@ class Evaluation:
         if (row.get("fits") or 1) > 1:
             raise SystemExit(f"{self.run}: row {label} was drawn from {row['fits']} fits (not supported here)")
         if row["method"] == RECONSTRUCTION:
-            return self.reconstruction_features()
+            try:  # cached by evaluations since 2026-12-07
+                return find(self.entries, kind="generated", method=RECONSTRUCTION,
+                            seed=self.protocol["seeds"]["reconstruction"], n=self.protocol["n"])
+            except SystemExit:
+                return self.reconstruction_features()
         return find(self.entries, kind="generated", method=row["method"], params=row.get("params") or {},
                     seed=self.protocol["seed"], n=self.protocol["n"])
 

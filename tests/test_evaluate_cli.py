@@ -75,7 +75,11 @@ def test_evaluate_cli_writes_rows_table_figures_and_cache(tiny_run, capsys):
     for name in ("metrics.png", "latent_radii.png", "memorisation.png", "samples/gaussian.png", "samples/real.png"):
         assert (tiny_run / "eval" / name).stat().st_size > 0
     cached = sorted(p.name.split("-")[0] for p in (tiny_run / "eval" / "cache").glob("*.npy"))
-    assert cached.count("features") == 2 and "pixels" in cached and cached.count("generated") == 4
+    # The sets of gaussian and uniform (2 repeats each) and the reconstruction row's images.
+    assert cached.count("features") == 2 and "pixels" in cached and cached.count("generated") == 5
+    keys = [json.loads(p.read_text())["key"] for p in (tiny_run / "eval" / "cache").glob("generated-*.json")]
+    (recon_key,) = [k for k in keys if k["method"] == "reconstruction"]
+    assert recon_key["seed"] == protocol["seeds"]["reconstruction"] and recon_key["n"] == 12
 
     # Same seed, same numbers; real and generated features now come from the cache, which is
     # also how an interrupted evaluation resumes.

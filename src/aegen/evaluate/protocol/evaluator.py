@@ -124,7 +124,8 @@ class Evaluator:
             if not self.reconstruction:
                 raise AegenError("this evaluation kept no held-out images for the reconstruction row")
             Z = refs.z_heldout_at("reconstruction")
-            scored = self.score(name, [Z], [refs.run.decode(Z, progress=self.progress)], kind="reference",
+            images = refs.run.decode(Z, progress=self.progress)
+            scored = self.score(name, [Z], [images], kind="reference", features=refs.reconstruction_features(images),
                                 notes=[f"{len(Z)} held-out images (disjoint from the reference set) encoded and decoded"],
                                 latent_self_match="its vectors are the probe z-points that fit the latent metric")
         else:

@@ -23,6 +23,7 @@ from aegen.evaluate.metrics.latent_check import LatentCopyGuard, LatentEllipsoid
 from aegen.evaluate.metrics.memorisation import (CopyingTest, NearestTrainingImage, data_copying_test,
                                                   memorisation_summary)
 from aegen.evaluate.metrics.scores import FEATURE_METRICS
+from aegen.evaluate.protocol.methods import RECONSTRUCTION
 from aegen.evaluate.protocol.seeds import evaluation_seeds, package_versions
 from aegen.evaluate.protocol.subsets import choose_subsets
 
@@ -155,6 +156,15 @@ class References:
                "image_size": int(self.run.image_size), "extractor": self.extractor.id,
                "checkpoint": self.checkpoint_stamp(), "zpoints": [zfile.stat().st_size, zfile.stat().st_mtime_ns]}
         return self.cache.get_or_compute(key, compute)
+
+    def reconstruction_features(self, images: np.ndarray) -> list[np.ndarray] | None:
+        """Features of the reconstruction row's images (n, S, S, 3), cached like a sample set's under
+        the reconstruction subset's seed: a resumed evaluation and comparisons across runs
+        (benchmarks/paired_runs.py) read them back. None without a feature extractor."""
+        if self.extractor is None:
+            return None
+        return [self.generated_features(RECONSTRUCTION, {}, self.seeds["reconstruction"],
+                                        lambda: self.extractor.transform(images, desc="features (reconstruction)"))]
 
     def checkpoint_stamp(self) -> list:
         """Name, size and modification time of the run's checkpoint: in every key of data it decodes or encodes."""
