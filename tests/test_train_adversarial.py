@@ -56,6 +56,10 @@ def test_the_adversarial_term_is_scaled_to_the_squared_errors_gradient_at_the_la
     # The discriminator's spectral-norm power iteration moved on in the second forward pass: a
     # tolerance, not equality.
     torch.testing.assert_close(loss - mse, 0.5 * scale * fooled, rtol=1e-3, atol=1e-6)
+    # The decoder's loss trains the autoencoder only: no gradient is kept for the discriminator.
+    loss.backward()
+    assert model.decoder[0].weight.grad is not None
+    assert all(p.grad is None for p in critic.discriminator.parameters())
     # Without the critic (before --adversarial-start) the loss is the squared error alone.
     plain_loss, plain_mse, _ = objective(x, step_generator(0, 0, 0), None)
     assert torch.equal(plain_loss, plain_mse)

@@ -81,13 +81,19 @@ class Critic:
         self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
 
     def decoder_loss(self, reconstruction: torch.Tensor) -> torch.Tensor:
-        """The hinge generator loss of a batch of reconstructions: lower when they look real."""
+        """The hinge generator loss of a batch of reconstructions: lower when they look real.
+
+        The discriminator's weights are frozen for this loss (its gradient flows through them to
+        the decoder, none is kept for them: :meth:`step` trains them on its own loss).
+        """
+        self.discriminator.requires_grad_(False)
         return -self.discriminator(reconstruction).float().mean()
 
     def step(self, real: torch.Tensor, reconstruction: torch.Tensor, lr: float) -> float:
         """One optimiser step on real images and (detached) reconstructions; returns the loss."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        self.discriminator.requires_grad_(True)
         loss = critic_hinge_loss(self.discriminator(real), self.discriminator(reconstruction.detach()))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
