@@ -43,6 +43,7 @@ VARIANTS = {
     "z64+flip+adv": ["--z-dim", "64", "--flip", "--adversarial", "0.5", "--adversarial-start", "5"],
     "z128+flip+adv0.1": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-start", "5"],
     "z64+flip+adv0.1": ["--z-dim", "64", "--flip", "--adversarial", "0.1", "--adversarial-start", "5"],
+    "z128+flip+adv0.25": ["--z-dim", "128", "--flip", "--adversarial", "0.25", "--adversarial-start", "5"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 
