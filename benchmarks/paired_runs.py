@@ -41,11 +41,14 @@ def cached_arrays(run: Path) -> list[tuple[dict, Path]]:
     return [(json.loads(meta.read_text())["key"], meta.with_suffix(".npy")) for meta in sorted(cache.glob("*.json"))]
 
 
-def find(entries, **wanted) -> np.ndarray:
+def find(entries, required: bool = True, **wanted) -> np.ndarray | None:
+    """The one cached array whose key has the ``wanted`` values; None (or exit, if ``required``) when absent."""
     hits = [path for key, path in entries if all(key.get(k) == v for k, v in wanted.items())]
-    if len(hits) != 1:
+    if len(hits) == 1:
+        return np.load(hits[0])
+    if required or hits:
         raise SystemExit(f"expected one cached array with {wanted}, found {len(hits)}")
-    return np.load(hits[0])
+    return None
 
 
 class Evaluation:
@@ -66,11 +69,10 @@ class Evaluation:
         if (row.get("fits") or 1) > 1:
             raise SystemExit(f"{self.run}: row {label} was drawn from {row['fits']} fits (not supported here)")
         if row["method"] == RECONSTRUCTION:
-            try:  # cached by evaluations since 2026-12-07
-                return find(self.entries, kind="generated", method=RECONSTRUCTION,
-                            seed=self.protocol["seeds"]["reconstruction"], n=self.protocol["n"])
-            except SystemExit:
-                return self.reconstruction_features()
+            cached = find(self.entries, required=False, kind="generated", method=RECONSTRUCTION,
+                          seed=self.protocol["seeds"]["reconstruction"], n=self.protocol["n"])
+            # Evaluations cache these features since 2026-12-07; older ones are recomputed.
+            return self.reconstruction_features() if cached is None else cached
         return find(self.entries, kind="generated", method=row["method"], params=row.get("params") or {},
                     seed=self.protocol["seed"], n=self.protocol["n"])
 
