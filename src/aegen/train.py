@@ -5,12 +5,13 @@ weights, the optimizer moments and the epoch, so a resumed run (even one killed 
 replays exactly the batches of an uninterrupted one and ends with the same weights on CPU.
 Under ``torchrun`` each rank takes its share of every batch and rank 0 writes the files.
 
-The seed's autoencoder trains on the reconstruction MSE alone. Five options, all off by
+The seed's autoencoder trains on the reconstruction MSE alone. Six options, all off by
 default, train the decoder for the vectors a sampler gives it (README, "A latent space that
 can be sampled"): noise on the decoder's input, an L2 penalty on z, a gradient penalty on the
 decoder (``ModelConfig.spectral_norm`` is the other smoothness option), random horizontal
-flips, and an adversarial term for sharper reconstructions (:mod:`aegen.adversarial`: a patch
-discriminator trained beside the autoencoder from ``adversarial_start`` on).
+flips, and adversarial terms (:mod:`aegen.adversarial`: a patch discriminator trained beside
+the autoencoder from ``adversarial_start`` on) for sharper reconstructions and for faces
+decoded from Gaussian draws around the batch's codes.
 Their random draws come from generators seeded by (seed, epoch, rank), so a resumed run
 replays them exactly.
 """
@@ -137,15 +138,17 @@ class TrainingObjective(torch.nn.Module):
 
     A module (not a function) so that DistributedDataParallel wraps the whole objective and
     its gradient hooks see every parameter. ``forward(x, generator, critic)`` takes images
-    (B, 3, S, S), the generator of the step's random draws and, when the adversarial term is
-    on for this step, the :class:`~aegen.adversarial.Critic`; returns (loss, mse, reconstruction).
+    (B, 3, S, S), the generator of the step's random draws and, when an adversarial term is
+    on for this step, the :class:`~aegen.adversarial.Critic`; returns (loss, mse, fakes):
+    fakes are the images the critic then learns to call not real (the reconstructions, and
+    with ``adversarial_prior`` the decoded Gaussian draws, or those alone).
     """
 
     def __init__(self, model: ConvAutoencoder, cfg: TrainConfig):
         super().__init__()
         self.model = model
         self.latent_noise, self.z_l2, self.decoder_gp = cfg.latent_noise, cfg.z_l2, cfg.decoder_gp
-        self.adversarial = cfg.adversarial
+        self.adversarial, self.adversarial_prior = cfg.adversarial, cfg.adversarial_prior
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
                 critic: Critic | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -167,11 +170,31 @@ class TrainingObjective(torch.nn.Module):
             v = _randn(recon.shape, generator, recon)
             (grad,) = torch.autograd.grad((recon * v).sum(), z_in, create_graph=True)
             loss = loss + self.decoder_gp * grad.float().pow(2).sum(dim=1).mean() / recon[0].numel()
+        fakes = recon  # what the critic step is shown as not real: reconstructions, then prior draws
         if critic is not None and self.adversarial > 0:
             fooled = critic.decoder_loss(recon)
             scale = adaptive_weight(mse, fooled, last_decoder_weight(self.model))
             loss = loss + self.adversarial * scale * fooled
-        return loss, mse, recon
+        if critic is not None and self.adversarial_prior > 0 and len(z) > 1:
+            drawn = self.model.decode(batch_gaussian_draws(z.detach(), generator))
+            fooled = critic.decoder_loss(drawn)
+            scale = adaptive_weight(mse, fooled, last_decoder_weight(self.model))
+            loss = loss + self.adversarial_prior * scale * fooled
+            fakes = torch.cat([recon, drawn]) if self.adversarial > 0 else drawn
+        return loss, mse, fakes
+
+
+def batch_gaussian_draws(z: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """(B, d) codes -> (B, d) draws from the Gaussian with the batch's mean and covariance.
+
+    Each draw is ``mean + w @ (z - mean) / sqrt(B - 1)`` with ``w ~ N(0, I_B)``: exactly
+    N(mean, S) for S the batch's sample covariance, with no matrix factorised and no state
+    kept between steps (so a resumed run replays them). These are the vectors the Gaussian
+    sampler fitted after training gives the decoder, less the spread a batch cannot estimate.
+    """
+    centred = z.float() - z.float().mean(dim=0, keepdim=True)
+    weights = _randn((len(z), len(z)), generator, centred)
+    return (z.float().mean(dim=0, keepdim=True) + weights @ centred / math.sqrt(len(z) - 1)).to(z.dtype)
 
 
 def _randn(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
@@ -226,8 +249,8 @@ def train(cfg: TrainConfig) -> Path:
         raise AegenError(f"{out} already holds a trained run: use --resume or another --out")
     if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
         raise AegenError("--epochs and --batch-size must be at least 1 and --lr positive")
-    if cfg.adversarial > 0 and dist.active:
-        raise AegenError("--adversarial does not run under torchrun yet: train it in one process")
+    if (cfg.adversarial > 0 or cfg.adversarial_prior > 0) and dist.active:
+        raise AegenError("--adversarial and --adversarial-prior do not run under torchrun yet: train in one process")
     if cfg.resume:
         cfg = _resumed_config(cfg, out, write=dist.is_main)
 
@@ -244,7 +267,7 @@ def train(cfg: TrainConfig) -> Path:
 
     model = ConvAutoencoder(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    critic = Critic(model, cfg.lr) if cfg.adversarial > 0 else None
+    critic = Critic(model, cfg.lr) if cfg.adversarial > 0 or cfg.adversarial_prior > 0 else None
     start_epoch = load_checkpoint(out / CHECKPOINT, model, optimizer, critic=critic) if cfg.resume else 0
     objective = dist.wrap(TrainingObjective(model, cfg))
     log_rows = _read_log(out / "train_log.csv", start_epoch)
@@ -275,13 +298,13 @@ def train(cfg: TrainConfig) -> Path:
                 mirror = torch.from_numpy(flips[rows]).to(device)[:, None, None, None]
                 x = torch.where(mirror, x.flip(-1), x)
             with amp:
-                loss, mse, recon = objective(x, generator, adversary)
+                loss, mse, fakes = objective(x, generator, adversary)
             optimizer.zero_grad(set_to_none=True)
             (loss * dist.loss_weight(len(rows), len(batch))).backward()
             optimizer.step()
             if adversary is not None:
                 with amp:
-                    critic_losses.append(adversary.step(x, recon, lr))
+                    critic_losses.append(adversary.step(x, fakes, lr))
             seen += len(batch)
             loss_sum += mse.item() * len(rows)
             bar.set_postfix(mse=f"{mse.item():.5f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")

@@ -91,10 +91,20 @@ class TrainConfig:
                          "scaled to WEIGHT times the squared error's gradient (0.1: a few FID units better on "
                          "CelebA; 0.5 paints texture; about 2.2x the time per epoch)", metavar="WEIGHT",
         group=SAMPLABLE_OPTIONS))
+    # Weight of the adversarial term on faces decoded from draws of the batch codes' Gaussian
+    # (mean and covariance of the batch, codes detached: the decoder alone learns to make faces
+    # where a fitted Gaussian or GMM sampler will put its vectors, between the training codes).
+    # Same discriminator and adaptive scale as --adversarial.
+    adversarial_prior: float = field(default=0.0, metadata=option(
+        "--adversarial-prior", "also decode draws from a Gaussian with the batch codes' mean and covariance and "
+                               "add the discriminator's loss on them to the decoder's, scaled like --adversarial "
+                               "(trains the decoder where samplers put their vectors)", metavar="WEIGHT",
+        group=SAMPLABLE_OPTIONS))
     # The epoch (0-based) from which the discriminator trains and the adversarial term applies:
     # the reconstructions it first sees are then faces, not noise.
     adversarial_start: int = field(default=0, metadata=option(
-        "--adversarial-start", "the epoch (counted from 0) from which --adversarial applies", metavar="EPOCH",
+        "--adversarial-start", "the epoch (counted from 0) from which --adversarial and --adversarial-prior apply",
+        metavar="EPOCH",
         group=SAMPLABLE_OPTIONS))
     seed: int = field(default=0, metadata=option("--seed", "seeds initialisation, shuffling and the held-out split"))
     device: str = field(default="auto", metadata=option(
@@ -145,7 +155,7 @@ class TrainConfig:
                         setattr(self, name, value)
         if not (isinstance(self.adversarial_start, int) and self.adversarial_start >= 0):
             raise ValueError(f"--adversarial-start must be an epoch >= 0, got {self.adversarial_start!r}")
-        for name in ("latent_noise", "z_l2", "decoder_gp", "adversarial"):
+        for name in ("latent_noise", "z_l2", "decoder_gp", "adversarial", "adversarial_prior"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value!r}")
@@ -184,7 +194,8 @@ for _name in MODEL_FIELDS:
 # Settings added after runs were first written, with the behaviour those runs had: a run
 # that lacks one resumes with it. Any other missing setting is an error on --resume.
 SETTINGS_OF_OLDER_RUNS = {"lr_schedule": "constant", "latent_noise": 0.0, "z_l2": 0.0, "decoder_gp": 0.0,
-                          "flip": False, "preset": None, "adversarial": 0.0, "adversarial_start": 0}
+                          "flip": False, "preset": None, "adversarial": 0.0, "adversarial_start": 0,
+                          "adversarial_prior": 0.0}
 
 # Changing any of these would make a resumed run a different run: the model, and every
 # training field not marked free.
