@@ -1,4 +1,4 @@
-"""``aegen train --adversarial``: a patch discriminator beside the autoencoder, resumable, off by default."""
+"""``aegen train --adversarial`` and ``--adversarial-prior``: a patch discriminator beside the autoencoder, resumable, off by default."""
 
 import csv
 import json
@@ -13,7 +13,7 @@ from aegen.cli import main
 from aegen.distributed import DistContext
 from aegen.model import ConvAutoencoder, ModelConfig
 from aegen.report.commands import train_command
-from aegen.train import TrainConfig, TrainingObjective, step_generator, train
+from aegen.train import TrainConfig, TrainingObjective, batch_gaussian_draws, step_generator, train
 from conftest import write_celeba_layout
 
 SMALL = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16))
@@ -65,6 +65,53 @@ def test_the_adversarial_term_is_scaled_to_the_squared_errors_gradient_at_the_la
     assert torch.equal(plain_loss, plain_mse)
 
 
+def test_batch_gaussian_draws_have_the_batch_codes_mean_and_covariance():
+    z = torch.randn(6, 3) @ torch.tensor([[2.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.2]]) + 4
+    generator = torch.Generator().manual_seed(1)
+    draws = torch.cat([batch_gaussian_draws(z, generator) for _ in range(20000)])
+    assert draws.shape == (120000, 3)
+    torch.testing.assert_close(draws.mean(0), z.mean(0), atol=0.02, rtol=0)
+    torch.testing.assert_close(torch.cov(draws.T), torch.cov(z.T), atol=0.03, rtol=0.02)
+    # Seeded: the same generator state gives the same draws (a resumed epoch replays them).
+    a = batch_gaussian_draws(z, torch.Generator().manual_seed(7))
+    assert torch.equal(a, batch_gaussian_draws(z, torch.Generator().manual_seed(7)))
+    assert not torch.equal(a, batch_gaussian_draws(z, torch.Generator().manual_seed(8)))
+
+
+def _grads(model: ConvAutoencoder, loss: torch.Tensor) -> dict[str, torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+def test_the_prior_term_trains_the_decoder_on_gaussian_draws_and_leaves_the_encoder_alone():
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ModelConfig(**SMALL))
+    critic = Critic(model, lr=1e-3)
+    x = torch.rand(8, 3, 32, 32)
+    plain = _grads(model, TrainingObjective(model, TrainConfig(**SMALL))(x, step_generator(0, 0, 0), None)[0])
+    objective = TrainingObjective(model, TrainConfig(**SMALL, adversarial_prior=0.5))
+    loss, mse, fakes = objective(x, step_generator(0, 0, 0), critic)
+    # Alone, the critic is shown the decoded draws only; the loss adds the adaptive term on them.
+    assert fakes.shape == x.shape and not torch.allclose(fakes, model(x))
+    drawn = model.decode(batch_gaussian_draws(model.encode(x).detach(), step_generator(0, 0, 0)))
+    torch.testing.assert_close(fakes, drawn)
+    fooled = -critic.discriminator(drawn).mean()
+    weight = last_decoder_weight(model)
+    (g_rec,) = torch.autograd.grad(mse, weight, retain_graph=True)
+    (g_adv,) = torch.autograd.grad(fooled, weight, retain_graph=True)
+    torch.testing.assert_close(loss - mse, 0.5 * g_rec.norm() / (g_adv.norm() + 1e-4) * fooled, rtol=1e-3, atol=1e-6)
+    # The codes are detached for the draws: the encoder's gradient is the squared error's alone.
+    prior = _grads(model, loss)
+    for name in plain:
+        if name.startswith("encoder"):
+            torch.testing.assert_close(prior[name], plain[name], rtol=1e-5, atol=1e-8, msg=name)
+    assert any(not torch.allclose(prior[n], plain[n]) for n in plain if n.startswith("decoder"))
+    # With --adversarial too, the critic sees reconstructions then draws.
+    both = TrainingObjective(model, TrainConfig(**SMALL, adversarial=0.5, adversarial_prior=0.5))
+    assert both(x, step_generator(0, 0, 0), critic)[2].shape == (16, 3, 32, 32)
+
+
 def test_the_critic_step_trains_the_discriminator_and_leaves_the_autoencoder_alone():
     torch.manual_seed(0)
     model = ConvAutoencoder(ModelConfig(**SMALL))
@@ -81,7 +128,7 @@ def test_the_critic_step_trains_the_discriminator_and_leaves_the_autoencoder_alo
 
 
 def test_a_resumed_adversarial_run_ends_bit_identical_with_its_discriminator(tmp_path, celeba_spec):
-    options = dict(adversarial=0.5, adversarial_start=1, flip=True)
+    options = dict(adversarial=0.5, adversarial_prior=0.25, adversarial_start=1, flip=True)
     full = train(_cfg(celeba_spec, tmp_path / "full", epochs=3, **options))
     train(_cfg(celeba_spec, tmp_path / "part", epochs=2, **options))
     part = train(_cfg(celeba_spec, tmp_path / "part", epochs=3, resume=True, **options))
@@ -100,7 +147,11 @@ def test_a_resumed_adversarial_run_ends_bit_identical_with_its_discriminator(tmp
     assert not any(k.startswith("critic/") for k in plain)
     assert not torch.equal(plain["model/decoder.0.weight"], a["model/decoder.0.weight"])
     with pytest.raises(AegenError, match="different adversarial_start"):
-        train(_cfg(celeba_spec, tmp_path / "part", epochs=4, resume=True, adversarial=0.5, flip=True))
+        train(_cfg(celeba_spec, tmp_path / "part", epochs=4, resume=True, adversarial=0.5, adversarial_prior=0.25,
+                   flip=True))
+    with pytest.raises(AegenError, match="different adversarial_prior"):
+        train(_cfg(celeba_spec, tmp_path / "part", epochs=4, resume=True, adversarial=0.5, adversarial_start=1,
+                   flip=True))
 
 
 def test_a_checkpoint_without_a_discriminator_says_so(tmp_path):
@@ -121,6 +172,7 @@ def test_adversarial_training_is_refused_under_torchrun(tmp_path, monkeypatch):
     (dict(adversarial=-0.5), "--adversarial must be a finite number >= 0"),
     (dict(adversarial=float("inf")), "--adversarial must be a finite number >= 0"),
     (dict(adversarial_start=-1), "--adversarial-start must be an epoch >= 0"),
+    (dict(adversarial_prior=-0.1), "--adversarial-prior must be a finite number >= 0"),
 ])
 def test_bad_adversarial_values_are_refused_in_one_line(kw, message):
     with pytest.raises(ValueError, match=message):
@@ -131,12 +183,14 @@ def test_the_cli_records_the_adversarial_options_and_the_report_reproduces_them(
     out = tmp_path / "run"
     args = ["--data", "synthetic:n=40", "--out", str(out), "--epochs", "2", "--batch-size", "8", "--image-size", "32",
             "--z-dim", "16", "--channels", "8,8,16,16", "--adversarial", "0.25", "--adversarial-start", "1",
+            "--adversarial-prior", "0.5",
             "--cache-dir", str(tmp_path / "cache")]
     assert main(["train", *args]) == 0
     config = json.loads((out / "config.json").read_text())
     assert (config["train"]["adversarial"], config["train"]["adversarial_start"]) == (0.25, 1)
+    assert config["train"]["adversarial_prior"] == 0.5
     joined = " ".join(train_command("RUN", config))
-    assert "--adversarial 0.25" in joined and "--adversarial-start 1" in joined
+    assert "--adversarial 0.25" in joined and "--adversarial-start 1" in joined and "--adversarial-prior 0.5" in joined
     capsys.readouterr()
     assert main(["train", *args[:4], "--adversarial-start", "-2"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

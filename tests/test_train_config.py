@@ -20,7 +20,7 @@ MODEL_OFF_DEFAULT = dict(image_size=32, z_dim=8, channels=(4, 4, 8, 8), kernel_s
                          activation="elu", spectral_norm=True)
 TRAIN_OFF_DEFAULT = dict(data="synthetic:n=40,seed=3", out="elsewhere", epochs=3, batch_size=7, lr=0.0025,
                          lr_schedule="cosine", preset="samplable", latent_noise=0.25, z_l2=0.01, decoder_gp=0.5,
-                         flip=True, adversarial=0.1, adversarial_start=2, seed=5, device="cpu", limit=30, resume=True, progress=False,
+                         flip=True, adversarial=0.1, adversarial_prior=0.2, adversarial_start=2, seed=5, device="cpu", limit=30, resume=True, progress=False,
                          cache_dir="/tmp/aegen-cache")
 TINY_MODEL = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16))
 
