@@ -76,11 +76,19 @@ def shared_model_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+@pytest.fixture(scope="session")
+def shared_report_image_cache(tmp_path_factory) -> Path:
+    """Compacted report images, shared by the session's tests: keyed by the source bytes and checked
+    on load, like the models; many tests write reports of the same tiny runs."""
+    return tmp_path_factory.mktemp("report-images")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch, shared_model_cache):
+def isolated_cache(tmp_path_factory, monkeypatch, shared_model_cache, shared_report_image_cache):
     """Every test gets its own preprocessing cache, so tests never see each other's data files."""
     cache = tmp_path_factory.mktemp("cache")
     (cache / "models").symlink_to(shared_model_cache, target_is_directory=True)
+    (cache / "report-images").symlink_to(shared_report_image_cache, target_is_directory=True)
     monkeypatch.setenv("AEGEN_CACHE_DIR", str(cache))
 
 

@@ -221,3 +221,56 @@ def test_a_plot_is_drawn_at_most_max_figure_width_pixels_wide_and_narrow_plots_k
     with Image.open(save_figure(narrow, tmp_path / "narrow.png")) as new, Image.open(tmp_path / "as-before.png") as old:
         assert old.width < MAX_FIGURE_WIDTH and abs(new.width - old.width) <= 1 and abs(new.height - old.height) <= 1
     assert not plt.get_fignums()  # closed
+
+
+def test_the_compaction_cache_gives_back_what_compact_image_gives_and_survives_damage(tmp_path, monkeypatch):
+    from aegen.report import assets
+    from aegen.report.assets import CompactionCache, compact_image
+
+    data = _plot_png(tmp_path / "plot.png")
+    cache = CompactionCache(tmp_path / "cache")
+    first = cache.compact(data)
+    assert first == compact_image(data)
+    (entry,) = (tmp_path / "cache").iterdir()
+    calls = []
+    monkeypatch.setattr(assets, "compact_image", lambda d: calls.append(d) or compact_image(d))
+    assert cache.compact(data) == first and calls == []  # read back, not encoded again
+    entry.write_bytes(entry.read_bytes()[:-10])  # a damaged entry is encoded again and replaced
+    assert cache.compact(data) == first and len(calls) == 1
+    assert cache.compact(data) == first and len(calls) == 1
+    blocked = tmp_path / "file"  # a cache that cannot be written: the images all the same
+    blocked.write_text("not a folder")
+    assert CompactionCache(blocked / "cache").compact(data) == first and len(calls) == 2
+    assert CompactionCache(None).compact(data) == first and len(calls) == 3
+
+
+def test_the_compaction_cache_prunes_the_entries_used_longest_ago(tmp_path):
+    import os
+
+    from aegen.report.assets import CompactionCache
+
+    cache = CompactionCache(tmp_path)
+    for i, age in enumerate((300, 100, 200)):
+        path = tmp_path / f"{i:064x}.png"
+        path.write_bytes(bytes(1000))
+        os.utime(path, (1e9 - age, 1e9 - age))
+    (tmp_path / "notes.txt").write_bytes(bytes(5000))  # not an entry: left alone
+    cache.prune(max_bytes=2000)
+    assert sorted(p.name[-5:] for p in tmp_path.iterdir()) == ["1.png", "2.png", "s.txt"]
+    cache.prune(max_bytes=0)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_report_written_again_reads_its_compacted_images_from_the_cache(trained_only, tmp_path, monkeypatch):
+    from aegen.report import assets, write_report
+
+    first = write_report(trained_only, out_dir=tmp_path / "a", explorer=False)
+    calls = []
+    compact = assets.compact_image
+    monkeypatch.setattr(assets, "compact_image", lambda d: calls.append(d) or compact(d))
+    second = write_report(trained_only, out_dir=tmp_path / "b", explorer=False)
+    stored = sorted(p.name for p in (first.parent / "images").iterdir())
+    assert stored == sorted(p.name for p in (second.parent / "images").iterdir()) and stored
+    for name in stored:
+        assert (first.parent / "images" / name).read_bytes() == (second.parent / "images" / name).read_bytes()
+    assert calls == []

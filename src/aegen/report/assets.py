@@ -24,13 +24,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
 from pathlib import Path
 
 import numpy as np
+import PIL
 from PIL import Image
 
 from aegen import AegenError
+from aegen.data.dataset import default_cache_dir
 from aegen.io import read_json, write_bytes, write_json
 
 IMAGES_DIR = "images"
@@ -78,6 +81,71 @@ WEBP_METHOD = 1
 MIME = {"png": "image/png", "webp": "image/webp"}
 
 
+# A compacted copy depends only on the source bytes and on how it is compacted, so it is kept in
+# $AEGEN_CACHE_DIR/report-images/<this key>: a report written again, or another report showing the
+# same files, reads it instead of encoding the image again (encoding is about half of the time a
+# report of a small run takes). A new Pillow or WebP effort is a new folder.
+COMPACTION_KEY = f"png-webp{WEBP_METHOD}-pillow{PIL.__version__}"
+# When the cache outgrows this, the entries used longest ago are deleted (at the end of a report).
+COMPACTION_CACHE_BYTES = 512 * 2**20
+_KINDS = ("webp", "png")
+
+
+def compaction_cache_dir() -> Path:
+    """Where compacted report images are kept: ``$AEGEN_CACHE_DIR/report-images/<COMPACTION_KEY>``."""
+    return default_cache_dir() / "report-images" / COMPACTION_KEY
+
+
+class CompactionCache:
+    """:func:`compact_image` of image bytes, kept in ``folder`` by the sha256 of the source bytes.
+
+    An entry is ``<sha256>.<kind>`` holding the sha256 of the compacted bytes (32 bytes), then
+    those bytes: a damaged entry fails the check and is encoded again. A folder that cannot be
+    read or written makes the cache a pass-through; nothing is ever unpickled.
+    """
+
+    def __init__(self, folder: Path | None):
+        self.folder = Path(folder) if folder is not None else None
+
+    def compact(self, data: bytes, digest: str | None = None) -> tuple[bytes, str]:
+        """(bytes, kind) of :func:`compact_image` of ``data``; ``digest``: its sha256 hex digest if known."""
+        if self.folder is None:
+            return compact_image(data)
+        digest = digest or hashlib.sha256(data).hexdigest()
+        for kind in _KINDS:
+            entry = self.folder / f"{digest}.{kind}"
+            try:
+                raw = entry.read_bytes()
+            except OSError:
+                continue
+            if len(raw) > 32 and hashlib.sha256(raw[32:]).digest() == raw[:32]:
+                entry.touch()  # recently used: the last to be pruned
+                return raw[32:], kind
+            entry.unlink(missing_ok=True)
+        stored, kind = compact_image(data)
+        try:
+            write_bytes(self.folder / f"{digest}.{kind}", hashlib.sha256(stored).digest() + stored)
+        except (OSError, AegenError):
+            pass  # a read-only or full cache: the report is written all the same
+        return stored, kind
+
+    def prune(self, max_bytes: int = COMPACTION_CACHE_BYTES) -> None:
+        """Delete the least recently used entries until the folder holds at most ``max_bytes``."""
+        if self.folder is None:
+            return
+        try:
+            entries = [(e.stat().st_mtime, e.stat().st_size, Path(e.path)) for e in os.scandir(self.folder)
+                       if e.is_file() and e.name.rsplit(".", 1)[-1] in _KINDS]
+        except OSError:
+            return
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries):
+            if total <= max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+
+
 def lossless_webp(data: bytes) -> bytes | None:
     """The PNG ``data`` as a lossless WebP with the same pixels, or None.
 
@@ -122,11 +190,14 @@ class Assets:
     ``.webp`` (a copy in ``report_dir``) or, with ``embed=True``, a base64 data URI. Each source file is
     stored once however often it is shown, and so is each content: two files with the same
     bytes (a run's sample grid and the evaluation's copy of it) share one image. What is
-    stored is :func:`compact_image` of the file: the same pixels in fewer bytes.
+    stored is :func:`compact_image` of the file: the same pixels in fewer bytes, read from
+    ``cache`` (a :class:`CompactionCache`) where an earlier report compacted the same bytes.
     """
 
-    def __init__(self, report_dir: Path, embed: bool = False, source_root: Path | None = None):
+    def __init__(self, report_dir: Path, embed: bool = False, source_root: Path | None = None,
+                 cache: CompactionCache | None = None):
         self.report_dir = Path(report_dir)
+        self.cache = cache if cache is not None else CompactionCache(None)
         self.embed = embed
         self.source_root = Path(source_root).resolve() if source_root is not None else None
         self.written: set[str] = set()
@@ -160,7 +231,7 @@ class Assets:
         digest = hashlib.sha256(data).hexdigest()
         src = self._src_by_content.get(digest)
         if src is None:
-            stored, kind = compact_image(data)
+            stored, kind = self.cache.compact(data, digest)
             src = self._store(stored, name or self.name_for(path), kind)
         self._src_by_content[digest] = src
         self._src_by_source[key] = src
@@ -205,6 +276,7 @@ class Assets:
         for path in self._temporary:
             if self.embed or path.name not in self.written:
                 path.unlink(missing_ok=True)
+        self.cache.prune()
         folder = self.report_dir / IMAGES_DIR
         manifest = folder / MANIFEST
         if not folder.is_dir():

@@ -12,7 +12,7 @@ import aegen
 from aegen import AegenError
 from aegen.config import option_argv
 from aegen.io import write_text
-from aegen.report.assets import Assets
+from aegen.report.assets import Assets, CompactionCache, compaction_cache_dir
 from aegen.report.blocks import Section, Text
 from aegen.report.config import ReportConfig
 from aegen.report.html import PageInfo, Renderer
@@ -78,7 +78,7 @@ def write_report(run_or_path, out_dir: str | os.PathLike | None = None, embed: b
     out = Path(out_dir) if out_dir is not None else Path(run.path) / REPORT_DIR
     if out.exists() and not out.is_dir():
         raise AegenError(f"cannot write the report into {out}: it is a file")
-    assets = Assets(out, embed=embed, source_root=Path(run.path))
+    assets = Assets(out, embed=embed, source_root=Path(run.path), cache=CompactionCache(compaction_cache_dir()))
     unknown = sorted(set(leave_out) - {anchor for anchor, _, _ in SECTION_BUILDERS})
     if unknown:
         raise ValueError(f"no report section named {', '.join(unknown)}")
