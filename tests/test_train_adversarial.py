@@ -66,12 +66,13 @@ def test_the_adversarial_term_is_scaled_to_the_squared_errors_gradient_at_the_la
 
 
 def test_batch_gaussian_draws_have_the_batch_codes_mean_and_covariance():
-    z = torch.randn(6, 3) @ torch.tensor([[2.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.2]]) + 4
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) @ torch.tensor([[2.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.2]]) + 4
     generator = torch.Generator().manual_seed(1)
-    draws = torch.cat([batch_gaussian_draws(z, generator) for _ in range(20000)])
-    assert draws.shape == (120000, 3)
-    torch.testing.assert_close(draws.mean(0), z.mean(0), atol=0.02, rtol=0)
-    torch.testing.assert_close(torch.cov(draws.T), torch.cov(z.T), atol=0.03, rtol=0.02)
+    draws = torch.cat([batch_gaussian_draws(z, generator) for _ in range(3000)])
+    assert draws.shape == (18000, 3)
+    # Standard errors at 18,000 draws: about 0.015 for the means, 0.03 for the largest covariance.
+    torch.testing.assert_close(draws.mean(0), z.mean(0), atol=0.06, rtol=0)
+    torch.testing.assert_close(torch.cov(draws.T), torch.cov(z.T), atol=0.1, rtol=0.03)
     # Seeded: the same generator state gives the same draws (a resumed epoch replays them).
     a = batch_gaussian_draws(z, torch.Generator().manual_seed(7))
     assert torch.equal(a, batch_gaussian_draws(z, torch.Generator().manual_seed(7)))
