@@ -307,3 +307,22 @@ def test_interrupted_write_leaves_no_file_a_later_step_trusts(tmp_path):
     with pytest.raises(AegenError, match="z.npy"):
         _truncate(target)
         load_npy(target)
+
+
+def test_only_durable_writes_flush_to_disk_and_both_replace_the_file_whole(tmp_path, monkeypatch):
+    from aegen import io as aegen_io
+    from aegen.plots import save_image
+
+    flushed = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(aegen_io.os, "fsync", lambda fd: flushed.append(fd) or real_fsync(fd))
+    aegen_io.write_bytes(tmp_path / "metrics.json", b"{}")
+    assert len(flushed) == 1
+    aegen_io.write_bytes(tmp_path / "figure.png", b"old")
+    save_image(tmp_path / "figure.png", np.zeros((4, 4, 3), dtype=np.uint8))  # a picture: no flush
+    assert len(flushed) == 2 and (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(RuntimeError), aegen_io.atomic_path(tmp_path / "figure.png", durable=False) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed while writing")
+    assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG" and sorted(os.listdir(tmp_path)) == [
+        "figure.png", "metrics.json"]

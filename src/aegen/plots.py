@@ -39,7 +39,7 @@ def save_image(path: str | os.PathLike, image: np.ndarray, scale: int = 1) -> Pa
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, durable=False) as tmp:
         img.save(tmp, format="PNG")
     return path
 
@@ -79,7 +79,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
         box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
         if box.width > 0:  # a quarter pixel of margin: rounding cannot take the image past max_width
             dpi = min(float(dpi), (max_width - 0.25) / box.width)
-        with atomic_path(path) as tmp:
+        with atomic_path(path, durable=False) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches=box)
     finally:
         plt.close(fig)

@@ -124,7 +124,7 @@ class CompactionCache:
             entry.unlink(missing_ok=True)
         stored, kind = compact_image(data)
         try:
-            write_bytes(self.folder / f"{digest}.{kind}", hashlib.sha256(stored).digest() + stored)
+            write_bytes(self.folder / f"{digest}.{kind}", hashlib.sha256(stored).digest() + stored, durable=False)
         except (OSError, AegenError):
             pass  # a read-only or full cache: the report is written all the same
         return stored, kind
@@ -264,7 +264,7 @@ class Assets:
             file_name, k = f"{stem}-{k}.{kind}", k + 1
         target = self.report_dir / IMAGES_DIR / file_name
         if not (target.is_file() and target.read_bytes() == data):
-            write_bytes(target, data)
+            write_bytes(target, data, durable=False)
         self.written.add(file_name)
         return f"{IMAGES_DIR}/{file_name}"
 
