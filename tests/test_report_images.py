@@ -274,3 +274,21 @@ def test_a_report_written_again_reads_its_compacted_images_from_the_cache(traine
     for name in stored:
         assert (first.parent / "images" / name).read_bytes() == (second.parent / "images" / name).read_bytes()
     assert calls == []
+
+
+def test_a_compaction_cache_that_cannot_be_changed_still_serves_its_entries(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from aegen.report.assets import CompactionCache
+
+    data = _plot_png(tmp_path / "plot.png")
+    cache = CompactionCache(tmp_path / "cache")
+    first = cache.compact(data)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(Path, "touch", refuse)
+    monkeypatch.setattr(Path, "unlink", refuse)
+    assert cache.compact(data) == first
+    cache.prune(max_bytes=0)  # nothing can be deleted: no error either

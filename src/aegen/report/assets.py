@@ -22,6 +22,7 @@ measurements are in docs/notes/2026-12-06-explorer-size.md.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import os
@@ -118,10 +119,11 @@ class CompactionCache:
                 raw = entry.read_bytes()
             except OSError:
                 continue
-            if len(raw) > 32 and hashlib.sha256(raw[32:]).digest() == raw[:32]:
-                entry.touch()  # recently used: the last to be pruned
+            intact = len(raw) > 32 and hashlib.sha256(raw[32:]).digest() == raw[:32]
+            with contextlib.suppress(OSError):  # a cache we may read but not change still serves
+                entry.touch() if intact else entry.unlink()  # touched: recently used, the last pruned
+            if intact:
                 return raw[32:], kind
-            entry.unlink(missing_ok=True)
         stored, kind = compact_image(data)
         try:
             write_bytes(self.folder / f"{digest}.{kind}", hashlib.sha256(stored).digest() + stored, durable=False)
@@ -134,15 +136,16 @@ class CompactionCache:
         if self.folder is None:
             return
         try:
-            entries = [(e.stat().st_mtime, e.stat().st_size, Path(e.path)) for e in os.scandir(self.folder)
-                       if e.is_file() and e.name.rsplit(".", 1)[-1] in _KINDS]
+            entries = [(stat.st_mtime, stat.st_size, Path(e.path)) for e in os.scandir(self.folder)
+                       if e.is_file() and e.name.rsplit(".", 1)[-1] in _KINDS for stat in (e.stat(),)]
         except OSError:
             return
         total = sum(size for _, size, _ in entries)
         for _, size, path in sorted(entries):
             if total <= max_bytes:
                 break
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
             total -= size
 
 
