@@ -192,9 +192,9 @@ def batch_gaussian_draws(z: torch.Tensor, generator: torch.Generator | None) -> 
     kept between steps (so a resumed run replays them). These are the vectors the Gaussian
     sampler fitted after training gives the decoder, less the spread a batch cannot estimate.
     """
-    centred = z.float() - z.float().mean(dim=0, keepdim=True)
-    weights = _randn((len(z), len(z)), generator, centred)
-    return (z.float().mean(dim=0, keepdim=True) + weights @ centred / math.sqrt(len(z) - 1)).to(z.dtype)
+    mean = z.float().mean(dim=0, keepdim=True)
+    weights = _randn((len(z), len(z)), generator, mean)
+    return (mean + weights @ (z.float() - mean) / math.sqrt(len(z) - 1)).to(z.dtype)
 
 
 def _randn(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
