@@ -1,4 +1,4 @@
-"""Training and encoding under ``torchrun`` with 2 CPU processes (gloo) against one process.
+"""Training (plain and adversarial) and encoding under ``torchrun`` with 2 CPU processes (gloo) against one process.
 
 One ``torchrun`` launch runs this file as its script (see ``_worker``): it trains a run for
 one epoch, resumes it to two, encodes it, and trains a second run with batch norm, while an
@@ -38,6 +38,9 @@ TINY = ["--image-size", "32", "--z-dim", "16", "--channels", "8,8,16,16", "--bat
 # 86 images: 9 held out at random, 77 to train, so each epoch ends with a batch of 5 rows that
 # the two ranks split 3 + 2: the loss weighting must make that step match one process too.
 DATA = "synthetic:n=86,seed=3"
+# The adversarial term from the second epoch: its discriminator steps on the whole batch's
+# gradients and its adaptive weight comes from the whole batch's, so it matches one process too.
+ADVERSARIAL = ["--adversarial", "0.5", "--adversarial-start", "1"]
 
 
 def _torchrun() -> list[str]:
@@ -74,29 +77,40 @@ def _worker(runs: str, records: str) -> None:
     sys.addaudithook(audit)
     from aegen.cli import main
 
-    a, b = f"{runs}/plain", f"{runs}/batchnorm"
+    a, b, c = f"{runs}/plain", f"{runs}/batchnorm", f"{runs}/adversarial"
     codes = [
         main(["train", "--data", DATA, *TINY, "--no-batch-norm", "--epochs", "1", "--out", a]),
         main(["train", "--data", DATA, *TINY, "--no-batch-norm", "--epochs", "2", "--out", a, "--resume"]),
         main(["encode", a, "--batch-size", "16"]),
         main(["train", "--data", DATA, *TINY, "--epochs", "2", "--out", b]),
+        main(["train", "--data", DATA, *TINY, "--no-batch-norm", *ADVERSARIAL, "--epochs", "2", "--out", c]),
     ]
     with open(os.path.join(records, f"rank{rank}.json"), "w") as fh:
         json.dump({"codes": codes, "writes": writes}, fh)
 
 
-def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+def _weights(run_dir: Path, prefixes: tuple[str, ...] = ("model/",)) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     return {k: v for k, v in load_file(str(run_dir / "checkpoints" / "last.safetensors")).items()
-            if k.startswith("model/")}
+            if k.startswith(prefixes)}
 
 
-def _single_process(out: Path, batch_norm: bool) -> Path:
+def _single_process(out: Path, batch_norm: bool, **options) -> Path:
     from aegen.train import TrainConfig, train
 
     return train(TrainConfig(data=DATA, out=str(out), image_size=32, z_dim=16, channels=(8, 8, 16, 16),
-                             batch_size=8, epochs=2, batch_norm=batch_norm, progress=False))
+                             batch_size=8, epochs=2, batch_norm=batch_norm, progress=False, **options))
+
+
+def _assert_close_to_scale(ddp: dict, one: dict) -> None:
+    assert ddp.keys() == one.keys()
+    for key in one:
+        scale = float(one[key].abs().max()) + 1e-8
+        # float32 rounding of reordered sums, amplified by 20 Adam steps: measured below 1e-5
+        # of each tensor's scale, while one Adam step moves a weight by up to lr = 1e-3, so a
+        # wrongly weighted or missing batch shows up far above this bound.
+        torch.testing.assert_close(ddp[key], one[key], rtol=0, atol=1e-4 * scale, msg=key)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +139,7 @@ def torchrun_result(tmp_path_factory):
 @pytest.mark.slow
 def test_torchrun_commands_succeed_and_only_rank0_writes(torchrun_result):
     runs, ranks, _ = torchrun_result
-    assert [r["codes"] for r in ranks] == [[0, 0, 0, 0], [0, 0, 0, 0]]
+    assert [r["codes"] for r in ranks] == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
     # Nothing at all from rank 1: neither in the run folders nor in the preprocessing cache,
     # which rank 0 builds before the other ranks open it.
     assert ranks[1]["writes"] == [], f"rank 1 wrote files: {ranks[1]['writes'][:5]}"
@@ -147,14 +161,7 @@ def test_torchrun_matches_one_process(torchrun_result, tmp_path, monkeypatch):
     # The same cache folder: both sides must read exactly the same preprocessed images.
     monkeypatch.setenv("AEGEN_CACHE_DIR", str(cache))
     single = _single_process(tmp_path / "plain", batch_norm=False)
-    ddp, one = _weights(runs / "plain"), _weights(single)
-    assert ddp.keys() == one.keys()
-    for key in one:
-        scale = float(one[key].abs().max()) + 1e-8
-        # float32 rounding of reordered sums, amplified by 20 Adam steps: measured below 1e-5
-        # of each tensor's scale, while one Adam step moves a weight by up to lr = 1e-3, so a
-        # wrongly weighted or missing batch shows up far above this bound.
-        torch.testing.assert_close(ddp[key], one[key], rtol=0, atol=1e-4 * scale, msg=key)
+    _assert_close_to_scale(_weights(runs / "plain"), _weights(single))
 
     encode_run(Run.open(single), progress=False)
     for split in ("train", "heldout"):
@@ -205,3 +212,17 @@ def test_outside_torchrun_everything_is_local(monkeypatch):
 
 if __name__ == "__main__":
     _worker(sys.argv[1], sys.argv[2])
+
+
+@pytest.mark.slow
+def test_torchrun_adversarial_training_matches_one_process(torchrun_result, tmp_path, monkeypatch):
+    runs, _, cache = torchrun_result
+    monkeypatch.setenv("AEGEN_CACHE_DIR", str(cache))
+    single = _single_process(tmp_path / "adversarial", batch_norm=False, adversarial=0.5, adversarial_start=1)
+    prefixes = ("model/", "critic/model/")
+    ddp, one = _weights(runs / "adversarial", prefixes), _weights(single, prefixes)
+    assert any(k.startswith("critic/model/") for k in one)
+    _assert_close_to_scale(ddp, one)
+    logs = [(path / "train_log.csv").read_text().splitlines()[-1].split(",") for path in (runs / "adversarial", single)]
+    # The logged critic loss is the whole batch's on both sides.
+    assert abs(float(logs[0][-1]) - float(logs[1][-1])) < 1e-4 * abs(float(logs[1][-1])) + 1e-6, logs

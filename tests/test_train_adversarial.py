@@ -162,10 +162,10 @@ def test_a_checkpoint_without_a_discriminator_says_so(tmp_path):
         load_checkpoint(tmp_path / "last.safetensors", model, critic=Critic(model, lr=1e-3))
 
 
-def test_adversarial_training_is_refused_under_torchrun(tmp_path, monkeypatch):
+def test_the_prior_term_is_refused_under_torchrun(tmp_path, monkeypatch):
     monkeypatch.setattr(DistContext, "from_env", classmethod(lambda cls: cls(rank=0, world_size=2)))
-    with pytest.raises(AegenError, match="--adversarial and --adversarial-prior do not run under torchrun"):
-        train(_cfg("synthetic:n=20", tmp_path / "run", epochs=1, adversarial=0.5))
+    with pytest.raises(AegenError, match="--adversarial-prior does not run under torchrun"):
+        train(_cfg("synthetic:n=20", tmp_path / "run", epochs=1, adversarial=0.5, adversarial_prior=0.1))
     assert not (tmp_path / "run").exists()
 
 

@@ -17,9 +17,12 @@ stage of training, and the squared error keeps the reconstruction faithful.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from aegen.distributed import DistContext
 from aegen.model import ConvAutoencoder
 
 # Bounds of the adaptive weight: VQGAN's, against a vanishing adversarial gradient.
@@ -61,11 +64,27 @@ def last_decoder_weight(model: ConvAutoencoder) -> torch.Tensor:
 
 
 def adaptive_weight(reconstruction_loss: torch.Tensor, adversarial_loss: torch.Tensor,
-                    layer_weight: torch.Tensor) -> torch.Tensor:
-    """||d rec / d W|| / ||d adv / d W|| at ``layer_weight`` W, detached and clamped to [0, 1e4]."""
+                    layer_weight: torch.Tensor, shard: Shard | None = None) -> torch.Tensor:
+    """||d rec / d W|| / ||d adv / d W|| at ``layer_weight`` W, detached and clamped to [0, 1e4].
+
+    Under torchrun (``shard``: this rank's share of the batch) the two gradients are those of
+    the whole batch, summed over the ranks before their norms are taken: every rank scales by
+    the same weight, the one a single process would use.
+    """
     (g_rec,) = torch.autograd.grad(reconstruction_loss, layer_weight, retain_graph=True)
     (g_adv,) = torch.autograd.grad(adversarial_loss, layer_weight, retain_graph=True)
+    if shard is not None:
+        both = shard.dist.sum_over_ranks(torch.stack([g_rec.detach(), g_adv.detach()]).float() * shard.share)
+        g_rec, g_adv = both[0], both[1]
     return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0, MAX_ADAPTIVE_WEIGHT).detach()
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One rank's part of a global batch under torchrun: ``share`` = its rows / the batch's rows."""
+
+    dist: DistContext
+    share: float
 
 
 class Critic:
@@ -89,13 +108,24 @@ class Critic:
         self.discriminator.requires_grad_(False)
         return -self.discriminator(reconstruction).float().mean()
 
-    def step(self, real: torch.Tensor, reconstruction: torch.Tensor, lr: float) -> float:
-        """One optimiser step on real images and (detached) reconstructions; returns the loss."""
+    def step(self, real: torch.Tensor, reconstruction: torch.Tensor, lr: float, shard: Shard | None = None) -> float:
+        """One optimiser step on real images and (detached) reconstructions; returns the loss.
+
+        Under torchrun (``shard``) each rank weighs its loss by its share of the batch and the
+        gradients are summed over the ranks: the discriminators stay identical, and step as
+        one process would on the whole batch; the returned loss is the whole batch's.
+        """
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.discriminator.requires_grad_(True)
         loss = critic_hinge_loss(self.discriminator(real), self.discriminator(reconstruction.detach()))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if shard is None:
+            loss.backward()
+        else:
+            (loss * shard.share).backward()
+            for param in self.discriminator.parameters():
+                shard.dist.sum_over_ranks(param.grad)
+            loss = shard.dist.sum_over_ranks(loss.detach() * shard.share)
         self.optimizer.step()
         return loss.item()

@@ -83,6 +83,12 @@ class DistContext:
         """
         return n_local * self.world_size / n_batch
 
+    def sum_over_ranks(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` summed over every rank, in place (each rank gets the sum); itself outside torchrun."""
+        if self.active:
+            tdist.all_reduce(tensor, op=tdist.ReduceOp.SUM)
+        return tensor
+
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if not self.active:
             return model

@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aegen import RUN_FORMAT_VERSION, AegenError, __version__
-from aegen.adversarial import Critic, adaptive_weight, last_decoder_weight
+from aegen.adversarial import Critic, Shard, adaptive_weight, last_decoder_weight
 from aegen.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from aegen.config import dataclass_default
 from aegen.data import load_dataset
@@ -139,7 +139,8 @@ class TrainingObjective(torch.nn.Module):
     A module (not a function) so that DistributedDataParallel wraps the whole objective and
     its gradient hooks see every parameter. ``forward(x, generator, critic)`` takes images
     (B, 3, S, S), the generator of the step's random draws and, when an adversarial term is
-    on for this step, the :class:`~aegen.adversarial.Critic`; returns (loss, mse, fakes):
+    on for this step, the :class:`~aegen.adversarial.Critic` (and under torchrun this rank's
+    :class:`~aegen.adversarial.Shard` of the batch); returns (loss, mse, fakes):
     fakes are the images the critic then learns to call not real (the reconstructions, and
     with ``adversarial_prior`` the decoded Gaussian draws, or those alone).
     """
@@ -150,8 +151,8 @@ class TrainingObjective(torch.nn.Module):
         self.latent_noise, self.z_l2, self.decoder_gp = cfg.latent_noise, cfg.z_l2, cfg.decoder_gp
         self.adversarial, self.adversarial_prior = cfg.adversarial, cfg.adversarial_prior
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
-                critic: Critic | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, critic: Critic | None = None,
+                shard: Shard | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z = self.model.encode(x)
         z_in = z
         if self.latent_noise > 0 and len(z) > 1:  # one code has no spread: a batch of one trains without noise
@@ -173,7 +174,7 @@ class TrainingObjective(torch.nn.Module):
         fakes = recon  # what the critic step is shown as not real: reconstructions, then prior draws
         if critic is not None and self.adversarial > 0:
             fooled = critic.decoder_loss(recon)
-            scale = adaptive_weight(mse, fooled, last_decoder_weight(self.model))
+            scale = adaptive_weight(mse, fooled, last_decoder_weight(self.model), shard)
             loss = loss + self.adversarial * scale * fooled
         if critic is not None and self.adversarial_prior > 0 and len(z) > 1:
             drawn = self.model.decode(batch_gaussian_draws(z.detach(), generator))
@@ -249,8 +250,9 @@ def train(cfg: TrainConfig) -> Path:
         raise AegenError(f"{out} already holds a trained run: use --resume or another --out")
     if cfg.epochs < 1 or cfg.batch_size < 1 or not cfg.lr > 0:
         raise AegenError("--epochs and --batch-size must be at least 1 and --lr positive")
-    if (cfg.adversarial > 0 or cfg.adversarial_prior > 0) and dist.active:
-        raise AegenError("--adversarial and --adversarial-prior do not run under torchrun yet: train in one process")
+    if cfg.adversarial_prior > 0 and dist.active:
+        # Its Gaussian is the whole batch's: the ranks would have to gather their codes first.
+        raise AegenError("--adversarial-prior does not run under torchrun yet: train it in one process")
     if cfg.resume:
         cfg = _resumed_config(cfg, out, write=dist.is_main)
 
@@ -297,14 +299,15 @@ def train(cfg: TrainConfig) -> Path:
             if flips is not None:
                 mirror = torch.from_numpy(flips[rows]).to(device)[:, None, None, None]
                 x = torch.where(mirror, x.flip(-1), x)
+            shard = Shard(dist, len(rows) / len(batch)) if dist.active else None
             with amp:
-                loss, mse, fakes = objective(x, generator, adversary)
+                loss, mse, fakes = objective(x, generator, adversary, shard)
             optimizer.zero_grad(set_to_none=True)
             (loss * dist.loss_weight(len(rows), len(batch))).backward()
             optimizer.step()
             if adversary is not None:
                 with amp:
-                    critic_losses.append(adversary.step(x, fakes, lr))
+                    critic_losses.append(adversary.step(x, fakes, lr, shard))
             seen += len(batch)
             loss_sum += mse.item() * len(rows)
             bar.set_postfix(mse=f"{mse.item():.5f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
