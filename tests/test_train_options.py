@@ -14,6 +14,7 @@ from aegen.model import ConvAutoencoder, ModelConfig, to_tensor
 from aegen.report.commands import train_command
 from aegen.run import Run
 from aegen.train import PRESETS, TrainConfig, TrainingObjective, flipped_rows, step_generator, train
+from aegen.train_config import SETTINGS_OF_OLDER_RUNS
 from conftest import write_celeba_layout
 
 SMALL = dict(image_size=32, z_dim=16, channels=(8, 8, 16, 16))
@@ -148,7 +149,7 @@ def test_a_resumed_run_with_every_option_ends_bit_identical(tmp_path, celeba_spe
 def test_runs_from_before_the_options_open_and_resume(tmp_path, celeba_spec):
     run = train(_cfg(celeba_spec, tmp_path / "old", epochs=1))
     config = json.loads((run / "config.json").read_text())
-    for key in ("latent_noise", "z_l2", "decoder_gp", "flip", "preset"):
+    for key in SETTINGS_OF_OLDER_RUNS:  # every option added since (adversarial, adversarial_prior...)
         del config["train"][key]  # as aegen wrote it before these options existed
     del config["model"]["spectral_norm"]
     (run / "config.json").write_text(json.dumps(config))
