@@ -29,6 +29,14 @@ from aegen.model import ConvAutoencoder
 MAX_ADAPTIVE_WEIGHT = 1e4
 
 
+@dataclass(frozen=True)
+class Shard:
+    """One rank's part of a global batch under torchrun: ``share`` = its rows / the batch's rows."""
+
+    dist: DistContext
+    share: float
+
+
 class PatchDiscriminator(nn.Module):
     """Images (B, 3, S, S) in [0, 1] -> logits (B, 1, S/8, S/8), one per overlapping patch.
 
@@ -78,13 +86,6 @@ def adaptive_weight(reconstruction_loss: torch.Tensor, adversarial_loss: torch.T
         g_rec, g_adv = both[0], both[1]
     return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0, MAX_ADAPTIVE_WEIGHT).detach()
 
-
-@dataclass(frozen=True)
-class Shard:
-    """One rank's part of a global batch under torchrun: ``share`` = its rows / the batch's rows."""
-
-    dist: DistContext
-    share: float
 
 
 class Critic:
