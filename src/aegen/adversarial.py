@@ -13,6 +13,10 @@ The decoder's adversarial weight is adaptive, as in VQGAN (Esser et al. 2021): t
 ``WEIGHT`` times the ratio of the reconstruction loss's gradient norm to the adversarial
 loss's at the decoder's last layer, so one value means the same at any image size, width or
 stage of training, and the squared error keeps the reconstruction faithful.
+
+Under ``torchrun`` each rank holds the same discriminator: its gradients are summed over the
+ranks and the adaptive weight comes from the whole batch's gradients (:class:`Shard`), so
+the run matches one process.
 """
 
 from __future__ import annotations
