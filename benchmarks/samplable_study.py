@@ -44,6 +44,8 @@ VARIANTS = {
     "z128+flip+adv0.1": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-start", "5"],
     "z64+flip+adv0.1": ["--z-dim", "64", "--flip", "--adversarial", "0.1", "--adversarial-start", "5"],
     "z128+flip+adv0.25": ["--z-dim", "128", "--flip", "--adversarial", "0.25", "--adversarial-start", "5"],
+    # The seed's autoencoder (z 256, no flips) with the adversarial term alone: paired with "standard".
+    "adv0.1": ["--adversarial", "0.1", "--adversarial-start", "5"],
     # The decoder also trained on Gaussian draws around the batch's codes (--adversarial-prior).
     "z128+flip+adv0.1+prior0.1": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-prior", "0.1",
                                   "--adversarial-start", "5"],
