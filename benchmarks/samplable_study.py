@@ -49,6 +49,9 @@ VARIANTS = {
     # The decoder also trained on Gaussian draws around the batch's codes (--adversarial-prior).
     "z128+flip+adv0.1+prior0.1": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-prior", "0.1",
                                   "--adversarial-start", "5"],
+    # The best z 128 recipe with a decoder that cannot paint a checkerboard (resize-convolution).
+    "z128+flip+adv0.1+nearest": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-start", "5",
+                                 "--upsampling", "nearest"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 

@@ -70,7 +70,7 @@ def critic_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> t
 
 def last_decoder_weight(model: ConvAutoencoder) -> torch.Tensor:
     """The weight tensor (a leaf) of the decoder's last convolution, spectrally normalised or not."""
-    last = [m for m in model.decoder if isinstance(m, nn.ConvTranspose2d)][-1]
+    last = [m for m in model.decoder.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
     parametrized = getattr(last, "parametrizations", None)
     return parametrized.weight.original if parametrized is not None else last.weight
 

@@ -1,11 +1,12 @@
 """The seed's standard convolutional autoencoder.
 
 Encoder: 4 Conv2D layers with stride 2, then one linear layer to ``z_dim``.
-Decoder: one linear layer, then 4 Conv2DTranspose layers with stride 2 back to the image.
+Decoder: one linear layer, then 4 Conv2DTranspose layers with stride 2 back to the image
+(``upsampling="nearest"``: 4 nearest-neighbour upsamplings, each followed by a Conv2D).
 Nothing variational: by default no extra loss terms, and the latent space is whatever plain
-reconstruction training makes of it, which is the object the analysis studies. One option
-changes the network itself (``spectral_norm``: the decoder's layers spectrally normalised, as
-in regularised autoencoders); the training-only options (latent noise, an L2 penalty on z, a
+reconstruction training makes of it, which is the object the analysis studies. Two options
+change the network itself (``spectral_norm``: the decoder's layers spectrally normalised, as
+in regularised autoencoders; ``upsampling``: resize-convolution instead of transposed ones); the training-only options (latent noise, an L2 penalty on z, a
 gradient penalty, flips) live in :mod:`aegen.train`.
 
 Beside the model live what every user of it needs, training or not: the device choice and
@@ -28,6 +29,7 @@ from aegen.data.dataset import SUPPORTED_IMAGE_SIZES
 SAMPLABLE_OPTIONS = "training for a latent space that can be sampled (all off by default)"
 ACTIVATIONS = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU}
 N_STAGES = 4
+UPSAMPLINGS = ("transposed", "nearest")
 
 
 @dataclass
@@ -51,6 +53,17 @@ class ModelConfig:
     spectral_norm: bool = field(default=False, metadata=option(
         "--spectral-norm", "spectrally normalise the decoder's layers (cheap; changes the network)",
         group=SAMPLABLE_OPTIONS))
+    # How the decoder doubles the resolution at each stage. "transposed": the seed's Conv2DTranspose
+    # (stride 2). "nearest": nearest-neighbour upsampling, then a stride-1 Conv2D ('same' padding).
+    # A transposed convolution with a kernel the stride does not divide evenly can paint a
+    # periodic grid (Odena et al. 2016, "Deconvolution and checkerboard artifacts"), which an
+    # adversarial term amplifies; resize-convolution cannot. It costs about 4x the decoder's
+    # convolution arithmetic (each output pixel sees k^2 inputs instead of k^2 / 4).
+    upsampling: str = field(default="transposed", metadata=option(
+        "--upsampling", "how the decoder doubles the resolution: the seed's transposed convolutions, or "
+                        "nearest-neighbour upsampling then a convolution (no checkerboard; ~4x the decoder's "
+                        "arithmetic; changes the network)",
+        choices=UPSAMPLINGS, group=SAMPLABLE_OPTIONS))
 
     def __post_init__(self):
         self.channels = tuple(int(c) for c in self.channels)
@@ -62,6 +75,8 @@ class ModelConfig:
             raise ValueError("z_dim >= 1, kernel_size >= 2 and positive channels are required")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.upsampling not in UPSAMPLINGS:
+            raise ValueError(f"upsampling must be one of {', '.join(UPSAMPLINGS)}, got {self.upsampling!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -72,6 +87,22 @@ class ModelConfig:
 def _normalised(layer: nn.Module, cfg: ModelConfig) -> nn.Module:
     """``layer`` spectrally normalised when the config asks for it (decoder layers only)."""
     return nn.utils.parametrizations.spectral_norm(layer) if cfg.spectral_norm else layer
+
+
+def _upsampling_conv(c_in: int, c_out: int, cfg: ModelConfig, bias: bool) -> nn.Module:
+    """One decoder stage's layer that doubles the resolution, as ``cfg.upsampling`` says."""
+    k = cfg.kernel_size
+    if cfg.upsampling == "nearest":
+        # Zero padding (k - 1) // 2 before and the rest after keeps the size, as TF's 'same' does
+        # (aegen.decoder_tfjs relies on it); explicit, because torch's padding="same" copies the
+        # input for even kernels.
+        before = (k - 1) // 2
+        pad = nn.ZeroPad2d((before, k - 1 - before, before, k - 1 - before))
+        conv = _normalised(nn.Conv2d(c_in, c_out, k, bias=bias), cfg)
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), pad, conv)
+    # padding (k-1)//2 halves the size exactly; output_padding k%2 doubles it exactly.
+    return _normalised(nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=(k - 1) // 2,
+                                          output_padding=k % 2, bias=bias), cfg)
 
 
 def _block(conv: nn.Module, channels: int, cfg: ModelConfig) -> list[nn.Module]:
@@ -89,8 +120,7 @@ class ConvAutoencoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         k = cfg.kernel_size
-        # padding (k-1)//2 halves the size exactly; output_padding k%2 doubles it exactly.
-        pad, out_pad = (k - 1) // 2, k % 2
+        pad = (k - 1) // 2  # halves the size exactly
         widths = (3,) + cfg.channels
         self.feature_size = cfg.image_size // 2 ** N_STAGES
         flat = cfg.channels[-1] * self.feature_size ** 2
@@ -103,10 +133,8 @@ class ConvAutoencoder(nn.Module):
         dec: list[nn.Module] = [_normalised(nn.Linear(cfg.z_dim, flat), cfg), nn.Unflatten(1, (cfg.channels[-1], self.feature_size, self.feature_size))]
         rev = widths[::-1]
         for c_in, c_out in zip(rev[:-2], rev[1:-1]):
-            conv = nn.ConvTranspose2d(c_in, c_out, k, stride=2, padding=pad, output_padding=out_pad, bias=not cfg.batch_norm)
-            dec += _block(_normalised(conv, cfg), c_out, cfg)
-        last = nn.ConvTranspose2d(rev[-2], 3, k, stride=2, padding=pad, output_padding=out_pad)
-        dec += [_normalised(last, cfg), nn.Sigmoid()]
+            dec += _block(_upsampling_conv(c_in, c_out, cfg, bias=not cfg.batch_norm), c_out, cfg)
+        dec += [_upsampling_conv(rev[-2], 3, cfg, bias=True), nn.Sigmoid()]
         self.decoder = nn.Sequential(*dec)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

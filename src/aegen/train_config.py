@@ -133,6 +133,7 @@ class TrainConfig:
     batch_norm: InitVar[bool | None] = None
     activation: InitVar[str | None] = None
     spectral_norm: InitVar[bool | None] = None
+    upsampling: InitVar[str | None] = None
 
     def __post_init__(self, *model_values):
         shortcuts = {name: value for name, value in zip(MODEL_FIELDS, model_values) if value is not None}
