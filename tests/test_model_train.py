@@ -33,7 +33,28 @@ def test_kernel_sizes_keep_shapes(kernel):
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
 
 
+@pytest.mark.parametrize("kernel", [3, 4, 5])
+def test_the_resize_convolution_decoder_upsamples_then_convolves_with_same_padding(kernel):
+    """upsampling="nearest": each stage is nearest x2 then a stride-1 convolution that keeps the
+    size; the same parameters as the transposed decoder, and no transposed convolution left."""
+    cfg = dict(image_size=64, z_dim=32, kernel_size=kernel)
+    model = ConvAutoencoder(ModelConfig(**cfg, upsampling="nearest"))
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 3, 64, 64)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.decoder.modules())
+    stages = [m for m in model.decoder if isinstance(m, torch.nn.Sequential)]
+    assert len(stages) == 4 and all(isinstance(s[0], torch.nn.Upsample) and s[2].stride == (1, 1) for s in stages)
+    x = torch.rand(1, stages[0][2].in_channels, 4, 4)
+    assert stages[0](x).shape[-2:] == (8, 8)
+    # A constant input away from the border gives a constant output: no checkerboard by construction.
+    flat = stages[1](torch.ones(1, stages[1][2].in_channels, 8, 8))[..., kernel:-kernel, kernel:-kernel]
+    assert torch.allclose(flat, flat[..., :1, :1].expand_as(flat), atol=1e-6)
+    transposed = ConvAutoencoder(ModelConfig(**cfg))
+    assert (sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in transposed.parameters()))
+
+
 def test_bad_model_config():
+    with pytest.raises(ValueError, match="upsampling must be one of transposed, nearest"):
+        ModelConfig(upsampling="bilinear")
     with pytest.raises(ValueError, match="divisible"):
         ModelConfig(image_size=60)
     with pytest.raises(ValueError, match="4 widths"):

@@ -201,7 +201,7 @@ def decode_in_chromium(models: list, Zs: list[np.ndarray], folder: Path) -> tupl
 
 def test_every_decoder_setting_runs_in_the_browser_as_in_torch(tmp_path):
     """Kernel sizes 2-7 (odd ones: 'valid' padding and a crop), each activation, no batch norm,
-    spectral norm, 64-128 px: float32 weights within 1e-5 of torch, float16 kernels within 1e-3;
+    spectral norm, 64-128 px, the resize-convolution decoder (odd and even kernels, normalised): float32 weights within 1e-5 of torch, float16 kernels within 1e-3;
     a wrong padding (odd kernel exported as 'same', no crop) is caught."""
     import copy
 
@@ -213,7 +213,9 @@ def test_every_decoder_setting_runs_in_the_browser_as_in_torch(tmp_path):
     settings = [{"kernel_size": k} for k in (2, 3, 4, 5, 6, 7)] + \
         [{"activation": a} for a in ("elu", "relu", "silu")] + \
         [{"batch_norm": False}, {"spectral_norm": True}, {"spectral_norm": True, "batch_norm": False, "kernel_size": 3}] + \
-        [{"image_size": s} for s in (64, 96, 128)]
+        [{"image_size": s} for s in (64, 96, 128)] + \
+        [{"upsampling": "nearest", "kernel_size": k} for k in (3, 4)] + \
+        [{"upsampling": "nearest", "spectral_norm": True, "batch_norm": False}]
     models, names, expected, Zs, exported = [], [], [], [], []
     for options in settings:
         model = small_model(**options)

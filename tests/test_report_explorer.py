@@ -103,6 +103,31 @@ def test_batch_norm_is_folded_into_the_transposed_convolution():
     assert (expected - conv(x)).abs().max() > 0.1  # the statistics matter
 
 
+def test_a_resize_convolution_decoder_exports_as_upsampling_and_same_convolutions():
+    import torch
+
+    from aegen import AegenError
+    from aegen.decoder_tfjs import decoder_tfjs
+
+    model = small_model(upsampling="nearest")
+    layers = decoder_tfjs(model).topology["config"]["layers"]
+    assert [layer["class_name"] for layer in layers] == (["Dense", "Reshape"] + ["UpSampling2D", "Conv2D", "LeakyReLU"] * 3
+                                                         + ["UpSampling2D", "Conv2D", "Activation"])
+    assert {layer["config"]["padding"] for layer in layers if layer["class_name"] == "Conv2D"} == {"same"}
+    # Conv2d [out, in, kh, kw] -> Conv2D [kh, kw, in, out], the batch norm folded in.
+    stage, norm = model.decoder[2], model.decoder[3]
+    weights = weights_of(decoder_tfjs(model))
+    x = torch.randn(2, 16, 4, 4)
+    with torch.no_grad():
+        expected = norm(stage[2](stage[1](x)))
+        folded = torch.nn.functional.conv2d(stage[1](x), torch.from_numpy(weights["conv0/kernel"].transpose(3, 2, 0, 1).copy()),
+                                            torch.from_numpy(weights["conv0/bias"]))
+    assert (expected - folded).abs().max() < 1e-5
+    model.decoder[2][0] = torch.nn.Upsample(scale_factor=2, mode="bilinear")
+    with pytest.raises(AegenError, match="no TF.js equivalent"):
+        decoder_tfjs(model)
+
+
 @pytest.mark.parametrize("k, padding, crop", [(2, "same", None), (3, "valid", [[1, 0], [1, 0]]), (4, "same", None),
                                               (5, "valid", [[2, 1], [2, 1]]), (6, "same", None),
                                               (7, "valid", [[3, 2], [3, 2]])])

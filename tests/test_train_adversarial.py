@@ -195,3 +195,14 @@ def test_the_cli_records_the_adversarial_options_and_the_report_reproduces_them(
     capsys.readouterr()
     assert main(["train", *args[:4], "--adversarial-start", "-2"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_adaptive_weight_reads_the_last_convolution_of_a_resize_convolution_decoder():
+    from torch import nn
+
+    model = ConvAutoencoder(ModelConfig(**SMALL, upsampling="nearest"))
+    last_stage = model.decoder[-2]  # Upsample, ZeroPad2d, Conv2d; then the sigmoid
+    assert isinstance(last_stage[-1], nn.Conv2d) and last_decoder_weight(model) is last_stage[-1].weight
+    sn = ConvAutoencoder(ModelConfig(**SMALL, upsampling="nearest", spectral_norm=True))
+    assert last_decoder_weight(sn) is sn.decoder[-2][-1].parametrizations.weight.original
+

@@ -17,7 +17,7 @@ from aegen.train_config import TrainConfig, train_argv
 # Fields that are no command-line option: the nested model (its fields are options) and the progress bars.
 NOT_OPTIONS = {"model", "progress"}
 MODEL_OFF_DEFAULT = dict(image_size=32, z_dim=8, channels=(4, 4, 8, 8), kernel_size=3, batch_norm=False,
-                         activation="elu", spectral_norm=True)
+                         activation="elu", spectral_norm=True, upsampling="nearest")
 TRAIN_OFF_DEFAULT = dict(data="synthetic:n=40,seed=3", out="elsewhere", epochs=3, batch_size=7, lr=0.0025,
                          lr_schedule="cosine", preset="samplable", latent_noise=0.25, z_l2=0.01, decoder_gp=0.5,
                          flip=True, adversarial=0.1, adversarial_prior=0.2, adversarial_start=2, seed=5, device="cpu", limit=30, resume=True, progress=False,
@@ -92,9 +92,11 @@ def test_a_record_without_the_newer_settings_reproduces_with_what_it_had():
               "train": {k: v for k, v in cfg.settings().items()
                         if k not in ("lr_schedule", "latent_noise", "z_l2", "decoder_gp", "flip", "preset")}}
     record["model"].pop("spectral_norm")
+    record["model"].pop("upsampling")
     parsed = config_from_args(build_parser().parse_args(train_command("RUN", record)[1:]))
     assert parsed == dataclasses.replace(cfg, out="RUN")
-    assert (parsed.lr_schedule, parsed.latent_noise, parsed.flip, parsed.spectral_norm) == ("constant", 0.0, False, False)
+    assert (parsed.lr_schedule, parsed.latent_noise, parsed.flip, parsed.spectral_norm, parsed.upsampling) == \
+        ("constant", 0.0, False, False, "transposed")
 
 
 def test_the_demo_reproduction_command_keeps_its_cosine_rate():

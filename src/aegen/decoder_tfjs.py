@@ -12,7 +12,9 @@ Layer by layer (PyTorch computes channels first, TF.js channels last):
 - ``Linear`` -> ``Dense`` (kernel = weight transposed), its output columns permuted so that the
   ``Reshape`` to (F, F, C) holds what PyTorch's ``Unflatten`` to (C, F, F) holds;
 - ``ConvTranspose2d`` (weight [in, out, kh, kw]) -> ``Conv2DTranspose`` (kernel [kh, kw, out, in]);
-  with eval-mode ``BatchNorm2d`` after it, the batch norm is folded into the kernel and the bias
+  a resize-convolution stage (``Upsample`` nearest x2, ``ZeroPad2d``, ``Conv2d`` [out, in, kh, kw])
+  -> ``UpSampling2D`` and a 'same' ``Conv2D`` (kernel [kh, kw, in, out]); with eval-mode
+  ``BatchNorm2d`` after either, the batch norm is folded into the kernel and the bias
   (scale = gamma / sqrt(running_var + eps)). PyTorch's ``padding`` p and ``output_padding`` q crop
   the full transposed output by p at the top/left and p - q at the bottom/right; TF's 'same'
   crops (k - s) // 2 and the rest. Where the two agree (the model's even kernel sizes) the layer
@@ -102,6 +104,26 @@ def transposed_padding(conv: nn.ConvTranspose2d) -> tuple[str, tuple[int, int]]:
     return "valid", crop
 
 
+def resize_convolution(stage: nn.Module) -> nn.Conv2d | None:
+    """The Conv2d of a resize-convolution stage (``upsampling="nearest"``), or None for any other layer.
+
+    The stage must be what aegen.model builds: nearest x2 upsampling, zero padding (k - 1) // 2
+    before and the rest after (TF's stride-1 'same'), a square stride-1 Conv2d; AegenError otherwise.
+    """
+    if not (isinstance(stage, nn.Sequential) and len(stage) and isinstance(stage[0], nn.Upsample)):
+        return None
+    parts = list(stage)
+    up, pad, conv = (parts + [None, None])[:3]
+    k = conv.kernel_size[0] if isinstance(conv, nn.Conv2d) else 0
+    before = (k - 1) // 2
+    if (len(parts) != 3 or up.mode != "nearest" or up.scale_factor not in (2, 2.0, (2.0, 2.0))
+            or not isinstance(pad, nn.ZeroPad2d) or tuple(pad.padding) != (before, k - 1 - before) * 2
+            or conv.kernel_size != (k, k) or conv.stride != (1, 1) or conv.padding != (0, 0)
+            or conv.dilation != (1, 1) or conv.groups != 1):
+        raise AegenError(f"the decoder stage {stage} has no TF.js equivalent here")
+    return conv
+
+
 def decoder_tfjs(model: ConvAutoencoder, weights: str = "float32") -> TfjsModel:
     """``model``'s decoder as a TF.js Layers model (see the module), its weights stored as ``weights``."""
     if weights not in WEIGHTS:
@@ -140,26 +162,42 @@ def decoder_tfjs(model: ConvAutoencoder, weights: str = "float32") -> TfjsModel:
     rest, stage = modules[2:], 0
     while rest:
         conv, rest = rest[0], rest[1:]
-        if not isinstance(conv, nn.ConvTranspose2d):
-            raise AegenError(f"unexpected decoder layer {conv} (a ConvTranspose2d was due)")
-        kernel = conv.weight.detach().numpy().astype(np.float64)  # [in, out, kh, kw]
-        shift = conv.bias.detach().numpy().astype(np.float64) if conv.bias is not None else np.zeros(kernel.shape[1])
+        resize = resize_convolution(conv)
+        if resize is not None:
+            conv = resize
+        elif not isinstance(conv, nn.ConvTranspose2d):
+            raise AegenError(f"unexpected decoder layer {conv} (a ConvTranspose2d or an upsampling stage was due)")
+        kernel = conv.weight.detach().numpy().astype(np.float64)  # [in, out, kh, kw] or, for Conv2d, [out, in, kh, kw]
+        out_axis = 0 if resize is not None else 1
+        shift = conv.bias.detach().numpy().astype(np.float64) if conv.bias is not None else np.zeros(kernel.shape[out_axis])
         if rest and isinstance(rest[0], nn.BatchNorm2d):
             norm, rest = rest[0], rest[1:]
             scale = norm.weight.detach().double().numpy() / np.sqrt(norm.running_var.detach().double().numpy() + norm.eps)
-            kernel = kernel * scale[None, :, None, None]
+            kernel = kernel * np.expand_dims(scale, tuple(a for a in range(4) if a != out_axis))
             shift = (shift - norm.running_mean.detach().double().numpy()) * scale + norm.bias.detach().double().numpy()
-        padding, crop = transposed_padding(conv)
-        name = f"deconv{stage}"
-        layers.append({"class_name": "Conv2DTranspose", "config": {
-            "name": name, "filters": int(kernel.shape[1]), "kernel_size": list(conv.kernel_size),
-            "strides": list(conv.stride), "padding": padding, "data_format": "channels_last",
-            "dilation_rate": [1, 1], "activation": "linear", "use_bias": True,
-            "kernel_initializer": ZEROS, "bias_initializer": ZEROS}})
-        add_weight(f"{name}/kernel", kernel.transpose(2, 3, 1, 0))
-        add_weight(f"{name}/bias", shift)
-        if crop != (0, 0):
-            layers.append({"class_name": "Cropping2D", "config": {"name": f"crop{stage}", "cropping": [list(crop), list(crop)]}})
+        if resize is not None:
+            name = f"conv{stage}"
+            layers.append({"class_name": "UpSampling2D", "config": {
+                "name": f"upsample{stage}", "size": [2, 2], "interpolation": "nearest", "data_format": "channels_last"}})
+            layers.append({"class_name": "Conv2D", "config": {
+                "name": name, "filters": int(kernel.shape[0]), "kernel_size": list(conv.kernel_size),
+                "strides": [1, 1], "padding": "same", "data_format": "channels_last",
+                "dilation_rate": [1, 1], "activation": "linear", "use_bias": True,
+                "kernel_initializer": ZEROS, "bias_initializer": ZEROS}})
+            add_weight(f"{name}/kernel", kernel.transpose(2, 3, 1, 0))  # Conv2d [out, in, kh, kw] -> [kh, kw, in, out]
+            add_weight(f"{name}/bias", shift)
+        else:
+            padding, crop = transposed_padding(conv)
+            name = f"deconv{stage}"
+            layers.append({"class_name": "Conv2DTranspose", "config": {
+                "name": name, "filters": int(kernel.shape[1]), "kernel_size": list(conv.kernel_size),
+                "strides": list(conv.stride), "padding": padding, "data_format": "channels_last",
+                "dilation_rate": [1, 1], "activation": "linear", "use_bias": True,
+                "kernel_initializer": ZEROS, "bias_initializer": ZEROS}})
+            add_weight(f"{name}/kernel", kernel.transpose(2, 3, 1, 0))
+            add_weight(f"{name}/bias", shift)
+            if crop != (0, 0):
+                layers.append({"class_name": "Cropping2D", "config": {"name": f"crop{stage}", "cropping": [list(crop), list(crop)]}})
         if not rest:
             raise AegenError(f"the decoder ends without an activation after {conv}")
         act, rest = rest[0], rest[1:]
