@@ -4,6 +4,7 @@ and the optional real CelebA."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -81,6 +82,14 @@ def shared_report_image_cache(tmp_path_factory) -> Path:
     """Compacted report images, shared by the session's tests: keyed by the source bytes and checked
     on load, like the models; many tests write reports of the same tiny runs."""
     return tmp_path_factory.mktemp("report-images")
+
+
+@pytest.fixture(autouse=True)
+def no_disk_flush(monkeypatch):
+    """Durable writes skip their fsync in tests, as database test suites turn fsync off: a flush
+    only guards against a power cut (test_reliability checks which writes call it), and a test
+    session makes about a thousand of them at milliseconds each."""
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from test_report import full_run, read_page, trained_only  # noqa: F401  (the shared run fixtures)
 
@@ -221,6 +222,52 @@ def test_a_plot_is_drawn_at_most_max_figure_width_pixels_wide_and_narrow_plots_k
     with Image.open(save_figure(narrow, tmp_path / "narrow.png")) as new, Image.open(tmp_path / "as-before.png") as old:
         assert old.width < MAX_FIGURE_WIDTH and abs(new.width - old.width) <= 1 and abs(new.height - old.height) <= 1
     assert not plt.get_fignums()  # closed
+
+
+def test_a_plot_inside_its_figure_is_drawn_once_and_cropped_as_savefig_crops_it(tmp_path, monkeypatch):
+    """The one-pass crop writes savefig's tight image (same size; pixels equal up to savefig's sub-pixel
+    shift) from a single drawing; an artist past the figure's edge takes the two-pass way, which draws it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    from aegen.plots import FIGURE_DPI, save_figure
+
+    def figure(outside=False):
+        fig, (a, b) = plt.subplots(1, 2, figsize=(6, 3))
+        a.plot([0, 1, 2], [2, 0, 1], "o-", label="a line")
+        a.legend()
+        b.imshow(np.arange(64.0).reshape(8, 8))
+        fig.suptitle("a title")
+        fig.tight_layout()
+        if outside:
+            fig.text(1.05, 0.5, "past the right edge")
+        return fig
+
+    draws = []
+    real_draw = FigureCanvasAgg.draw
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda self: (draws.append(1), real_draw(self))[1])
+    save_figure(figure(), tmp_path / "once.png")
+    assert len(draws) == 1
+    reference = figure()
+    reference.savefig(tmp_path / "savefig.png", dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(reference)
+    with Image.open(tmp_path / "once.png") as new, Image.open(tmp_path / "savefig.png") as old:
+        assert new.size == old.size and new.info["dpi"] == pytest.approx((FIGURE_DPI, FIGURE_DPI), abs=0.05)  # pixels per metre in the file
+        a, b = np.asarray(new.convert("RGBA"), dtype=int), np.asarray(old.convert("RGBA"), dtype=int)
+    assert np.abs(a - b).mean() < 5 and (a == b).all(-1).mean() > 0.9
+    assert (a[0, :, :3] == 255).all() and (a[-1, :, :3] == 255).all()  # the padding is the face colour
+    draws.clear()
+    save_figure(figure(outside=True), tmp_path / "outside.png")
+    reference = figure(outside=True)
+    reference.savefig(tmp_path / "outside-savefig.png", dpi=FIGURE_DPI, bbox_inches="tight")
+    plt.close(reference)
+    with Image.open(tmp_path / "outside.png") as new, Image.open(tmp_path / "outside-savefig.png") as old:
+        assert len(draws) > 1 and abs(new.width - old.width) <= 1 and new.width > 6 * FIGURE_DPI
+    assert not plt.get_fignums()  # save_figure closed its figures
 
 
 def test_the_compaction_cache_gives_back_what_compact_image_gives_and_survives_damage(tmp_path, monkeypatch):

@@ -65,18 +65,22 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     """Save a matplotlib figure atomically, cropped to its contents, and close it.
 
     Raster formats are drawn at ``dpi``, or at the lower dpi that makes the image ``max_width``
-    pixels wide. The crop is matplotlib's ``bbox_inches="tight"`` box, worked out here once so that
-    the width is known before drawing (savefig then skips its own layout pass, unless the figure
-    has a layout engine).
+    pixels wide. The crop is matplotlib's ``bbox_inches="tight"`` box. A PNG whose box lies inside
+    the figure and fits ``max_width`` at ``dpi`` (nearly every plot) is drawn once and its pixels
+    cropped to the box (:func:`_cropped_png`); any other figure is laid out first, so that the width
+    is known before drawing, and saved by ``savefig`` with that box (two passes).
     """
     import matplotlib
     import matplotlib.pyplot as plt
 
     path = Path(path)
+    pad = matplotlib.rcParams["savefig.pad_inches"]
     try:
         fig.set_dpi(dpi)  # text is measured at the dpi it is drawn at: the box is savefig's own box at that dpi
+        if path.suffix.lower() == ".png" and _cropped_png(fig, path, dpi, max_width, pad):
+            return path
         fig.draw_without_rendering()  # places every artist (a layout engine included) without drawing pixels
-        box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+        box = fig.get_tightbbox().padded(pad)
         if box.width > 0:  # a quarter pixel of margin: rounding cannot take the image past max_width
             dpi = min(float(dpi), (max_width - 0.25) / box.width)
         with atomic_path(path, durable=False) as tmp:
@@ -84,6 +88,44 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     finally:
         plt.close(fig)
     return path
+
+
+def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float) -> bool:
+    """Draw ``fig`` once at ``dpi`` and write the pixels inside its padded tight box as a PNG.
+
+    What ``savefig(bbox_inches=box)`` writes, up to where the box's edges fall within a pixel
+    (savefig shifts the figure by a fraction of a pixel; the crop here starts at the nearest
+    whole one), without its second drawing: where the padding reaches past the figure's edge,
+    savefig paints the figure's face colour, and so does this. False, with nothing written, when
+    an artist itself reaches past the edge (savefig would draw it there), when the box is too wide
+    for ``dpi``, or when savefig's colours are not the figure's; the caller then saves the figure
+    the two-pass way.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
+    from matplotlib.image import imsave
+
+    if matplotlib.rcParams["savefig.transparent"] or matplotlib.rcParams["savefig.facecolor"] != "auto":
+        return False
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()
+    tight = fig.get_tightbbox(canvas.get_renderer())  # inches, origin at the bottom left
+    box = tight.padded(pad)
+    width, height = fig.get_size_inches()
+    inside = tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height
+    if not (inside and 0 < box.width and box.width * dpi <= max_width - 0.25):
+        return False
+    pixels = np.asarray(canvas.buffer_rgba())  # (H, W, 4), rows from the top
+    left, top = round(box.x0 * dpi), round((height - box.y1) * dpi)
+    crop = np.empty((int(box.height * dpi), int(box.width * dpi), 4), np.uint8)
+    crop[...] = np.round(np.array(to_rgba(fig.get_facecolor())) * 255).astype(np.uint8)
+    rows = slice(max(top, 0), min(top + crop.shape[0], pixels.shape[0]))
+    cols = slice(max(left, 0), min(left + crop.shape[1], pixels.shape[1]))
+    crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
+    with atomic_path(path, durable=False) as tmp:
+        imsave(tmp, crop, format="png", dpi=dpi)
+    return True
 
 
 def use_agg() -> None:
