@@ -64,6 +64,16 @@ class Evaluation:
         self.reference = find(self.entries, kind="features", split="heldout", seed=seeds["heldout-reference"],
                               n=self.protocol["reference"]["n"])
 
+    def label(self, name: str) -> str:
+        """The row label ``name`` names: a label, or a method with a single row (its label then carries
+        its parameters, e.g. ``flow@gmm-base(base=gmm, ...)``)."""
+        if name in self.rows:
+            return name
+        matches = [label for label, row in self.rows.items() if row["method"] == name]
+        if len(matches) != 1:
+            raise SystemExit(f"{self.run}: no single row {name!r}; rows: {', '.join(self.rows)}")
+        return matches[0]
+
     def features(self, label: str) -> np.ndarray:
         row = self.rows[label]
         if (row.get("fits") or 1) > 1:
@@ -108,7 +118,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_a", type=Path)
     parser.add_argument("run_b", type=Path)
-    parser.add_argument("--rows", default="gmm,reconstruction", help="row labels, comma-separated")
+    parser.add_argument("--rows", default="gmm,reconstruction",
+                        help="row labels or methods (a method with one row), comma-separated")
     args = parser.parse_args()
     a, b = Evaluation(args.run_a), Evaluation(args.run_b)
     for key in ("seed", "n", "bootstrap"):
@@ -118,7 +129,10 @@ def main() -> None:
         raise SystemExit("the two evaluations do not share their reference images' features")
     print(f"reference: {len(a.reference)} held-out images shared, seed {a.protocol['seed']}, "
           f"{a.protocol['bootstrap']} replicates")
-    for label in args.rows.split(","):
+    for name in args.rows.split(","):
+        label = a.label(name)
+        if b.label(name) != label:
+            raise SystemExit(f"row {name!r} is {label} in {args.run_a} but {b.label(name)} in {args.run_b}")
         fid_a, rep_a = a.replicates(label)
         fid_b, rep_b = b.replicates(label)
         diff = bootstrap_interval(fid_a - fid_b, rep_a - rep_b)

@@ -165,8 +165,8 @@ def test_a_preset_fills_the_options_left_at_their_defaults_and_is_recorded(tmp_p
     cfg = TrainConfig(preset="samplable")
     for key, value in PRESETS["samplable"].items():
         assert getattr(cfg, key) == value
-    own = TrainConfig(preset="samplable", latent_noise=0.1)
-    assert own.latent_noise == 0.1  # what the user sets wins
+    own = TrainConfig(preset="samplable", adversarial=0.25, z_dim=32)
+    assert (own.adversarial, own.z_dim, own.upsampling) == (0.25, 32, "nearest")  # what the user sets wins
     assert cfg.settings()["preset"] == "samplable"
 
 

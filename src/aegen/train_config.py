@@ -20,12 +20,13 @@ from aegen.model import SAMPLABLE_OPTIONS, ModelConfig
 LR_SCHEDULES = ("constant", "cosine")
 # Named combinations of the training options (``--preset``): each fills the options left at
 # their defaults, once, when a run is configured (its record holds the values). "samplable":
-# the best ratio of generated to reconstructed FID measured at 25 epochs on CelebA
-# (docs/RESULTS.md, "Which autoencoder makes a latent space that can be sampled"): 1.07x,
-# against 1.20x for latent noise 0.5 + flips + L2 (this preset's meaning until 2026-12-06) at
-# the same generated FID, but through blurrier reconstructions (README says when to use it).
+# the best generated faces measured at 25 epochs on CelebA (docs/RESULTS.md, "Which autoencoder
+# makes a latent space that can be sampled"): GMM samples at FID 65.8-66.2 on two seeds against
+# 75.2 for the seed's AE (flow prior 64.5-64.6), at 1.24-1.28x its reconstructions. Until
+# 2026-12-07 it was z 64 + flips (the best ratio, 1.07x, through blurry reconstructions: samples
+# at 82.9); until 2026-12-06 latent noise 0.5 + flips + L2. README says what it costs.
 PRESETS = {
-    "samplable": {"z_dim": 64, "flip": True},
+    "samplable": {"z_dim": 128, "flip": True, "adversarial": 0.1, "adversarial_start": 5, "upsampling": "nearest"},
 }
 MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
 
