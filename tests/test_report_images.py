@@ -234,7 +234,7 @@ def test_a_plot_inside_its_figure_is_drawn_once_and_cropped_as_savefig_crops_it(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    from aegen.plots import FIGURE_DPI, save_figure
+    from aegen.plots import FIGURE_DPI, MAX_FIGURE_WIDTH, save_figure
 
     def figure(outside=False):
         fig, (a, b) = plt.subplots(1, 2, figsize=(6, 3))
@@ -260,6 +260,12 @@ def test_a_plot_inside_its_figure_is_drawn_once_and_cropped_as_savefig_crops_it(
         a, b = np.asarray(new.convert("RGBA"), dtype=int), np.asarray(old.convert("RGBA"), dtype=int)
     assert np.abs(a - b).mean() < 5 and (a == b).all(-1).mean() > 0.9
     assert (a[0, :, :3] == 255).all() and (a[-1, :, :3] == 255).all()  # the padding is the face colour
+    draws.clear()
+    wide = figure()
+    wide.set_size_inches(16, 3)  # 1920 px at FIGURE_DPI: drawn at the dpi that makes its box 1280 px wide
+    wide.tight_layout()
+    with Image.open(save_figure(wide, tmp_path / "wide.png")) as image:
+        assert len(draws) <= 2 and MAX_FIGURE_WIDTH - 2 <= image.width <= MAX_FIGURE_WIDTH
     draws.clear()
     save_figure(figure(outside=True), tmp_path / "outside.png")
     reference = figure(outside=True)

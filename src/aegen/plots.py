@@ -66,9 +66,10 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
 
     Raster formats are drawn at ``dpi``, or at the lower dpi that makes the image ``max_width``
     pixels wide. The crop is matplotlib's ``bbox_inches="tight"`` box. A PNG whose box lies inside
-    the figure and fits ``max_width`` at ``dpi`` (nearly every plot) is drawn once and its pixels
-    cropped to the box (:func:`_cropped_png`); any other figure is laid out first, so that the width
-    is known before drawing, and saved by ``savefig`` with that box (two passes).
+    the figure (nearly every plot) is drawn once and its pixels cropped to the box
+    (:func:`_cropped_png`); a PNG with an artist past the figure's edge is saved by ``savefig``
+    with the box measured in that drawing, and a vector figure is laid out first, so that the
+    width is known before drawing, and saved by ``savefig`` with that box (two passes each).
     """
     import matplotlib
     import matplotlib.pyplot as plt
@@ -76,11 +77,13 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     path = Path(path)
     pad = matplotlib.rcParams["savefig.pad_inches"]
     try:
-        fig.set_dpi(dpi)  # text is measured at the dpi it is drawn at: the box is savefig's own box at that dpi
-        if path.suffix.lower() == ".png" and _cropped_png(fig, path, dpi, max_width, pad):
+        box = _cropped_png(fig, path, dpi, max_width, pad) if path.suffix.lower() == ".png" else None
+        if box is True:
             return path
-        fig.draw_without_rendering()  # places every artist (a layout engine included) without drawing pixels
-        box = fig.get_tightbbox().padded(pad)
+        if box is None:
+            fig.set_dpi(dpi)  # text is measured at the dpi it is drawn at: the box is savefig's own box at that dpi
+            fig.draw_without_rendering()  # places every artist (a layout engine included) without drawing pixels
+            box = fig.get_tightbbox().padded(pad)
         if box.width > 0:  # a quarter pixel of margin: rounding cannot take the image past max_width
             dpi = min(float(dpi), (max_width - 0.25) / box.width)
         with atomic_path(path, durable=False) as tmp:
@@ -90,16 +93,18 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     return path
 
 
-def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float) -> bool:
-    """Draw ``fig`` once at ``dpi`` and write the pixels inside its padded tight box as a PNG.
+def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):
+    """Draw ``fig`` once and write the pixels inside its padded tight box as a PNG.
 
     What ``savefig(bbox_inches=box)`` writes, up to where the box's edges fall within a pixel
     (savefig shifts the figure by a fraction of a pixel; the crop here starts at the nearest
     whole one), without its second drawing: where the padding reaches past the figure's edge,
-    savefig paints the figure's face colour, and so does this. False, with nothing written, when
-    an artist itself reaches past the edge (savefig would draw it there), when the box is too wide
-    for ``dpi``, or when savefig's colours are not the figure's; the caller then saves the figure
-    the two-pass way.
+    savefig paints the figure's face colour, and so does this. A figure wider than ``max_width``
+    at ``dpi`` is drawn at the dpi that makes it that wide, and a second time when its box is more
+    than 1% narrower (so that the box, not the figure, ends up ``max_width`` wide, as savefig's
+    would). True when written. Nothing is written when an artist itself reaches past the edge
+    (savefig would draw it there: the padded box, for the caller's savefig) or when savefig's
+    colours are not the figure's (None: the caller lays the figure out and saves it).
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -107,15 +112,27 @@ def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float) -> boo
     from matplotlib.image import imsave
 
     if matplotlib.rcParams["savefig.transparent"] or matplotlib.rcParams["savefig.facecolor"] != "auto":
-        return False
+        return None
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    width, height = fig.get_size_inches()
+    # A box inside the figure is at most as wide as the figure: drawn at a dpi that fits the whole
+    # figure into max_width, the box fits too.
+    drawn_at = min(float(dpi), (max_width - 0.25) / width)
+    fig.set_dpi(drawn_at)
     canvas.draw()
     tight = fig.get_tightbbox(canvas.get_renderer())  # inches, origin at the bottom left
     box = tight.padded(pad)
-    width, height = fig.get_size_inches()
     inside = tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height
-    if not (inside and 0 < box.width and box.width * dpi <= max_width - 0.25):
-        return False
+    if box.width <= 0:
+        return None
+    if not inside:
+        return box
+    wanted = min(float(dpi), (max_width - 0.25) / box.width)  # the dpi savefig would draw the box at
+    if wanted > drawn_at * 1.01:  # wide margins cropped away: draw again, as sharp as the two-pass way
+        fig.set_dpi(wanted)
+        canvas.draw()
+        drawn_at = wanted
+    dpi = drawn_at
     pixels = np.asarray(canvas.buffer_rgba())  # (H, W, 4), rows from the top
     left, top = round(box.x0 * dpi), round((height - box.y1) * dpi)
     crop = np.empty((int(box.height * dpi), int(box.width * dpi), 4), np.uint8)
