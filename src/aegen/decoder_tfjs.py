@@ -104,6 +104,14 @@ def transposed_padding(conv: nn.ConvTranspose2d) -> tuple[str, tuple[int, int]]:
     return "valid", crop
 
 
+def conv_layer(class_name: str, name: str, filters: int, kernel_size, strides, padding: str) -> dict:
+    """A TF.js convolution layer (``Conv2D`` or ``Conv2DTranspose``), channels last, linear, with a bias."""
+    return {"class_name": class_name, "config": {
+        "name": name, "filters": int(filters), "kernel_size": list(kernel_size), "strides": list(strides),
+        "padding": padding, "data_format": "channels_last", "dilation_rate": [1, 1], "activation": "linear",
+        "use_bias": True, "kernel_initializer": ZEROS, "bias_initializer": ZEROS}}
+
+
 def resize_convolution(stage: nn.Module) -> nn.Conv2d | None:
     """The Conv2d of a resize-convolution stage (``upsampling="nearest"``), or None for any other layer.
 
@@ -167,37 +175,29 @@ def decoder_tfjs(model: ConvAutoencoder, weights: str = "float32") -> TfjsModel:
             conv = resize
         elif not isinstance(conv, nn.ConvTranspose2d):
             raise AegenError(f"unexpected decoder layer {conv} (a ConvTranspose2d or an upsampling stage was due)")
-        kernel = conv.weight.detach().numpy().astype(np.float64)  # [in, out, kh, kw] or, for Conv2d, [out, in, kh, kw]
-        out_axis = 0 if resize is not None else 1
-        shift = conv.bias.detach().numpy().astype(np.float64) if conv.bias is not None else np.zeros(kernel.shape[out_axis])
+        kernel = conv.weight.detach().numpy().astype(np.float64)  # ConvTranspose2d: [in, out, kh, kw]
+        if resize is not None:
+            kernel = kernel.transpose(1, 0, 2, 3)  # Conv2d: [out, in, kh, kw], reordered to [in, out, kh, kw]
+        shift = conv.bias.detach().numpy().astype(np.float64) if conv.bias is not None else np.zeros(kernel.shape[1])
         if rest and isinstance(rest[0], nn.BatchNorm2d):
             norm, rest = rest[0], rest[1:]
             scale = norm.weight.detach().double().numpy() / np.sqrt(norm.running_var.detach().double().numpy() + norm.eps)
-            kernel = kernel * np.expand_dims(scale, tuple(a for a in range(4) if a != out_axis))
+            kernel = kernel * scale[None, :, None, None]
             shift = (shift - norm.running_mean.detach().double().numpy()) * scale + norm.bias.detach().double().numpy()
         if resize is not None:
             name = f"conv{stage}"
             layers.append({"class_name": "UpSampling2D", "config": {
                 "name": f"upsample{stage}", "size": [2, 2], "interpolation": "nearest", "data_format": "channels_last"}})
-            layers.append({"class_name": "Conv2D", "config": {
-                "name": name, "filters": int(kernel.shape[0]), "kernel_size": list(conv.kernel_size),
-                "strides": [1, 1], "padding": "same", "data_format": "channels_last",
-                "dilation_rate": [1, 1], "activation": "linear", "use_bias": True,
-                "kernel_initializer": ZEROS, "bias_initializer": ZEROS}})
-            add_weight(f"{name}/kernel", kernel.transpose(2, 3, 1, 0))  # Conv2d [out, in, kh, kw] -> [kh, kw, in, out]
-            add_weight(f"{name}/bias", shift)
+            layers.append(conv_layer("Conv2D", name, kernel.shape[1], conv.kernel_size, (1, 1), "same"))
+            add_weight(f"{name}/kernel", kernel.transpose(2, 3, 0, 1))  # Conv2D: [kh, kw, in, out]
         else:
             padding, crop = transposed_padding(conv)
             name = f"deconv{stage}"
-            layers.append({"class_name": "Conv2DTranspose", "config": {
-                "name": name, "filters": int(kernel.shape[1]), "kernel_size": list(conv.kernel_size),
-                "strides": list(conv.stride), "padding": padding, "data_format": "channels_last",
-                "dilation_rate": [1, 1], "activation": "linear", "use_bias": True,
-                "kernel_initializer": ZEROS, "bias_initializer": ZEROS}})
-            add_weight(f"{name}/kernel", kernel.transpose(2, 3, 1, 0))
-            add_weight(f"{name}/bias", shift)
+            layers.append(conv_layer("Conv2DTranspose", name, kernel.shape[1], conv.kernel_size, conv.stride, padding))
+            add_weight(f"{name}/kernel", kernel.transpose(2, 3, 1, 0))  # Conv2DTranspose: [kh, kw, out, in]
             if crop != (0, 0):
                 layers.append({"class_name": "Cropping2D", "config": {"name": f"crop{stage}", "cropping": [list(crop), list(crop)]}})
+        add_weight(f"{name}/bias", shift)
         if not rest:
             raise AegenError(f"the decoder ends without an activation after {conv}")
         act, rest = rest[0], rest[1:]

@@ -68,19 +68,23 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     pixels wide. The crop is matplotlib's ``bbox_inches="tight"`` box. A PNG whose box lies inside
     the figure (nearly every plot) is drawn once and its pixels cropped to the box
     (:func:`_cropped_png`); a PNG with an artist past the figure's edge is saved by ``savefig``
-    with the box measured in that drawing, and a vector figure is laid out first, so that the
-    width is known before drawing, and saved by ``savefig`` with that box (two passes each).
+    with the box measured in that drawing, and any other figure (a vector format, or savefig
+    colours of its own) is laid out first, so that the width is known before drawing, and saved
+    by ``savefig`` with that box (two passes each).
     """
     import matplotlib
     import matplotlib.pyplot as plt
 
     path = Path(path)
     pad = matplotlib.rcParams["savefig.pad_inches"]
+    # savefig paints the figure's own face colour around it unless told otherwise.
+    plain = not matplotlib.rcParams["savefig.transparent"] and matplotlib.rcParams["savefig.facecolor"] == "auto"
     try:
-        box = _cropped_png(fig, path, dpi, max_width, pad) if path.suffix.lower() == ".png" else None
-        if box is True:
-            return path
-        if box is None:
+        if path.suffix.lower() == ".png" and plain:
+            box = _cropped_png(fig, path, dpi, max_width, pad)
+            if box is None:
+                return path
+        else:
             fig.set_dpi(dpi)  # text is measured at the dpi it is drawn at: the box is savefig's own box at that dpi
             fig.draw_without_rendering()  # places every artist (a layout engine included) without drawing pixels
             box = fig.get_tightbbox().padded(pad)
@@ -93,7 +97,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     return path
 
 
-def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):
+def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):  # -> Bbox | None
     """Draw ``fig`` once and write the pixels inside its padded tight box as a PNG.
 
     What ``savefig(bbox_inches=box)`` writes, up to where the box's edges fall within a pixel
@@ -102,17 +106,13 @@ def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):
     savefig paints the figure's face colour, and so does this. A figure wider than ``max_width``
     at ``dpi`` is drawn at the dpi that makes it that wide, and a second time when its box is more
     than 1% narrower (so that the box, not the figure, ends up ``max_width`` wide, as savefig's
-    would). True when written. Nothing is written when an artist itself reaches past the edge
-    (savefig would draw it there: the padded box, for the caller's savefig) or when savefig's
-    colours are not the figure's (None: the caller lays the figure out and saves it).
+    would). None when written; the padded box, with nothing written, when an artist itself reaches
+    past the figure's edge (savefig would draw it there: the caller saves with that box).
     """
-    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgba
     from matplotlib.image import imsave
 
-    if matplotlib.rcParams["savefig.transparent"] or matplotlib.rcParams["savefig.facecolor"] != "auto":
-        return None
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     width, height = fig.get_size_inches()
     # A box inside the figure is at most as wide as the figure: drawn at a dpi that fits the whole
@@ -123,9 +123,7 @@ def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):
     tight = fig.get_tightbbox(canvas.get_renderer())  # inches, origin at the bottom left
     box = tight.padded(pad)
     inside = tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height
-    if box.width <= 0:
-        return None
-    if not inside:
+    if not inside or box.width <= 0:
         return box
     wanted = min(float(dpi), (max_width - 0.25) / box.width)  # the dpi savefig would draw the box at
     if wanted > drawn_at * 1.01:  # wide margins cropped away: draw again, as sharp as the two-pass way
@@ -142,7 +140,7 @@ def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):
     crop[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = pixels[rows, cols]
     with atomic_path(path, durable=False) as tmp:
         imsave(tmp, crop, format="png", dpi=dpi)
-    return True
+    return None
 
 
 def use_agg() -> None:
