@@ -21,8 +21,8 @@ LR_SCHEDULES = ("constant", "cosine")
 # Named combinations of the training options (``--preset``): each fills the options left at
 # their defaults, once, when a run is configured (its record holds the values). "samplable":
 # the best generated faces measured at 25 epochs on CelebA (docs/RESULTS.md, "Which autoencoder
-# makes a latent space that can be sampled"): GMM samples at FID 65.8-66.2 on two seeds against
-# 75.2 for the seed's AE (flow prior 64.5-64.6), at 1.24-1.28x its reconstructions. Until
+# makes a latent space that can be sampled"): GMM samples at FID 65.8-66.4 on two seeds against
+# 75.2 for the seed's AE (flow prior 64.3-64.6), at 1.24-1.28x its reconstructions. Until
 # 2026-12-07 it was z 64 + flips (the best ratio, 1.07x, through blurry reconstructions: samples
 # at 82.9); until 2026-12-06 latent noise 0.5 + flips + L2. README says what it costs.
 PRESETS = {
