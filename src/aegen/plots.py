@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from aegen.io import atomic_path
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn, not with aegen.plots
+    from matplotlib.transforms import Bbox
 
 
 def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2, pad_value: int = 255) -> np.ndarray:
@@ -97,7 +101,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: float = FIGURE_DPI, max_width
     return path
 
 
-def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float):  # -> Bbox | None
+def _cropped_png(fig, path: Path, dpi: float, max_width: int, pad: float) -> Bbox | None:
     """Draw ``fig`` once and write the pixels inside its padded tight box as a PNG.
 
     What ``savefig(bbox_inches=box)`` writes, up to where the box's edges fall within a pixel
