@@ -130,9 +130,9 @@ def main() -> None:
     print(f"reference: {len(a.reference)} held-out images shared, seed {a.protocol['seed']}, "
           f"{a.protocol['bootstrap']} replicates")
     for name in args.rows.split(","):
-        label = a.label(name)
-        if b.label(name) != label:
-            raise SystemExit(f"row {name!r} is {label} in {args.run_a} but {b.label(name)} in {args.run_b}")
+        label, label_b = a.label(name), b.label(name)
+        if label_b != label:
+            raise SystemExit(f"row {name!r} is {label} in {args.run_a} but {label_b} in {args.run_b}")
         fid_a, rep_a = a.replicates(label)
         fid_b, rep_b = b.replicates(label)
         diff = bootstrap_interval(fid_a - fid_b, rep_a - rep_b)
