@@ -52,6 +52,12 @@ VARIANTS = {
     # The best z 128 recipe with a decoder that cannot paint a checkerboard (resize-convolution).
     "z128+flip+adv0.1+nearest": ["--z-dim", "128", "--flip", "--adversarial", "0.1", "--adversarial-start", "5",
                                  "--upsampling", "nearest"],
+    # The two next levers on the ratio: a stronger adversarial weight (it made texture with transposed
+    # convolutions) and a smaller latent, both with the resize-convolution decoder.
+    "z128+flip+adv0.25+nearest": ["--z-dim", "128", "--flip", "--adversarial", "0.25", "--adversarial-start", "5",
+                                  "--upsampling", "nearest"],
+    "z64+flip+adv0.1+nearest": ["--z-dim", "64", "--flip", "--adversarial", "0.1", "--adversarial-start", "5",
+                                "--upsampling", "nearest"],
 }
 METHODS = "gaussian,gmm,ellipse-pca"
 
