@@ -82,9 +82,11 @@ def test_evaluate_cli_writes_rows_table_figures_and_cache(tiny_run, capsys):
     assert recon_key["seed"] == protocol["seeds"]["reconstruction"] and recon_key["n"] == 12
 
     # Same seed, same numbers; real and generated features now come from the cache, which is
-    # also how an interrupted evaluation resumes.
-    assert main(args) == 0
+    # also how an interrupted evaluation resumes. Numbers only: the first run's pictures go.
+    assert main(args + ["--no-figures"]) == 0
+    assert "no figures" in capsys.readouterr().out
     again = json.loads((tiny_run / "eval" / "metrics.json").read_text())
+    assert not list((tiny_run / "eval").glob("*.png")) and not list((tiny_run / "eval" / "samples").glob("*.png"))
     assert [r["fid"] for r in again["rows"]] == [r["fid"] for r in result["rows"]]
     assert [r["fid_low"] for r in again["rows"]] == [r["fid_low"] for r in result["rows"]]
     assert again["protocol"]["cache"]["misses"] == 0 and again["protocol"]["cache"]["hits"] >= 6
@@ -133,7 +135,8 @@ def test_sweep_cli_covers_the_grid(tiny_run, capsys):
 def test_sweep_refits_each_setting_with_fit_seeds(tiny_run, capsys):
     assert main(["sweep", str(tiny_run), "--method", "gmm", "--param", "n_components=1,2", "--n", "10",
                  "--features", "pixels", "--no-faces", "--baselines", "", "--fit-seeds", "2", "--bootstrap", "10",
-                 "--quiet"]) == 0
+                 "--quiet", "--no-figures"]) == 0
+    assert "no plots" in capsys.readouterr().out
     (folder,) = (tiny_run / "eval" / "sweeps").glob("gmm-*")
     result = json.loads((folder / "metrics.json").read_text())
     assert result["protocol"]["fit_seeds"] == 2
@@ -146,7 +149,7 @@ def test_copying_tests_put_mirrored_items_on_both_sides(tiny_run):
     assert main(["encode", str(tiny_run), "--mirrored"]) == 0
     result = evaluate_run(tiny_run, methods="gaussian,gaussian@m", params={"gaussian@m": {"fit_on": "train+mirrored"}},
                           n=8, features="pixels", faces=False, reference_rows=False, bootstrap=0, progress=False,
-                          figures_and_grids=False)
+                          figures=False)
     plain, mirrored = result["rows"]
     assert plain["copy_sides"] == {"items": "train", "train": 84, "heldout": 28}
     assert mirrored["copy_sides"] == {"items": "train+mirrored", "train": 168, "heldout": 56}
@@ -160,7 +163,7 @@ def test_copying_tests_put_mirrored_items_on_both_sides(tiny_run):
 def test_fit_seeds_refit_random_samplers_and_pair_fid_infinity(tiny_run, capsys):
     assert main(["evaluate", str(tiny_run), "--methods", "gmm,gaussian", "--param", "gmm:n_components=2",
                  "--fit-seeds", "3", "--n", "12", "--bootstrap", "10", "--fid-inf", "gmm,gaussian,reconstruction",
-                 "--features", "pixels", "--no-faces", "--quiet"]) == 0
+                 "--features", "pixels", "--no-faces", "--quiet", "--no-figures"]) == 0
     assert "x 3 fits" in capsys.readouterr().out
     result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     rows = {r["method"]: r for r in result["rows"]}
@@ -184,7 +187,7 @@ def test_fit_seeds_refit_random_samplers_and_pair_fid_infinity(tiny_run, capsys)
 
 def test_a_failing_setting_becomes_an_error_row(tiny_run):
     result = evaluate_run(tiny_run, methods="gaussian", n=6, features="pixels", faces=False,
-                          reference_rows=False, progress=False, figures_and_grids=False)
+                          reference_rows=False, progress=False, figures=False)
     assert "error" not in result["rows"][0] and result["rows"][0]["fid"] is not None
     swept = sweep_run(tiny_run, "truncated-gaussian", ["sigma=-1,1"], n=6, features="pixels", faces=False,
                       baselines=(), progress=False)
@@ -241,7 +244,7 @@ def test_evaluate_with_inception_on_the_tiny_run(tiny_run):
     """The exact (torch float32) Inception path end to end; the default fast path is the slow test below."""
     _need_inception()
     assert main(["evaluate", str(tiny_run), "--methods", "gaussian", "--n", "8", "--no-reference-rows", "--quiet",
-                 "--features-mode", "exact"]) == 0
+                 "--features-mode", "exact", "--no-figures"]) == 0
     result = json.loads((tiny_run / "eval" / "metrics.json").read_text())
     (row,) = result["rows"]
     assert row["features"].startswith("inception-v3-fid") and row["fid"] > 0 and row["kid"] is not None
@@ -269,7 +272,10 @@ def test_the_default_fast_features_are_calibrated_and_say_so(tiny_run):
 
 
 def test_evaluate_cli_takes_parameters_per_method(tiny_run, capsys):
-    """--param METHOD:KEY=VALUE reaches that method's sampler and labels its row; others keep defaults."""
+    """--param METHOD:KEY=VALUE reaches that method's sampler and labels its row; others keep defaults.
+    The grids of an earlier evaluation's rows are removed: the folder shows only this one's."""
+    (tiny_run / "eval" / "samples").mkdir(parents=True, exist_ok=True)
+    (tiny_run / "eval" / "samples" / "uniform.png").write_bytes(b"an earlier evaluation's grid")
     assert main(["evaluate", str(tiny_run), "--methods", "gaussian,diag-gaussian", "--param", "gaussian:base_noise=sobol",
                  "--n", "8", "--bootstrap", "0", "--features", "pixels", "--no-faces", "--no-reference-rows",
                  "--quiet"]) == 0
@@ -277,12 +283,13 @@ def test_evaluate_cli_takes_parameters_per_method(tiny_run, capsys):
     assert rows["gaussian"]["params"] == {"base_noise": "sobol"} and rows["diag-gaussian"]["params"] == {}
     assert rows["gaussian"].get("error") is None and rows["gaussian"]["fid"] is not None
     assert "gaussian(base_noise=sobol)" in (tiny_run / "eval" / "metrics.md").read_text()
+    assert sorted(p.name for p in (tiny_run / "eval" / "samples").glob("*.png")) == ["diag-gaussian.png", "gaussian.png"]
 
 
 def test_labelled_rows_set_two_settings_of_one_sampler_side_by_side(tiny_run):
     """METHOD@LABEL rows: each its own parameters, sampler and cached features, with their paired difference."""
     result = evaluate_run(tiny_run, methods="gaussian,gaussian@sobol,gaussian@wide", n=8, bootstrap=20,
-                          features="pixels", faces=False, reference_rows=False, progress=False,
+                          features="pixels", faces=False, reference_rows=False, progress=False, figures=False,
                           params={"gaussian@sobol": {"base_noise": "sobol"}, "gaussian@wide": {"reg_covar": 5.0}})
     rows = {row["method"]: row for row in result["rows"]}
     assert list(rows) == ["gaussian", "gaussian@sobol", "gaussian@wide"]

@@ -15,7 +15,8 @@ from aegen.evaluate.protocol.rows import EvalResult
 from aegen.evaluate.tables import markdown_table
 
 SENTINEL = object()
-EVALUATE = ["--methods", "gaussian", "--n", "8", "--bootstrap", "0", "--features", "pixels", "--no-faces", "--quiet"]
+EVALUATE = ["--methods", "gaussian", "--n", "8", "--bootstrap", "0", "--features", "pixels", "--no-faces", "--quiet",
+            "--no-figures"]
 
 
 @pytest.fixture(scope="module")
@@ -105,4 +106,5 @@ def test_an_old_layout_file_reads_and_reports(evaluated_run, tmp_path):
     assert main(["report", str(run), "--out", str(tmp_path / "report"), "--no-explorer"]) == 0
     page = (tmp_path / "report" / "index.html").read_text()
     assert "could not be built" not in page and "1 set(s) per sampler" in page
+    assert "this evaluation wrote its numbers only" in page  # evaluated with --no-figures
     assert "The evaluation protocol in full" in page and "reconstruction_disjoint_from_reference" in page

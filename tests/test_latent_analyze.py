@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,17 +33,33 @@ def known_cloud(n: int, d: int, seed: int = 0) -> np.ndarray:
     return ((rng.standard_normal((n, d)) * np.geomspace(2.0, 0.1, d)) @ q.T + 1.0).astype(np.float32)
 
 
+def zpoint_folder(run: Path, Z: np.ndarray) -> Path:
+    """A run folder holding only what ``aegen analyze`` reads: config.json and the train z-points ``Z``."""
+    write_json(run / "config.json", {"format_version": RUN_FORMAT_VERSION,
+                                     "model": {"z_dim": Z.shape[1], "image_size": 32},
+                                     "data": {"spec": f"synthetic:n={len(Z)}", "image_size": 32, "limit": None,
+                                              "n_images": len(Z)},
+                                     "train": {}})
+    save_npy(run / "zpoints" / "train.npy", Z)
+    return run
+
+
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("analysis")
+    """The known cloud analysed once, by the command (whose own test reads the same output): (Z, the
+    analysis folder, its summary, what the command printed)."""
     Z = known_cloud(4000, 12)
-    summary = analyze_zpoints(Z, out, pairs=[(0, 1), (2, 5)], sigmas=(1, 2), test_points=800,
-                              scatter_points=2000, random_state=3, progress=False)
-    return Z, out, summary
+    run = zpoint_folder(tmp_path_factory.mktemp("analysis") / "run", Z)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["analyze", str(run), "--pairs", "0,1", "2,5", "--sigma", "1,2", "--test-points", "800",
+                     "--seed", "3"]) == 0
+    out = run / "analysis"
+    return Z, out, strict_json(out / "summary.json"), printed.getvalue()
 
 
 def test_analysis_writes_every_figure_and_a_strict_json_summary(analysed):
-    Z, out, summary = analysed
+    Z, out, summary, _ = analysed
     assert set(summary["figures"]) == FIGURES | {"pair_0_1", "pair_2_5"}
     for name in summary["figures"].values():
         assert (out / name).stat().st_size > 10_000, name
@@ -52,7 +71,7 @@ def test_analysis_writes_every_figure_and_a_strict_json_summary(analysed):
 
 
 def test_summary_numbers_match_the_known_cloud(analysed):
-    Z, _, s = analysed
+    Z, _, s, _ = analysed
     stds = np.geomspace(2.0, 0.1, 12)
     ratio = np.cumsum(stds**2) / np.sum(stds**2)
     assert s["pca"]["n_components_90"] == int(np.searchsorted(ratio, 0.90) + 1)
@@ -124,15 +143,7 @@ def test_bad_parameters(tmp_path, kwargs, message):
 
 @pytest.fixture
 def zpoint_run(tmp_path):
-    """A run folder holding only what ``aegen analyze`` reads: config.json and z-points."""
-    run = tmp_path / "run"
-    write_json(run / "config.json", {"format_version": RUN_FORMAT_VERSION,
-                                     "model": {"z_dim": 8, "image_size": 32},
-                                     "data": {"spec": "synthetic:n=1500", "image_size": 32, "limit": None,
-                                              "n_images": 1500},
-                                     "train": {}})
-    save_npy(run / "zpoints" / "train.npy", known_cloud(1500, 8, seed=2))
-    return run
+    return zpoint_folder(tmp_path / "run", known_cloud(1500, 8, seed=2))
 
 
 def one_line_error(capsys) -> str:
@@ -141,16 +152,23 @@ def one_line_error(capsys) -> str:
     return err
 
 
-def test_cli_writes_the_analysis(zpoint_run, capsys):
-    assert main(["analyze", str(zpoint_run), "--pairs", "0,1", "3,7", "--sigma", "1,2.2", "--max-points", "1000",
-                 "--test-points", "300", "--seed", "4"]) == 0
-    out = capsys.readouterr().out
-    assert str(zpoint_run / "analysis") in out
-    summary = strict_json(zpoint_run / "analysis" / "summary.json")
-    assert summary["parameters"]["pairs_drawn"] == [[0, 1], [3, 7]]
-    assert summary["parameters"]["sigmas"] == [1.0, 2.2]
-    assert summary["n_points"] == 1000 and summary["random_state"] == 4 and summary["split"] == "train"
-    assert (zpoint_run / "analysis" / "pair_3_7.png").is_file()
+def test_cli_writes_the_analysis(analysed):
+    _, out, summary, printed = analysed
+    assert str(out) in printed and "numbers: " in printed
+    assert summary["parameters"]["pairs_drawn"] == [[0, 1], [2, 5]]
+    assert summary["parameters"]["sigmas"] == [1.0, 2.0] and summary["parameters"]["test_points"] == 800
+    assert summary["n_points"] == 4000 and summary["random_state"] == 3 and summary["split"] == "train"
+    assert (out / "pair_2_5.png").is_file()
+
+
+def test_max_points_subsample_a_run_with_the_seed(zpoint_run):
+    """max_points and the seed reach a run's analysis (the command passes every option: test_step_configs)."""
+    from aegen.latent import analyze_run
+    from aegen.run import Run
+
+    summary = analyze_run(Run.open(zpoint_run), max_points=1000, random_state=4, test_points=300, figures=False,
+                          progress=False)
+    assert summary["n_points"] == 1000 and summary["subsample"]["seed"] == 4 and summary["figures"] == {}
 
 
 @pytest.mark.parametrize("args, message", [

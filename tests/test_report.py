@@ -132,6 +132,7 @@ def test_a_full_run_fills_every_section(full_run, tmp_path):
                      "samples-ellipse-pca-pca_plane", "samples-gaussian-Smiling", "eval-metrics", "eval-sweeps-gaussian",
                      "attributes-overview", "attributes-conditional", "edits-synth-0000003-Smiling"):
         assert expected in names, expected
+    assert "wrote its numbers only" not in text
     # The two reference rows are highlighted: in both evaluation tables and among the sweep's baselines.
     assert sum(row.startswith("reconstruction") for row in page.highlighted) == 3
     assert sum(row.startswith("real") for row in page.highlighted) == 3

@@ -14,7 +14,7 @@ from test_step_configs import assert_every_field_off_default, parse
 # -- aegen evaluate and aegen sweep ----------------------------------------------------------------
 
 SHARED_OFF_DEFAULT = dict(n=12, repeats=3, fit_seeds=2, bootstrap=0, seed=5, features="pixels", feature_mode="exact",
-                          faces=False, batch_size=7, quiet=True)
+                          faces=False, batch_size=7, quiet=True, figures=False)
 
 
 def evaluate_off_default():
@@ -86,7 +86,7 @@ def test_the_recorded_evaluation_and_sweep_reproduce_their_configs(tiny_run):
     from aegen.report.commands import evaluate_command, sweep_command
 
     shared = ["--n", "4", "--repeats", "2", "--bootstrap", "0", "--seed", "3", "--features", "pixels", "--no-faces",
-              "--batch-size", "5", "--quiet"]
+              "--batch-size", "5", "--quiet", "--no-figures"]
     assert main(["evaluate", str(tiny_run), "--methods", "gaussian,gaussian@sobol", "--param",
                  "gaussian@sobol:base_noise=sobol", "--fid-inf", "gaussian", *shared]) == 0
     result = json.loads((tiny_run / "eval" / "metrics.json").read_text())

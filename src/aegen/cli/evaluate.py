@@ -30,6 +30,7 @@ def run(args) -> int:
     print_skipped_and_errors(result)
     outputs = result["outputs"]
     fits = f" x {config.fit_seeds} fits" if config.fit_seeds > 1 else ""
+    drawn = f"figures in {outputs['metrics.png'].rsplit('/', 1)[0]}" if "metrics.png" in outputs else "no figures"
     print(f"evaluated {len(result['rows'])} rows at N = {config.n} x {config.repeats}{fits}: {outputs['metrics.md']} "
-          f"(data {outputs['metrics.json']}, figures in {outputs['metrics.png'].rsplit('/', 1)[0]})")
+          f"(data {outputs['metrics.json']}, {drawn})")
     return 0

@@ -18,6 +18,7 @@ def run(args) -> int:
     for key, best in result["best"].items():
         print(f"best {key}: " + ", ".join(f"{k}={v}" for k, v in best["params"].items()) + f" ({best['value']:.4g})")
     outputs = result["outputs"]
+    plots = [k for k in outputs if k.endswith(".png")]
     print(f"swept {len(result['rows'])} settings of {result['method']} at N = {config.n}: {outputs['table.md']} "
-          f"(data {outputs['metrics.json']}, plots " + ", ".join(k for k in outputs if k.endswith(".png")) + ")")
+          f"(data {outputs['metrics.json']}, {'plots ' + ', '.join(plots) if plots else 'no plots'})")
     return 0

@@ -163,6 +163,9 @@ def eval_section(run) -> Section:
         figures = eval_figures(folder, protocol)
         if figures:
             section.blocks.append(Gallery(figures, min_width=FIGURE_CARD))
+        else:
+            section.blocks.append(Text("No figures or sample grids: this evaluation wrote its numbers only "
+                                       "(`aegen evaluate` draws them unless given --no-figures).", "note"))
         grids = [Figure(p, title=p.stem, pixel_art=True, caption="First 64 images scored in this row.")
                  for p in pngs(folder / "samples")]
         if grids:

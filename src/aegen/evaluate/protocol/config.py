@@ -100,6 +100,9 @@ class EvaluationOptions:
     faces: bool = field(default=True, metadata=shared("--no-faces", "skip the face detector"))
     batch_size: int = field(default=32, metadata=shared("--batch-size", "images per Inception forward pass"))
     quiet: bool = field(default=False, metadata=shared("--quiet", "no progress bars"))
+    figures: bool = field(default=True, metadata=shared(
+        "--no-figures", "write the numbers only (metrics.json and the table): no figures and no sample grids, and "
+                        "those of an earlier evaluation in the folder removed (a batch of evaluations runs faster)"))
 
     def __post_init__(self):
         check_settings(n=self.n, seed=self.seed, repeats=self.repeats, bootstrap=self.bootstrap,
@@ -109,7 +112,8 @@ class EvaluationOptions:
         """The keywords :func:`evaluate_run` and :func:`sweep_run` share."""
         return {"n": self.n, "seed": self.seed, "features": self.features, "faces": self.faces,
                 "repeats": self.repeats, "bootstrap": self.bootstrap, "fit_seeds": self.fit_seeds,
-                "feature_mode": self.feature_mode, "batch_size": self.batch_size, "progress": not self.quiet}
+                "feature_mode": self.feature_mode, "batch_size": self.batch_size, "progress": not self.quiet,
+                "figures": self.figures}
 
     @staticmethod
     def recorded_settings(protocol: EvalProtocol) -> dict:

@@ -86,13 +86,14 @@ def best_settings(rows) -> dict[str, dict]:
 def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 200, seed: int = 0,
               features: str = "inception", faces: bool = True, baselines=REFERENCE_ROWS, repeats: int = 1,
               bootstrap: int = 100, feature_mode: str = "fast", batch_size: int = 32, progress: bool = True,
-              fit_seeds: int = 1) -> dict:
+              fit_seeds: int = 1, figures: bool = True) -> dict:
     """Evaluate ``method`` of ``run`` at every setting of the ``params`` grid.
 
     params: '--param' specs ('fact=0.5:0.9:0.1') or a dict name -> values. baselines:
     reference rows and/or other methods (default parameters) drawn for comparison.
     fit_seeds: fits of each setting (and baseline) whose fit is random, as in ``aegen evaluate``,
-    so that the fit-to-fit variance enters every interval.
+    so that the fit-to-fit variance enters every interval. figures: False writes the numbers only
+    (and removes the plots an earlier run of the same sweep drew).
     Writes RUN/eval/sweeps/<method>-<hash>/ (metrics.json, table.md, one plot per
     parameter) and returns ``{"method", "grid", "rows", "baselines", "best", "protocol", "outputs"}``.
     """
@@ -121,7 +122,10 @@ def sweep_run(run, method: str, params: list[str] | dict[str, list], n: int = 20
     write_json(outputs["metrics.json"], result)
     write_text(outputs["table.md"], sweep_table(result))
     for name in grid:
-        outputs[f"{name}.png"] = sweep_figure(result, name, folder / f"{name}.png")
+        if figures:
+            outputs[f"{name}.png"] = sweep_figure(result, name, folder / f"{name}.png")
+        else:
+            (folder / f"{name}.png").unlink(missing_ok=True)
     result["outputs"] = {k: str(v) for k, v in outputs.items()}
     return result
 
