@@ -40,8 +40,10 @@ def main(argv: list[str]) -> int:
         ax.errorbar(x, y, xerr=[[x - float(r["reconstruction_low"])], [float(r["reconstruction_high"]) - x]],
                     yerr=[[y - float(r["best_low"])], [float(r["best_high"]) - y]], fmt="o", capsize=3)
         dx, dy = (float(v) for v in r.get("label_offset", "6;-12").split(";"))
+        # A label set far from its point (a crowded corner) is tied to it by a thin line.
+        far = abs(dx) + abs(dy) > 40
         ax.annotate(f"{r['autoencoder']} ({r['best_sampler']})", (x, y), textcoords="offset points",
-                    xytext=(dx, dy), fontsize=7)
+                    xytext=(dx, dy), fontsize=7, arrowprops=dict(arrowstyle="-", lw=0.5, color="gray") if far else None)
     lo = 45.0
     hi = max(100.0, *(float(r["reconstruction_high"]) + 4 for r in rows), *(float(r["best_high"]) + 4 for r in rows))
     ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="best = reconstruction")
