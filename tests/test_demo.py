@@ -23,6 +23,21 @@ def test_command_line_defaults_are_the_demo_config():
     assert defaults.heldout_size == 2 * defaults.eval_n
 
 
+def test_the_demo_trains_under_a_preset_only_when_asked():
+    """`aegen demo --preset NAME` fills the preset's options and keeps the demo's own settings."""
+    from aegen.train_config import PRESETS
+
+    plain = DemoConfig().train_config()
+    assert plain.preset is None and plain.z_dim == 256 and not plain.flip
+    for name, values in PRESETS.items():
+        args = build_parser().parse_args(["demo", "--preset", name])
+        cfg = DemoConfig(preset=args.preset).train_config()
+        assert cfg.preset == name and all(getattr(cfg, key) == value for key, value in values.items())
+        assert (cfg.image_size, cfg.epochs, cfg.batch_size, cfg.lr_schedule) == (32, 60, 64, "cosine")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--preset", "blurry"])
+
+
 @pytest.mark.slow
 def test_reduced_demo_runs_every_step_and_scores_every_row(tmp_path):
     """Train, encode, analyze, sample, evaluate and report on a few hundred faces (about half a minute)."""

@@ -107,3 +107,25 @@ def test_the_demo_reproduction_command_keeps_its_cosine_rate():
     argv = train_command("runs/demo", record)
     assert argv[argv.index("--lr-schedule") + 1] == "cosine"
     assert config_from_args(build_parser().parse_args(argv[1:])).lr_schedule == "cosine"
+
+
+def test_every_preset_is_an_autoencoder_the_samplable_study_measured():
+    """A preset's figures (README, docs/RESULTS.md) come from the study's variant with the same options."""
+    import importlib.util
+    from pathlib import Path
+
+    from aegen.train_config import PRESETS
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "samplable_study.py"
+    spec = importlib.util.spec_from_file_location("samplable_study", path)
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+
+    def trained(argv):
+        args = build_parser().parse_args(["train", "--out", "RUN", *argv])
+        return dataclasses.replace(config_from_args(args), preset=None)
+
+    measured = {name: trained(flags) for name, flags in study.VARIANTS.items()}
+    for preset in PRESETS:
+        under_preset = trained(["--preset", preset])
+        assert [name for name, cfg in measured.items() if cfg == under_preset], preset

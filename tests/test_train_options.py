@@ -174,7 +174,7 @@ def test_a_preset_fills_the_options_left_at_their_defaults_and_is_recorded(tmp_p
     (dict(latent_noise=-0.1), "--latent-noise must be a finite number >= 0"),
     (dict(z_l2=float("nan")), "--z-l2 must be a finite number >= 0"),
     (dict(decoder_gp=-1), "--decoder-gp must be a finite number >= 0"),
-    (dict(preset="blurry"), "unknown preset 'blurry': choose from samplable"),
+    (dict(preset="blurry"), "unknown preset 'blurry': choose from samplable, sharp"),
 ])
 def test_bad_option_values_are_refused_in_one_line(kw, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aegen.config import option
 from aegen.train import CHECKPOINT, TrainConfig, train
-from aegen.train_config import LR_SCHEDULES
+from aegen.train_config import LR_SCHEDULES, PRESETS
 
 
 # The seed's failed baseline, independent normals per component, the seed's method, and the
@@ -49,6 +49,11 @@ class DemoConfig:
         "--lr-schedule", "learning-rate schedule", choices=LR_SCHEDULES))
     seed: int = field(default=0, metadata=option(
         "--seed", "seeds the faces, the training, the samplers and the evaluation"))
+    # Off: the demo trains the seed's autoencoder. A preset (aegen train --preset) to see what it
+    # does on the synthetic faces; the demo's own settings (size, epochs, batch, rate) stay.
+    preset: str | None = field(default=None, metadata=option(
+        "--preset", "train with a named combination of the training options (aegen train --preset)",
+        choices=tuple(PRESETS)))
     n_samples: int = 64
     progress: bool = True
 
@@ -69,7 +74,8 @@ class DemoConfig:
         data = f"synthetic:n={self.n_images},seed={self.seed}" + (f",blur={self.blur:g}" if self.blur else "")
         return TrainConfig(data=data, out=str(self.out), image_size=self.image_size, epochs=self.epochs,
                            batch_size=self.batch_size, lr_schedule=self.lr_schedule, seed=self.seed,
-                           heldout_size=self.heldout_size, resume=resume, progress=self.progress)
+                           heldout_size=self.heldout_size, resume=resume, progress=self.progress,
+                           preset=self.preset)
 
 
 def _step(name: str):

@@ -19,14 +19,20 @@ from aegen.model import SAMPLABLE_OPTIONS, ModelConfig
 
 LR_SCHEDULES = ("constant", "cosine")
 # Named combinations of the training options (``--preset``): each fills the options left at
-# their defaults, once, when a run is configured (its record holds the values). "samplable":
-# the best generated faces measured at 25 epochs on CelebA (docs/RESULTS.md, "Which autoencoder
-# makes a latent space that can be sampled"): GMM samples at FID 65.8-66.4 on two seeds against
-# 75.2 for the seed's AE (flow prior 64.3-64.6), at 1.24-1.28x its reconstructions. Until
-# 2026-12-07 it was z 64 + flips (the best ratio, 1.07x, through blurry reconstructions: samples
-# at 82.9); until 2026-12-06 latent noise 0.5 + flips + L2. README says what it costs.
+# their defaults, once, when a run is configured (its record holds the values). Both are
+# autoencoders of the samplable-latent study (docs/RESULTS.md, "Which autoencoder makes a latent
+# space that can be sampled"; a test checks that each is one of benchmarks/samplable_study.py's
+# variants), measured at 25 epochs on CelebA. "samplable": generated faces nearest to the
+# decoder's own reconstructions; on the fresh seed 5000, 3 fits, the mixture-base flow scores
+# 65.7 at 1.10x its reconstructions (the GMM 68.3, 1.14x). "sharp": the same recipe at z 128,
+# sharper reconstructions (51.8-51.9 against 59.0-59.7) but samples 1.24-1.28x them. Earlier
+# meanings of "samplable" (a run's record keeps its own values): the "sharp" recipe (2026-12-07),
+# z 64 + flips (1.07x through blurry reconstructions: samples at 82.9; until 2026-12-07), latent
+# noise 0.5 + flips + L2 (until 2026-12-06).
+_RESIZE_CONV_ADVERSARIAL = {"flip": True, "adversarial": 0.1, "adversarial_start": 5, "upsampling": "nearest"}
 PRESETS = {
-    "samplable": {"z_dim": 128, "flip": True, "adversarial": 0.1, "adversarial_start": 5, "upsampling": "nearest"},
+    "samplable": {"z_dim": 64, **_RESIZE_CONV_ADVERSARIAL},
+    "sharp": {"z_dim": 128, **_RESIZE_CONV_ADVERSARIAL},
 }
 MODEL_FIELDS = tuple(f.name for f in fields(ModelConfig))
 
