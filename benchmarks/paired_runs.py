@@ -11,10 +11,9 @@ back the intervals metrics.json recorded, and reports RUN_A - RUN_B per row with
 of the replicates' differences: the reference set's noise cancels as it does within one
 evaluation. The reconstruction row's features come from the cache where the evaluation kept
 them (since 2026-12-07), else they are recomputed here (decode the row's held-out codes, same
-extractor; checked by its FID).
-
-Only rows drawn from one fit (the study's rows) are supported: rows with several fits resample
-fits first, which needs the set-to-fit map the cache does not keep.
+extractor; checked by its FID). A row of several sets (``--repeats``) or fits (``--fit-seeds``)
+is gathered from the cache set by set (each set's seed and its fit's random_state are in the
+row's record) and resampled as the evaluation did: fits first, then images.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import numpy as np
 
 from aegen.evaluate.features.extractors import make_features
 from aegen.evaluate.metrics.distances import single_threaded_lapack
-from aegen.evaluate.metrics.intervals import GramPair, bootstrap_draws, bootstrap_interval
+from aegen.evaluate.metrics.intervals import GramPair, bootstrap_draws, bootstrap_interval, cluster_bootstrap_draws
 from aegen.evaluate.protocol.methods import RECONSTRUCTION
 from aegen.evaluate.protocol.rows import row_label
 from aegen.evaluate.protocol.seeds import derive_seed, evaluation_seeds
@@ -74,17 +73,22 @@ class Evaluation:
             raise SystemExit(f"{self.run}: no single row {name!r}; rows: {', '.join(self.rows)}")
         return matches[0]
 
-    def features(self, label: str) -> np.ndarray:
+    def features(self, label: str) -> list[np.ndarray]:
+        """The features of each of row ``label``'s sample sets, fit by fit (one set for reconstruction)."""
         row = self.rows[label]
-        if (row.get("fits") or 1) > 1:
-            raise SystemExit(f"{self.run}: row {label} was drawn from {row['fits']} fits (not supported here)")
         if row["method"] == RECONSTRUCTION:
             cached = find(self.entries, required=False, kind="generated", method=RECONSTRUCTION,
                           seed=self.protocol["seeds"]["reconstruction"], n=self.protocol["n"])
             # Evaluations cache these features since 2026-12-07; older ones are recomputed.
-            return self.reconstruction_features() if cached is None else cached
-        return find(self.entries, kind="generated", method=row["method"], params=row.get("params") or {},
-                    seed=self.protocol["seed"], n=self.protocol["n"])
+            return [self.reconstruction_features() if cached is None else cached]
+        # The sets are recorded fit-major (fit 1 set 1, ..., fit K set R); older records have one set.
+        set_seeds = row.get("sampler_seeds") or [self.protocol["seed"]]
+        states, repeats = row.get("fit_seeds") or [None], row.get("repeats") or 1
+        params = row.get("params") or {}
+        return [find(self.entries, kind="generated", method=row["method"], seed=set_seed, n=self.protocol["n"],
+                     params=params if states[i // repeats] is None else {**params,
+                                                                         "random_state": states[i // repeats]})
+                for i, set_seed in enumerate(set_seeds)]
 
     def reconstruction_features(self) -> np.ndarray:
         run, protocol = Run.open(self.run), self.protocol
@@ -98,19 +102,26 @@ class Evaluation:
         return extractor.transform(images)
 
     def replicates(self, label: str) -> tuple[float, np.ndarray]:
-        """(FID, bootstrap replicates) of row ``label``, with the evaluation's own draws."""
-        seed, B = self.protocol["seed"], self.protocol["bootstrap"]
-        pair = GramPair(self.reference, self.features(label))
-        n_ref, n_gen = len(self.reference), pair.g_ff.shape[0]
-        ref_draws = bootstrap_draws(n_ref, n_ref, B, derive_seed(seed, "bootstrap"))
-        gen_draws = bootstrap_draws(n_gen, n_gen, B, derive_seed(seed, f"bootstrap-{label}"))
+        """(FID, bootstrap replicates) of row ``label``, with the evaluation's own draws.
+
+        FID is the mean over the row's sets; the replicates pool the sets and draw N images
+        from them, fits first (:func:`cluster_bootstrap_draws`), as the evaluation did.
+        """
+        seed, B, n = self.protocol["seed"], self.protocol["bootstrap"], self.protocol["n"]
+        row = self.rows[label]
+        sets = self.features(label)
+        repeats = row.get("repeats") or 1
+        fits = np.concatenate([np.full(len(f), i // repeats) for i, f in enumerate(sets)])
+        pair = GramPair(self.reference, np.concatenate(sets))
+        ref_draws = bootstrap_draws(len(self.reference), len(self.reference), B, derive_seed(seed, "bootstrap"))
+        gen_draws = cluster_bootstrap_draws(fits, n, B, derive_seed(seed, f"bootstrap-{label}"))
         with single_threaded_lapack():
-            fid = pair.fid()
+            fid = float(np.mean([GramPair(self.reference, f).fid() for f in sets]))
             values = np.array([pair.fid(ref_draws[b], gen_draws[b]) for b in range(B)])
-        recorded = self.rows[label]
         again = bootstrap_interval(fid, values)
-        print(f"  {self.run.name} {label}: FID {fid:.3f} [{again.low:.3f}, {again.high:.3f}], recorded "
-              f"{recorded['fid']:.3f} [{recorded['fid_low']:.3f}, {recorded['fid_high']:.3f}]")
+        print(f"  {self.run.name} {label}: FID {fid:.3f} [{again.low:.3f}, {again.high:.3f}] from {len(sets)} set(s) "
+              f"of {len(set(fits.tolist()))} fit(s), recorded {row['fid']:.3f} [{row['fid_low']:.3f}, "
+              f"{row['fid_high']:.3f}]")
         return fid, values
 
 

@@ -174,3 +174,17 @@ def test_one_fit_serves_every_temperature_of_a_learned_prior(tiny_run):
         fitted_sampler(tiny_run, "flow", {**tiny, "temperature": -1.0}, progress=False)
     _, other = fitted_sampler(tiny_run, "flow", {**tiny, "epochs": 2}, progress=False)
     assert other["cache"] != info["cache"]
+
+
+@pytest.mark.parametrize("method", ["ellipse-pca", "ellipsoid"])
+def test_the_seed_family_default_axes_fit_a_latent_smaller_than_100(tiny_run, method):
+    """The default 100 axes (the seed's, of 256) become every axis of a smaller z (z 16 here; 64 under
+    --preset samplable) instead of an error; an explicit n_components is kept, and refused above z."""
+    out = sample_run(tiny_run, method, 8, 0, figures=False, progress=False)
+    recorded = json.loads((out / "params.json").read_text())
+    assert recorded["params"]["n_components"] == Z_DIM, recorded
+    explicit = sample_run(tiny_run, method, 8, 0, params={"n_components": 5}, figures=False, progress=False,
+                          out_name=f"{method}-5")
+    assert json.loads((explicit / "params.json").read_text())["params"]["n_components"] == 5
+    with pytest.raises(ValueError, match=f"n_components must be in 1..{Z_DIM}"):
+        sample_run(tiny_run, method, 8, 0, params={"n_components": Z_DIM + 1}, figures=False, progress=False)

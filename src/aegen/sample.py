@@ -74,7 +74,7 @@ class SampleConfig:
     seed: int = field(default=0, metadata=option("--seed", "random seed of the sampling"))
     batch_size: int = field(default=256, metadata=option("--batch-size", "decoder batch size"))
     n_components: int | str | None = field(default=None, metadata=method_option(
-        "--n-components", "PCA components used (default 100); gmm: mixture components (default 10), or 'auto' (BIC)",
+        "--n-components", "PCA components used (default 100, at most the z dimension); gmm: mixture components (default 10), or 'auto' (BIC)",
         ("ellipse-pca", "ellipsoid", "gmm"), parse=parse_value))
     fact: float | None = field(default=None, metadata=method_option(
         "--fact", "fraction of the half-width, in (0, 1] (default 0.7)", SEED_FAMILY))
@@ -204,11 +204,28 @@ def training_zpoints(run, condition: dict[str, int], fit_on: str = "train") -> t
     return np.concatenate([np.asarray(Z), np.asarray(mirrored)]), np.tile(np.arange(len(Z)), 2)
 
 
+def default_axes(sampler: BaseSampler, params: dict, z_dim: int) -> BaseSampler:
+    """``sampler`` with at most ``z_dim`` PCA axes when ``params`` leave its ``n_components`` at the default.
+
+    The default of the PCA-frame samplers (ellipse-pca, ellipsoid) is the seed's 100 axes of 256;
+    a run with a smaller z (``--preset samplable``: 64) uses every axis instead of failing on a
+    value nobody gave. A value that is given is kept, and refused at fit when it exceeds z.
+    """
+    from aegen.samplers.ellipse_pca import EllipsePCASampler
+    from aegen.samplers.ellipsoid import EllipsoidSampler
+
+    if (isinstance(sampler, (EllipsePCASampler, EllipsoidSampler)) and "n_components" not in params
+            and sampler.n_components > z_dim):
+        sampler.set_params(n_components=z_dim)
+    return sampler
+
+
 def fitted_sampler(run, method: str, params: dict | None = None, where=None,
                    progress: bool = True) -> tuple[BaseSampler, dict]:
     """The sampler of ``method`` fitted on ``run``'s training z-points (those matching ``where``).
 
-    ``params`` go to the sampler, except ``fit_on`` (:data:`FIT_ON_CHOICES`): "train" (the
+    ``params`` go to the sampler (the PCA-frame samplers' default axes capped at the run's
+    z dimension, :func:`default_axes`), except ``fit_on`` (:data:`FIT_ON_CHOICES`): "train" (the
     default) or "train+mirrored", which fits on the training z-points and those of the same
     faces flipped left to right (``aegen encode --mirrored``). Loads the sampler from the cache
     when present; returns (sampler, info) where info records the cache folder, whether it was
@@ -217,7 +234,7 @@ def fitted_sampler(run, method: str, params: dict | None = None, where=None,
     run = open_run(run)
     condition = run_condition(run, where)
     fit_on, params = split_fit_on(params)
-    sampler = make_sampler(method, **params).check_params()
+    sampler = default_axes(make_sampler(method, **params).check_params(), params, run.z_dim)
     mirrored_file = None
     if fit_on == "train+mirrored":
         run.mirrored_zpoints()  # AegenError now when `aegen encode --mirrored` has not written them

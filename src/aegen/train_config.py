@@ -68,7 +68,8 @@ class TrainConfig:
         "--lr-schedule", "constant, or cosine: decay from --lr to 0 over the run's steps", choices=LR_SCHEDULES))
     preset: str | None = field(default=None, metadata=option(
         "--preset", "a named combination of the options below, filling those you leave at their defaults; "
-                    "samplable: " + " ".join(f"{k}={v}" for k, v in PRESETS["samplable"].items()),
+                    + "; ".join(f"{name}: " + " ".join(f"{k}={v}" for k, v in values.items())
+                                for name, values in PRESETS.items()),
         choices=sorted(PRESETS), group=SAMPLABLE_OPTIONS))
     # The decoder sees z + latent_noise * s * eps, eps ~ N(0, I) and s the per-component
     # standard deviation of the batch's codes (so one value means the same at every z_dim and

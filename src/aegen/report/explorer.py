@@ -73,14 +73,13 @@ class ExplorerPayload:
 
 def seed_sampler_params(run) -> tuple[dict, str]:
     """Parameters of the run's own unconditioned ``ellipse-pca`` samples (and where they come
-    from), else the defaults with at most as many components as the run's z_dim."""
+    from), else the defaults (at most as many components as the run's z_dim: :func:`aegen.sample.default_axes`)."""
     from aegen.report.section_samples import SEED_METHOD, sample_folders
 
     for folder, params in sample_folders(run.path):
         if params.get("method") == SEED_METHOD and not params.get("where") and isinstance(params.get("params"), dict):
             return dict(params["params"]), f"the parameters of samples/{folder.name}"
-    default = EllipsePCASampler().n_components
-    return {"n_components": min(default, run.z_dim)}, "the default parameters"
+    return {}, "the default parameters"
 
 
 def explorer_attributes(run) -> list[str]:
