@@ -122,6 +122,9 @@ class Evaluation:
         print(f"  {self.run.name} {label}: FID {fid:.3f} [{again.low:.3f}, {again.high:.3f}] from {len(sets)} set(s) "
               f"of {len(set(fits.tolist()))} fit(s), recorded {row['fid']:.3f} [{row['fid_low']:.3f}, "
               f"{row['fid_high']:.3f}]")
+        if not np.allclose([fid, again.low, again.high], [row["fid"], row["fid_low"], row["fid_high"]], atol=1e-3):
+            raise SystemExit(f"{self.run}: row {label} does not reproduce its recorded FID and interval from the "
+                             "cache: these are not the evaluation's sets or draws")
         return fid, values
 
 
