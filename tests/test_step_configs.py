@@ -385,7 +385,7 @@ def test_the_demo_command_parses_back_to_the_config():
     from aegen.demo import DemoConfig
 
     cfg = DemoConfig(out="elsewhere", n_images=900, epochs=3, eval_n=40, blur=0.75, batch_size=16,
-                     lr_schedule="constant", seed=9, image_size=64, n_samples=8, progress=False)
+                     lr_schedule="constant", seed=9, preset="sharp", image_size=64, n_samples=8, progress=False)
     assert_every_field_off_default(DemoConfig, [cfg], not_options=("image_size", "n_samples", "progress"))
     api_only = {"image_size": 64, "n_samples": 8, "progress": False}
     assert step_config(parse(["aegen", "demo", *option_argv(cfg)])) == dataclasses.replace(
