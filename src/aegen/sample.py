@@ -28,6 +28,8 @@ from aegen.params import format_params, parse_params, parse_value
 from aegen.plots import save_image_grid
 from aegen.run import MIRRORED, open_run
 from aegen.samplers.base import BaseSampler, load_sampler
+from aegen.samplers.ellipse_pca import EllipsePCASampler
+from aegen.samplers.ellipsoid import EllipsoidSampler
 from aegen.samplers.learned import LearnedSampler
 from aegen.samplers.registry import SAMPLERS, make_sampler
 
@@ -211,9 +213,6 @@ def default_axes(sampler: BaseSampler, params: dict, z_dim: int) -> BaseSampler:
     a run with a smaller z (``--preset samplable``: 64) uses every axis instead of failing on a
     value nobody gave. A value that is given is kept, and refused at fit when it exceeds z.
     """
-    from aegen.samplers.ellipse_pca import EllipsePCASampler
-    from aegen.samplers.ellipsoid import EllipsoidSampler
-
     if (isinstance(sampler, (EllipsePCASampler, EllipsoidSampler)) and "n_components" not in params
             and sampler.n_components > z_dim):
         sampler.set_params(n_components=z_dim)
