@@ -76,7 +76,8 @@ class SampleConfig:
     seed: int = field(default=0, metadata=option("--seed", "random seed of the sampling"))
     batch_size: int = field(default=256, metadata=option("--batch-size", "decoder batch size"))
     n_components: int | str | None = field(default=None, metadata=method_option(
-        "--n-components", "PCA components used (default 100, at most the z dimension); gmm: mixture components (default 10), or 'auto' (BIC)",
+        "--n-components", "PCA components used (default 100, at most the z dimension); "
+                          "gmm: mixture components (default 10), or 'auto' (BIC)",
         ("ellipse-pca", "ellipsoid", "gmm"), parse=parse_value))
     fact: float | None = field(default=None, metadata=method_option(
         "--fact", "fraction of the half-width, in (0, 1] (default 0.7)", SEED_FAMILY))
