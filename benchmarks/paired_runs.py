@@ -116,7 +116,8 @@ class Evaluation:
         ref_draws = bootstrap_draws(len(self.reference), len(self.reference), B, derive_seed(seed, "bootstrap"))
         gen_draws = cluster_bootstrap_draws(fits, n, B, derive_seed(seed, f"bootstrap-{label}"))
         with single_threaded_lapack():
-            fid = float(np.mean([GramPair(self.reference, f).fid() for f in sets]))
+            ends = np.cumsum([len(f) for f in sets])
+            fid = float(np.mean([pair.fid(None, np.arange(end - len(f), end)) for f, end in zip(sets, ends)]))
             values = np.array([pair.fid(ref_draws[b], gen_draws[b]) for b in range(B)])
         again = bootstrap_interval(fid, values)
         print(f"  {self.run.name} {label}: FID {fid:.3f} [{again.low:.3f}, {again.high:.3f}] from {len(sets)} set(s) "
