@@ -303,3 +303,20 @@ def test_the_command_script_splits_back_into_the_commands():
     assert comment == "# sample" and len(lines) > 1 and all(len(line) <= 102 for line in lines)
     assert shlex.split(" ".join(line.rstrip("\\") for line in lines)) == argv
     assert json.loads(param_value("1")) == "1" and param_value("auto") == "auto" and param_value([1, 2]) == "[1,2]"
+
+
+def test_the_run_section_names_the_samplable_options_a_run_was_trained_with():
+    """A preset run's report says what made it more than the seed's autoencoder; the seed's AE shows none."""
+    from aegen.report.section_run import training_rows
+    from aegen.train_config import TrainConfig
+
+    def rows(cfg):
+        return dict(training_rows({"train": cfg.settings(), "model": cfg.model.to_dict()}, None))
+
+    preset = rows(TrainConfig(preset="samplable", lr_schedule="cosine", latent_noise=0.25))
+    assert preset["`--preset`"] == "samplable" and preset["`--flip`"] == "yes" and preset["`--adversarial`"] == "0.1"
+    assert preset["`--upsampling`"] == "nearest" and preset["`--latent-noise`"] == "0.25"
+    assert preset["learning-rate schedule"] == "cosine"
+    assert not [label for label in rows(TrainConfig()) if label.startswith("`--")]
+    # a record this aegen cannot read loses only these rows
+    assert "epochs" in dict(training_rows({"train": {"epochs": 3, "lr_schedule": "bogus"}}, None))

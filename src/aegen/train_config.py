@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import InitVar, dataclass, field, fields, replace
 
-from aegen.config import dataclass_default, option, option_argv
+from aegen.config import dataclass_default, option, option_argv, option_fields
 from aegen.data.dataset import DEFAULT_HELDOUT_FRACTION
 from aegen.model import SAMPLABLE_OPTIONS, ModelConfig
 
@@ -211,6 +211,18 @@ SETTINGS_OF_OLDER_RUNS = {"lr_schedule": "constant", "latent_noise": 0.0, "z_l2"
 # training field not marked free.
 FIXED_ON_RESUME = MODEL_FIELDS + tuple(f.name for f in fields(TrainConfig)
                                        if f.name != "model" and not f.metadata.get("free_on_resume"))
+
+
+def samplable_options_set(cfg: TrainConfig) -> list[tuple[str, object]]:
+    """(flag, value) of each samplable-latent option of ``cfg`` (the model's too) away from its default.
+
+    What made a run more than the seed's autoencoder, in declaration order (``--preset`` first):
+    the report shows these beside the training settings.
+    """
+    return [(f.metadata["flag"], getattr(target, f.name))
+            for target in (cfg, cfg.model) for f in option_fields(type(target))
+            if f.metadata.get("group") == SAMPLABLE_OPTIONS
+            and getattr(target, f.name) != dataclass_default(type(target), f.name)]
 
 
 def train_argv(cfg: TrainConfig) -> list[str]:

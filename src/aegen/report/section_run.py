@@ -47,6 +47,10 @@ def training_rows(config: dict, log: list[dict] | None) -> list[tuple[str, str]]
     rows = [(text, num(train.get(key)) if key != "lr" else num(train.get(key), 2))
             for key, text in (("epochs", "epochs"), ("batch_size", "batch size"), ("lr", "learning rate (Adam)"),
                               ("seed", "seed"))]
+    if train.get("lr_schedule"):
+        rows.append(("learning-rate schedule", str(train["lr_schedule"])))
+    rows += [(f"`{flag}`", "yes" if value is True else (str(value) if isinstance(value, str) else num(value)))
+             for flag, value in samplable_options(config)]
     rows.append(("device", str(config.get("device") or train.get("device") or "—")))
     if log:
         last = log[-1]
@@ -59,6 +63,17 @@ def training_rows(config: dict, log: list[dict] | None) -> list[tuple[str, str]]
         if speeds:
             rows.append(("throughput", f"{num(sum(speeds) / len(speeds))} images/s"))
     return rows
+
+
+def samplable_options(config: dict) -> list[tuple[str, object]]:
+    """The samplable-latent options (``--preset``, ``--flip``, ``--upsampling``, ...) the run was trained
+    with, as flags and values; none for the seed's autoencoder or a record this aegen cannot read."""
+    from aegen.train_config import TrainConfig, samplable_options_set
+
+    try:
+        return samplable_options_set(TrainConfig.from_record(config))
+    except (TypeError, ValueError):
+        return []
 
 
 def duration(seconds: float) -> str:
