@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aegen.report.assets import Assets
 from aegen.report.blocks import Columns, Figure, Section, Text, key_value_table
-from aegen.report.sources import dig, num, pngs, read_csv_rows
+from aegen.report.sources import dig, num, plain, pngs, read_csv_rows
 
 TRAIN_LOG = "train_log.csv"
 RECON_GRID = "recon_grid.png"
@@ -49,8 +49,7 @@ def training_rows(config: dict, log: list[dict] | None) -> list[tuple[str, str]]
                               ("seed", "seed"))]
     if train.get("lr_schedule"):
         rows.append(("learning-rate schedule", str(train["lr_schedule"])))
-    rows += [(f"`{flag}`", "yes" if value is True else (str(value) if isinstance(value, str) else num(value)))
-             for flag, value in samplable_options(config)]
+    rows += [(f"`{flag}`", plain(value)) for flag, value in samplable_options(config)]
     rows.append(("device", str(config.get("device") or train.get("device") or "—")))
     if log:
         last = log[-1]
